@@ -1,0 +1,132 @@
+// Package fault injects the failures the local cloud's emulators can produce:
+// added latency, throttling, server errors and hangs, each at a seeded rate
+// that can be changed while the emulators run.
+package fault
+
+import (
+	"context"
+	"math/rand"
+	"sync"
+	"time"
+)
+
+// Kind names one family of injected failure. Each emulator decides what a
+// kind looks like on its own wire (Throttling.User for Security Center,
+// HTTP 429 with Retry-After for Slack, errcode 130101 for DingTalk, ...).
+type Kind string
+
+// The kinds every emulator understands.
+const (
+	Throttle Kind = "throttle" // the service's own throttling answer
+	Server   Kind = "5xx"      // an internal error or unavailable answer
+	Hang     Kind = "hang"     // no answer until the client gives up
+)
+
+// Kinds lists every kind, for reports and flag parsing.
+var Kinds = []Kind{Throttle, Server, Hang}
+
+// Injector decides, request by request, whether to inject a fault. The zero
+// value injects nothing; it is safe for concurrent use.
+type Injector struct {
+	mu      sync.Mutex
+	rates   map[Kind]float64
+	latency time.Duration
+	rng     *rand.Rand
+	counts  map[Kind]int
+}
+
+// New returns an injector whose choices follow seed, so a failing run can be
+// replayed.
+func New(seed int64) *Injector {
+	return &Injector{rng: rand.New(rand.NewSource(seed))}
+}
+
+// Set sets the probability (0..1) that a request suffers kind.
+func (i *Injector) Set(kind Kind, rate float64) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.rates == nil {
+		i.rates = map[Kind]float64{}
+	}
+	i.rates[kind] = rate
+}
+
+// SetLatency adds d before every answer.
+func (i *Injector) SetLatency(d time.Duration) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.latency = d
+}
+
+// Latency is the latency currently added to every answer.
+func (i *Injector) Latency() time.Duration {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.latency
+}
+
+// Reset turns every fault off and zeroes the latency.
+func (i *Injector) Reset() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.rates = nil
+	i.latency = 0
+}
+
+// Pick draws once and returns the kind to inject, or "" for none. Kinds are
+// tried in the order of Kinds, each with its own rate.
+func (i *Injector) Pick() Kind {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.rng == nil {
+		i.rng = rand.New(rand.NewSource(1))
+	}
+	for _, k := range Kinds {
+		r := i.rates[k]
+		if r > 0 && i.rng.Float64() < r {
+			if i.counts == nil {
+				i.counts = map[Kind]int{}
+			}
+			i.counts[k]++
+			return k
+		}
+	}
+	return ""
+}
+
+// Counts reports how many faults of each kind were injected so far.
+func (i *Injector) Counts() map[Kind]int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	out := make(map[Kind]int, len(i.counts))
+	for k, n := range i.counts {
+		out[k] = n
+	}
+	return out
+}
+
+// Delay sleeps for the configured latency, or until ctx ends.
+func (i *Injector) Delay(ctx context.Context) {
+	d := i.Latency()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// HangUntil blocks until ctx ends or max passes, whichever is first. An
+// emulator hangs this way so that a client's timeout, not the emulator,
+// ends the exchange, while a stuck test still finishes.
+func HangUntil(ctx context.Context, max time.Duration) {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
