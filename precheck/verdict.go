@@ -1,0 +1,240 @@
+package precheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Level is how bad one item's result is.
+type Level int
+
+// Levels, best first: a task's overall level is its worst item's.
+const (
+	Pass Level = iota // PASSED
+	Warn              // WARNING
+	Fail              // anything else, including values never seen before
+)
+
+// LevelOf maps a raw item result to its level: PASSED passes, WARNING warns,
+// everything else, known or not, fails.
+func LevelOf(raw string) Level {
+	switch strings.ToUpper(strings.TrimSpace(raw)) {
+	case "PASSED":
+		return Pass
+	case "WARNING":
+		return Warn
+	default:
+		return Fail
+	}
+}
+
+// String names the level as the verdict word for it.
+func (l Level) String() string {
+	switch l {
+	case Pass:
+		return "PASSED"
+	case Warn:
+		return "WARNING"
+	default:
+		return "FAILED"
+	}
+}
+
+// Verdict is a task's overall verdict.
+type Verdict string
+
+// Every verdict a task can end with.
+const (
+	Passed   Verdict = "PASSED"    // every item passed
+	Warning  Verdict = "WARNING"   // the worst item is a warning
+	Failed   Verdict = "FAILED"    // some item did not pass
+	Error    Verdict = "ERROR"     // the precheck itself failed (Description=error, or an unreadable Result)
+	TimedOut Verdict = "TIMED_OUT" // no verdict before TASK_DEADLINE
+)
+
+// Severity orders verdicts for grouping and mentions: 0 is all clear.
+func (v Verdict) Severity() int {
+	switch v {
+	case Passed:
+		return 0
+	case Warning:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Item is one check's result on one database instance.
+type Item struct {
+	Code  string `json:"code"`
+	Name  string `json:"name"`
+	Raw   string `json:"raw"`
+	Level Level  `json:"level"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+// Instance is one database host's results.
+type Instance struct {
+	InstanceID string    `json:"instanceId"`
+	SourceType string    `json:"sourceType"`
+	CheckTime  time.Time `json:"checkTime,omitzero"`
+	Items      []Item    `json:"items"`
+}
+
+// Worst is the instance's worst item level (Pass when it has no items).
+func (in Instance) Worst() Level {
+	worst := Pass
+	for _, it := range in.Items {
+		worst = max(worst, it.Level)
+	}
+	return worst
+}
+
+// Outcome is a task's final verdict and what it rests on. It travels on the
+// queue with the task until every channel has it, so it is plain data.
+type Outcome struct {
+	Verdict   Verdict    `json:"verdict"`
+	Instances []Instance `json:"instances,omitempty"`
+	// Progress is the last progress seen, for ERROR and TIMED_OUT.
+	Progress int `json:"progress"`
+	// Reason says why a task ended in ERROR or TIMED_OUT.
+	Reason string `json:"reason,omitempty"`
+	// FirstSeen and DecidedAt bound the wait, in Unix milliseconds.
+	FirstSeen int64 `json:"firstSeen,omitempty"`
+	DecidedAt int64 `json:"decidedAt"`
+	// Attempts is how many queries it took.
+	Attempts int `json:"attempts"`
+}
+
+// Counts returns how many items are at each level.
+func (o Outcome) Counts() (pass, warn, fail int) {
+	for _, in := range o.Instances {
+		for _, it := range in.Items {
+			switch it.Level {
+			case Pass:
+				pass++
+			case Warn:
+				warn++
+			default:
+				fail++
+			}
+		}
+	}
+	return pass, warn, fail
+}
+
+// verdictOf folds instances into the overall verdict: the worst item.
+// A completed precheck with no item at all proves nothing, so it fails.
+func verdictOf(instances []Instance) Verdict {
+	worst, any := Pass, false
+	for _, in := range instances {
+		for _, it := range in.Items {
+			any = true
+			worst = max(worst, it.Level)
+		}
+	}
+	switch {
+	case !any:
+		return Failed
+	case worst == Pass:
+		return Passed
+	case worst == Warn:
+		return Warning
+	default:
+		return Failed
+	}
+}
+
+// wireInstance is one element of the Result JSON string.
+type wireInstance struct {
+	InstanceID string      `json:"instanceId"`
+	CheckTime  json.Number `json:"checkTime"`
+	SourceType string      `json:"sourceType"`
+	Results    []wireItem  `json:"results"`
+}
+
+type wireItem struct {
+	Item   string `json:"item"`
+	Result string `json:"result"`
+}
+
+// ParseResult turns QueryPreCheckDatabase's Result, a JSON string holding an
+// array of instances, into instances with per-item levels, names and hints.
+// "", "[]" and "null" mean no results yet. Items are ordered worst first,
+// then as reported.
+func ParseResult(result string) ([]Instance, error) {
+	s := strings.TrimSpace(result)
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	var wire []wireInstance
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&wire); err != nil {
+		return nil, fmt.Errorf("Result is not a JSON array of instances: %w (starts %q)", err, preview([]byte(s)))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("Result has trailing data after the array (starts %q)", preview([]byte(s)))
+	}
+	out := make([]Instance, 0, len(wire))
+	for _, w := range wire {
+		in := Instance{
+			InstanceID: w.InstanceID,
+			SourceType: w.SourceType,
+			CheckTime:  epochTime(w.CheckTime),
+			Items:      make([]Item, 0, len(w.Results)),
+		}
+		for _, r := range w.Results {
+			in.Items = append(in.Items, NewItem(r.Item, r.Result))
+		}
+		sort.SliceStable(in.Items, func(i, j int) bool { return in.Items[i].Level > in.Items[j].Level })
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// NewItem builds an item from its code and raw result, with the catalogue's
+// name and, when it did not pass, the catalogue's fix hint.
+func NewItem(code, raw string) Item {
+	it := Item{Code: code, Raw: raw, Level: LevelOf(raw)}
+	entry, known := Catalogue[code]
+	if known {
+		it.Name = entry.Name
+	} else {
+		it.Name = code
+	}
+	if it.Level != Pass {
+		if known {
+			it.Hint = entry.Hint
+		} else {
+			it.Hint = unknownItemHint
+		}
+	}
+	return it
+}
+
+// epochTime reads a check time given in epoch seconds, or milliseconds when
+// the value is too large to be seconds. Anything unreadable is zero.
+func epochTime(n json.Number) time.Time {
+	if n == "" {
+		return time.Time{}
+	}
+	v, err := n.Int64()
+	if err != nil {
+		f, ferr := n.Float64()
+		if ferr != nil {
+			return time.Time{}
+		}
+		v = int64(f)
+	}
+	if v <= 0 {
+		return time.Time{}
+	}
+	if v > 1e12 {
+		return time.UnixMilli(v).UTC()
+	}
+	return time.Unix(v, 0).UTC()
+}
