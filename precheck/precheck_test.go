@@ -53,7 +53,7 @@ func TestParseTask(t *testing.T) {
 
 func TestTaskRoundTrip(t *testing.T) {
 	in := Task{TaskID: "t-1", UniRegionID: "cn-hangzhou", Attempt: 2, FirstSeen: 1700000000000,
-		Final: &Outcome{Verdict: Warning, Instances: []Instance{{InstanceID: "i-1", Items: []Item{NewItem("MYSQL_BINLOG", "WARNING")}}}},
+		Final:     &Outcome{Verdict: Warning, Instances: []Instance{{InstanceID: "i-1", Items: []Item{NewItem("MYSQL_BINLOG", "WARNING")}}}},
 		Delivered: []string{"slack"}, Started: map[string]string{"slack": "1700000000.000100"}}
 	body, err := in.Encode()
 	if err != nil {
