@@ -1,0 +1,101 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue != "precheck-pending" || c.DeadLetterQueue != "precheck-dead-letter" || c.BackoffInitial != 15*time.Second ||
+		c.BackoffMax != 5*time.Minute || c.TaskDeadline != 2*time.Hour || c.DedupeURL.Reveal() != "memory://" ||
+		c.CheckConcurrency != 16 || c.SASRateLimit != DefaultSASRateLimit || c.SlackAPIURL != "https://slack.com/api/" ||
+		c.NotifyStarted || c.LogLevel != "info" || c.SlackEnabled() || c.DingTalkEnabled() {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	c, _ := Load(env(nil))
+	for region, want := range map[string]string{
+		"cn-hangzhou": "tds.cn-shanghai.aliyuncs.com", "cn-hongkong": "tds.cn-shanghai.aliyuncs.com",
+		"ap-southeast-1": "tds.ap-southeast-1.aliyuncs.com", "eu-central-1": "tds.ap-southeast-1.aliyuncs.com",
+	} {
+		if got := c.SASEndpointFor(region); got != want {
+			t.Errorf("SASEndpointFor(%s) = %s, want %s", region, got, want)
+		}
+	}
+	if got, _ := c.MNSEndpointFor("cn-hangzhou", "123"); got != "http://123.mns.cn-hangzhou-internal.aliyuncs.com" {
+		t.Errorf("MNSEndpointFor = %s", got)
+	}
+	if _, err := c.MNSEndpointFor("", ""); err == nil || !strings.Contains(err.Error(), "MNS_ENDPOINT") {
+		t.Errorf("MNSEndpointFor without region: %v", err)
+	}
+	c, _ = Load(env(map[string]string{"MNS_ENDPOINT": "http://127.0.0.1:9100", "SAS_ENDPOINT": "http://127.0.0.1:9200"}))
+	if got, _ := c.MNSEndpointFor("", ""); got != "http://127.0.0.1:9100" || c.SASEndpointFor("cn-hangzhou") != "http://127.0.0.1:9200" {
+		t.Errorf("overrides not used: %+v", c)
+	}
+}
+
+func TestBadValuesAreAllReportedWithoutSecrets(t *testing.T) {
+	const token = "xoxb-very-secret-token"
+	const hook = "https://oapi.dingtalk.com/robot/send?token=leaky"
+	_, err := Load(env(map[string]string{
+		"BACKOFF_INITIAL":      "soon",
+		"TASK_DEADLINE":        "-1h",
+		"CHECK_CONCURRENCY":    "0",
+		"SAS_RATE_LIMIT":       "fast",
+		"NOTIFY_STARTED":       "yes please",
+		"LOG_LEVEL":            "loud",
+		"PRECHECK_QUEUE":       "bad_name!",
+		"SLACK_BOT_TOKEN":      token,
+		"SLACK_API_URL":        "http://127.0.0.1:1/api",
+		"DINGTALK_WEBHOOK_URL": hook,
+		"DINGTALK_SECRET":      "nope-secret",
+		"DEDUPE_URL":           "mysql://user:pw@host/db",
+		"MNS_ENDPOINT":         "127.0.0.1:9100",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	msg := err.Error()
+	for _, name := range []string{"BACKOFF_INITIAL", "TASK_DEADLINE", "CHECK_CONCURRENCY", "SAS_RATE_LIMIT", "NOTIFY_STARTED",
+		"LOG_LEVEL", "PRECHECK_QUEUE", "SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "DEDUPE_URL", "MNS_ENDPOINT"} {
+		if !strings.Contains(msg, name) {
+			t.Errorf("error does not name %s:\n%s", name, msg)
+		}
+	}
+	for _, leak := range []string{token, "leaky", "nope-secret", "pw@"} {
+		if strings.Contains(msg, leak) {
+			t.Errorf("error leaks %q:\n%s", leak, msg)
+		}
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_CHANNEL": "C1", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X",
+		"DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=abc", "DINGTALK_SECRET": "SECxyz",
+		"DEDUPE_URL": "redis://:hunter2@127.0.0.1:6379/0", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",
+		"ALIBABA_CLOUD_SECURITY_TOKEN": "sts",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := fmt.Sprint(c.Redacted()) + fmt.Sprintf("%+v %#v", c, c)
+	for _, leak := range []string{"xoxb-1", "/T/B/X", "access_token=abc", "SECxyz", "hunter2", "=sk", " sk ", "sts}"} {
+		if strings.Contains(dump, leak) {
+			t.Errorf("dump leaks %q: %s", leak, dump)
+		}
+	}
+	if !strings.Contains(dump, "LTAIid") || !strings.Contains(dump, "oapi.dingtalk.com") {
+		t.Errorf("dump lost non-secret parts: %s", dump)
+	}
+}
