@@ -1,0 +1,196 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Trigger names what invoked the function.
+type Trigger string
+
+// Triggers, told apart by the event's shape.
+const (
+	TimerTrigger Trigger = "timer" // sweep the pending queue
+	MNSTrigger   Trigger = "mns"   // CloudEvents from an EventBridge MNS stream
+	TaskTrigger  Trigger = "task"  // one bare task message (manual invoke)
+)
+
+// MNSEventType is the CloudEvent type of an MNS queue message.
+const MNSEventType = "mns:Queue:SendMessage"
+
+// MaxTasksPerSweep bounds a timer sweep when its payload sets no cap.
+const MaxTasksPerSweep = 1000
+
+// Event is a decoded invocation event.
+type Event struct {
+	Trigger Trigger
+	// Sweep holds the timer payload's options (TimerTrigger).
+	Sweep SweepOptions
+	// Messages are the queue messages carried by the event (MNSTrigger),
+	// each still undecoded: an unreadable one is dead-lettered on its own.
+	Messages []Delivered
+	// Task is the bare task body (TaskTrigger).
+	Task []byte
+}
+
+// SweepOptions are the JSON options a timer trigger's payload may carry.
+type SweepOptions struct {
+	// MaxTasks caps the messages one sweep takes from the queue.
+	MaxTasks int `json:"maxTasks"`
+}
+
+// Delivered is one queue message delivered inside an event.
+type Delivered struct {
+	// ID is the MNS message id (the CloudEvent id when data has none).
+	ID string
+	// Body is the message body; Raw is the whole CloudEvent, kept verbatim
+	// for the dead-letter queue when the body cannot be read.
+	Body []byte
+	Raw  json.RawMessage
+	// Problem says why the CloudEvent itself is unreadable, "" when fine.
+	Problem string
+}
+
+type timerEvent struct {
+	TriggerTime *string `json:"triggerTime"`
+	TriggerName *string `json:"triggerName"`
+	Payload     *string `json:"payload"`
+}
+
+type cloudEvent struct {
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	Specversion string `json:"specversion"`
+	Data        *struct {
+		MessageID   string  `json:"messageId"`
+		MessageBody *string `json:"messageBody"`
+	} `json:"data"`
+}
+
+// errUnknownEvent is wrapped by every error about an event's shape.
+var errUnknownEvent = errors.New("unrecognised event")
+
+// DecodeEvent tells the invocation's event apart by shape: a JSON array of
+// MNS CloudEvents (FC 3.0 EventBridge), a single CloudEvent (FC 2.0), a
+// timer event, or a bare task message. Anything else is an error that says
+// what was expected.
+func DecodeEvent(raw []byte) (Event, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 {
+		return Event{}, fmt.Errorf("%w: the event is empty; expected a timer event, an array of MNS CloudEvents, a CloudEvent or a task message", errUnknownEvent)
+	}
+	switch trimmed[0] {
+	case '[':
+		return decodeCloudEvents(trimmed)
+	case '{':
+	default:
+		return Event{}, fmt.Errorf("%w: the event is not a JSON object or array (starts %q)", errUnknownEvent, head(trimmed))
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return Event{}, fmt.Errorf("%w: the event is not valid JSON: %v", errUnknownEvent, err)
+	}
+	switch {
+	case has(fields, "triggerTime") || has(fields, "triggerName"):
+		return decodeTimer(trimmed)
+	case has(fields, "specversion") || has(fields, "data") && has(fields, "type"):
+		d := decodeCloudEvent(trimmed)
+		if d.Problem != "" {
+			return Event{}, fmt.Errorf("%w: %s", errUnknownEvent, d.Problem)
+		}
+		return Event{Trigger: MNSTrigger, Messages: []Delivered{d}}, nil
+	case has(fields, "taskId") || has(fields, "uniRegionId"):
+		return Event{Trigger: TaskTrigger, Task: trimmed}, nil
+	}
+	return Event{}, fmt.Errorf("%w: an object with fields %s; expected a timer event (triggerTime), a CloudEvent (specversion, data) or a task message (taskId)", errUnknownEvent, fieldNames(fields))
+}
+
+func decodeTimer(raw []byte) (Event, error) {
+	var te timerEvent
+	if err := json.Unmarshal(raw, &te); err != nil {
+		return Event{}, fmt.Errorf("%w: timer event: %v", errUnknownEvent, err)
+	}
+	opts := SweepOptions{MaxTasks: MaxTasksPerSweep}
+	if te.Payload != nil && strings.TrimSpace(*te.Payload) != "" {
+		dec := json.NewDecoder(strings.NewReader(*te.Payload))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&opts); err != nil {
+			return Event{}, fmt.Errorf("timer payload must be empty or JSON options like {\"maxTasks\":500}: %v", err)
+		}
+		if opts.MaxTasks <= 0 {
+			return Event{}, fmt.Errorf("timer payload maxTasks must be positive, got %d", opts.MaxTasks)
+		}
+	}
+	return Event{Trigger: TimerTrigger, Sweep: opts}, nil
+}
+
+func decodeCloudEvents(raw []byte) (Event, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return Event{}, fmt.Errorf("%w: the event is an array but not valid JSON: %v", errUnknownEvent, err)
+	}
+	if len(elems) == 0 {
+		return Event{}, fmt.Errorf("%w: the event is an empty array; expected MNS CloudEvents", errUnknownEvent)
+	}
+	ev := Event{Trigger: MNSTrigger, Messages: make([]Delivered, 0, len(elems))}
+	for _, e := range elems {
+		ev.Messages = append(ev.Messages, decodeCloudEvent(e))
+	}
+	return ev, nil
+}
+
+// decodeCloudEvent reads one CloudEvent; a malformed one becomes a
+// Delivered with a Problem, so the rest of its batch goes on.
+func decodeCloudEvent(raw json.RawMessage) Delivered {
+	d := Delivered{Raw: raw}
+	var ce cloudEvent
+	if err := json.Unmarshal(raw, &ce); err != nil {
+		d.Problem = fmt.Sprintf("not a CloudEvent object: %v", err)
+		return d
+	}
+	d.ID = ce.ID
+	if ce.Type != MNSEventType {
+		d.Problem = fmt.Sprintf("CloudEvent type %q is not %s", ce.Type, MNSEventType)
+		return d
+	}
+	if ce.Data == nil || ce.Data.MessageBody == nil {
+		d.Problem = "CloudEvent has no data.messageBody"
+		return d
+	}
+	if ce.Data.MessageID != "" {
+		d.ID = ce.Data.MessageID
+	}
+	d.Body = []byte(*ce.Data.MessageBody)
+	return d
+}
+
+func has(fields map[string]json.RawMessage, name string) bool {
+	_, ok := fields[name]
+	return ok
+}
+
+func fieldNames(fields map[string]json.RawMessage) string {
+	if len(fields) == 0 {
+		return "{}"
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 8 {
+		names = append(names[:8], "…")
+	}
+	return "{" + strings.Join(names, ", ") + "}"
+}
+
+func head(b []byte) string {
+	if len(b) > 16 {
+		return string(b[:16]) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,169 @@
+package handler
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aliyun/fc-runtime-go-sdk/events"
+
+	"precheckwatch/precheck"
+)
+
+func readSample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The checked-in samples decode as their trigger, and agree with the FC
+// SDK's own event types.
+func TestSampleEvents(t *testing.T) {
+	t.Run("timer", func(t *testing.T) {
+		raw := readSample(t, "timer.json")
+		ev, err := DecodeEvent(raw)
+		if err != nil || ev.Trigger != TimerTrigger || ev.Sweep.MaxTasks != 500 {
+			t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+		}
+		var sdk events.TimerEvent
+		if err := json.Unmarshal(raw, &sdk); err != nil || *sdk.TriggerName != "sweep" {
+			t.Fatalf("SDK TimerEvent: %v", err)
+		}
+	})
+	t.Run("EventBridge array", func(t *testing.T) {
+		raw := readSample(t, "mns-eventbridge.json")
+		ev, err := DecodeEvent(raw)
+		if err != nil || ev.Trigger != MNSTrigger || len(ev.Messages) != 2 {
+			t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+		}
+		var sdk []events.MnsQueueEvent
+		if err := json.Unmarshal(raw, &sdk); err != nil || len(sdk) != 2 {
+			t.Fatalf("SDK MnsQueueEvent array: %v", err)
+		}
+		for i, m := range ev.Messages {
+			if m.Problem != "" || m.ID != *sdk[i].Data.MessageID || string(m.Body) != *sdk[i].Data.MessageBody {
+				t.Fatalf("message %d = %+v", i, m)
+			}
+			if _, err := precheck.ParseTask(m.Body); err != nil {
+				t.Fatalf("message %d body: %v", i, err)
+			}
+		}
+	})
+	t.Run("FC 2.0 CloudEvent", func(t *testing.T) {
+		raw := readSample(t, "mns-cloudevent.json")
+		ev, err := DecodeEvent(raw)
+		if err != nil || ev.Trigger != MNSTrigger || len(ev.Messages) != 1 {
+			t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+		}
+		var sdk events.MnsQueueEvent
+		if err := json.Unmarshal(raw, &sdk); err != nil || ev.Messages[0].ID != *sdk.Data.MessageID {
+			t.Fatalf("SDK MnsQueueEvent: %v", err)
+		}
+	})
+	t.Run("bare task", func(t *testing.T) {
+		ev, err := DecodeEvent(readSample(t, "task.json"))
+		if err != nil || ev.Trigger != TaskTrigger {
+			t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+		}
+		if task, err := precheck.ParseTask(ev.Task); err != nil || task.Label != "inventory-db staging" {
+			t.Fatalf("task: %+v %v", task, err)
+		}
+	})
+}
+
+func TestDecodeEvent(t *testing.T) {
+	tests := []struct {
+		name    string
+		event   string
+		trigger Trigger
+		errHas  string
+	}{
+		{"timer without payload", `{"triggerTime":"2026-11-27T02:00:00Z","triggerName":"t"}`, TimerTrigger, ""},
+		{"timer with empty payload", `{"triggerTime":"x","triggerName":"t","payload":""}`, TimerTrigger, ""},
+		{"timer with bad payload", `{"triggerTime":"x","triggerName":"t","payload":"full please"}`, "", "timer payload"},
+		{"timer with unknown option", `{"triggerTime":"x","payload":"{\"mode\":\"full\"}"}`, "", "timer payload"},
+		{"timer with zero cap", `{"triggerTime":"x","payload":"{\"maxTasks\":0}"}`, "", "positive"},
+		{"empty", ``, "", "empty"},
+		{"null", `null`, "", "not a JSON object or array"},
+		{"string", `"hello"`, "", "not a JSON object or array"},
+		{"number", `42`, "", "not a JSON object or array"},
+		{"empty array", `[]`, "", "empty array"},
+		{"broken JSON", `{"triggerTime":`, "", "not valid JSON"},
+		{"broken array", `[{"id":1}`, "", "not valid JSON"},
+		{"unrelated object", `{"hello":"world"}`, "", "{hello}"},
+		{"CloudEvent of another type", `{"specversion":"1.0","type":"oss:ObjectCreated","data":{}}`, "", "not mns:Queue:SendMessage"},
+		{"CloudEvent without body", `{"specversion":"1.0","type":"mns:Queue:SendMessage","data":{"messageId":"m"}}`, "", "no data.messageBody"},
+		{"array with a bad element", `[{"id":"a","type":"mns:Queue:SendMessage","data":{"messageBody":"x"}}, 7]`, MNSTrigger, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := DecodeEvent([]byte(tt.event))
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("DecodeEvent error = %v, want one containing %q", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil || ev.Trigger != tt.trigger {
+				t.Fatalf("DecodeEvent = %+v, %v; want trigger %s", ev, err, tt.trigger)
+			}
+		})
+	}
+}
+
+func TestBadCloudEventInBatchIsIsolated(t *testing.T) {
+	ev, err := DecodeEvent([]byte(`[{"id":"a","type":"mns:Queue:SendMessage","data":{"messageId":"m1","messageBody":"{}"}}, 7, {"type":"x"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Messages) != 3 || ev.Messages[0].Problem != "" || ev.Messages[1].Problem == "" || ev.Messages[2].Problem == "" {
+		t.Fatalf("messages = %+v", ev.Messages)
+	}
+	if string(ev.Messages[1].Raw) != "7" {
+		t.Fatalf("a bad element must be kept verbatim for the dead-letter queue, got %q", ev.Messages[1].Raw)
+	}
+	if !errors.Is(mustErr(DecodeEvent([]byte(`{}`))), errUnknownEvent) {
+		t.Fatal("shape errors must wrap errUnknownEvent")
+	}
+}
+
+func mustErr(_ Event, err error) error { return err }
+
+func FuzzDecodeEvent(f *testing.F) {
+	for _, name := range []string{"timer.json", "mns-eventbridge.json", "mns-cloudevent.json", "task.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "events", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`[{"type":"mns:Queue:SendMessage","data":{"messageBody":null}}]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := DecodeEvent(raw)
+		if err != nil {
+			return
+		}
+		switch ev.Trigger {
+		case TimerTrigger:
+			if ev.Sweep.MaxTasks <= 0 {
+				t.Fatalf("timer sweep without a positive cap: %+v", ev)
+			}
+		case MNSTrigger:
+			if len(ev.Messages) == 0 {
+				t.Fatal("MNS event without messages")
+			}
+		case TaskTrigger:
+			if len(ev.Task) == 0 {
+				t.Fatal("task event without a body")
+			}
+		default:
+			t.Fatalf("unknown trigger %q", ev.Trigger)
+		}
+	})
+}
