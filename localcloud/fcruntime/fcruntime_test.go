@@ -1,0 +1,542 @@
+package fcruntime_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/secret"
+)
+
+// echoBinary is testdata/echofn built by TestMain.
+var echoBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fcruntime-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	echoBinary = filepath.Join(dir, "main")
+	build := exec.Command("go", "build", "-o", echoBinary, "./testdata/echofn")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build testdata/echofn:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// reply mirrors testdata/echofn's answer.
+type reply struct {
+	Event       json.RawMessage       `json:"event"`
+	RequestID   string                `json:"requestId"`
+	DeadlineMs  int64                 `json:"deadlineMs"`
+	Credentials fccontext.Credentials `json:"credentials"`
+	Function    fccontext.Function    `json:"function"`
+	Service     fccontext.Service     `json:"service"`
+	Region      string                `json:"region"`
+	AccountID   string                `json:"accountId"`
+	RetryCount  int                   `json:"retryCount"`
+	Env         map[string]string     `json:"env"`
+	PID         int                   `json:"pid"`
+	StartedMs   int64                 `json:"startedMs"`
+	EndedMs     int64                 `json:"endedMs"`
+}
+
+// safeBuffer collects process output written from several goroutines.
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs echofn under cfg and, at cleanup, closes it and checks that no
+// goroutine and no process outlived Close.
+func start(t *testing.T, cfg fcruntime.Config) (*fcruntime.Function, *[]int) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	if cfg.Binary == "" {
+		cfg.Binary = echoBinary
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	fn, err := fcruntime.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	pids := new([]int)
+	t.Cleanup(func() {
+		if err := fn.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		for _, pid := range *pids {
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("process %d still exists after Close (kill 0: %v)", pid, err)
+			}
+		}
+		checkGoroutines(t, before)
+	})
+	return fn, pids
+}
+
+// waitGone waits until the (SIGKILLed) process pid has been reaped.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Errorf("process %d is still alive", pid)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// invoke sends event and decodes a successful reply; pids collects the
+// process ids seen.
+func invoke(t *testing.T, fn *fcruntime.Function, pids *[]int, event string) (fcruntime.Result, reply, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := fn.Invoke(ctx, []byte(event))
+	var r reply
+	if err == nil {
+		if jerr := json.Unmarshal(res.Body, &r); jerr != nil {
+			t.Fatalf("decode reply %s: %v", res.Body, jerr)
+		}
+		*pids = append(*pids, r.PID)
+	}
+	return res, r, err
+}
+
+func TestEveryHeaderReachesTheContext(t *testing.T) {
+	var mu sync.Mutex
+	issued := 0
+	rotating := func() secret.Credentials {
+		mu.Lock()
+		defer mu.Unlock()
+		issued++
+		return secret.Credentials{
+			AccessKeyID:     fmt.Sprintf("STS.id-%d", issued),
+			AccessKeySecret: secret.Value(fmt.Sprintf("secret-%d", issued)),
+			SecurityToken:   secret.Value(fmt.Sprintf("token-%d", issued)),
+		}
+	}
+	stdout := &safeBuffer{}
+	fn, pids := start(t, fcruntime.Config{
+		FunctionName: "precheckwatch",
+		ServiceName:  "svc",
+		VersionID:    "3",
+		Qualifier:    "prod",
+		Region:       "cn-shanghai",
+		AccountID:    "1888000011112222",
+		MemoryMB:     256,
+		Timeout:      4500 * time.Millisecond,
+		Credentials:  rotating,
+		Env:          []string{"ECHO_EXTRA=yes", "FC_RUNTIME_API=overridden"},
+		Stdout:       stdout,
+	})
+
+	first, r1, err := invoke(t, fn, pids, `{"hello":"world"}`)
+	if err != nil {
+		t.Fatalf("first invoke: %v", err)
+	}
+	second, r2, err := invoke(t, fn, pids, `"plain"`)
+	if err != nil {
+		t.Fatalf("second invoke: %v", err)
+	}
+
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"event", string(r1.Event), `{"hello":"world"}`},
+		{"request id", r1.RequestID, first.RequestID},
+		{"deadline = ctx deadline", r1.DeadlineMs, first.Deadline.UnixMilli()},
+		{"function name", r1.Function.Name, "precheckwatch"},
+		{"handler", r1.Function.Handler, "main"},
+		{"memory", r1.Function.Memory, "256"},
+		{"timeout rounds up to whole seconds", r1.Function.Timeout, 5},
+		{"service", r1.Service.Name, "svc"},
+		{"qualifier", r1.Service.Qualifier, "prod"},
+		{"version", r1.Service.VersionId, "3"},
+		{"region", r1.Region, "cn-shanghai"},
+		{"account", r1.AccountID, "1888000011112222"},
+		{"retry count", r1.RetryCount, 0},
+		// Call 1 fed the instance environment, 2 and 3 the invocations.
+		{"env key id", r1.Env["ALIBABA_CLOUD_ACCESS_KEY_ID"], "STS.id-1"},
+		{"env secret", r1.Env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"], "secret-1"},
+		{"env token", r1.Env["ALIBABA_CLOUD_SECURITY_TOKEN"], "token-1"},
+		{"first key id", r1.Credentials.AccessKeyId, "STS.id-2"},
+		{"first secret", r1.Credentials.AccessKeySecret, "secret-2"},
+		{"first token", r1.Credentials.SecurityToken, "token-2"},
+		{"rotated key id", r2.Credentials.AccessKeyId, "STS.id-3"},
+		{"rotated token", r2.Credentials.SecurityToken, "token-3"},
+		{"FC_REGION", r1.Env["FC_REGION"], "cn-shanghai"},
+		{"FC_ACCOUNT_ID", r1.Env["FC_ACCOUNT_ID"], "1888000011112222"},
+		{"FC_FUNCTION_NAME", r1.Env["FC_FUNCTION_NAME"], "precheckwatch"},
+		{"FC_FUNCTION_HANDLER", r1.Env["FC_FUNCTION_HANDLER"], "main"},
+		{"FC_FUNCTION_MEMORY_SIZE", r1.Env["FC_FUNCTION_MEMORY_SIZE"], "256"},
+		{"FC_TIMEOUT", r1.Env["FC_TIMEOUT"], "5"},
+		{"FC_RUNTIME", r1.Env["FC_RUNTIME"], "go1"},
+		{"FC_INSTANCE_ID", r1.Env["FC_INSTANCE_ID"], first.InstanceID},
+		{"FC_FUNC_CODE_PATH", r1.Env["FC_FUNC_CODE_PATH"], filepath.Dir(echoBinary)},
+		{"FC_RUNTIME_API cannot be overridden", r1.Env["FC_RUNTIME_API"], fn.RuntimeAPI()},
+		{"extra env", r1.Env["ECHO_EXTRA"], "yes"},
+		{"second event", string(r2.Event), `"plain"`},
+		{"same instance", r2.PID, r1.PID},
+		{"first is cold", first.ColdStart, true},
+		{"second is warm", second.ColdStart, false},
+		{"outcome", second.Outcome, fcruntime.Succeeded},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if d := first.Deadline.Sub(time.UnixMilli(r1.StartedMs)); d <= 0 || d > 4500*time.Millisecond {
+		t.Errorf("deadline %s after the handler started, want within the 4.5s timeout", d)
+	}
+	if r1.RequestID == r2.RequestID {
+		t.Errorf("two invocations share request id %s", r1.RequestID)
+	}
+	if out := stdout.String(); !strings.Contains(out, "FC Invoke Start RequestId: "+first.RequestID) {
+		t.Errorf("stdout lacks the SDK's start line for %s:\n%s", first.RequestID, out)
+	}
+	s := fn.Stats()
+	if s.Invocations != 2 || s.Succeeded != 2 || s.ColdStarts != 1 || len(s.ColdStartTimes) != 1 || s.ColdStartTimes[0] <= 0 {
+		t.Errorf("stats %+v, want 2 invocations, 2 succeeded, 1 cold start with its time", s)
+	}
+}
+
+func TestRetryCountHeader(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := fn.InvokeRetry(ctx, []byte(`{}`), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r reply
+	if err := json.Unmarshal(res.Body, &r); err != nil {
+		t.Fatal(err)
+	}
+	*pids = append(*pids, r.PID)
+	if r.RetryCount != 2 {
+		t.Errorf("retry count %d, want 2", r.RetryCount)
+	}
+}
+
+func TestFunctionErrors(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{})
+	_, warm, err := invoke(t, fn, pids, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		event, message, errorType string
+	}{
+		{`{"error":"boom"}`, "boom", "errorString"},
+		{`{"panic":"oops"}`, "oops", "string"},
+	} {
+		t.Run(tc.event, func(t *testing.T) {
+			res, _, err := invoke(t, fn, pids, tc.event)
+			var fe *fcruntime.FunctionError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v, want a *FunctionError", err)
+			}
+			if res.Outcome != fcruntime.Failed || res.Error == nil {
+				t.Fatalf("outcome %v, error %v, want failed with a body", res.Outcome, res.Error)
+			}
+			if fe.Message != tc.message || fe.Type != tc.errorType {
+				t.Errorf("got %s/%q, want %s/%q (body %s)", fe.Type, fe.Message, tc.errorType, tc.message, res.Body)
+			}
+		})
+	}
+	// The SDK recovers panics: the instance lives on.
+	_, after, err := invoke(t, fn, pids, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PID != warm.PID {
+		t.Errorf("instance changed after function errors: pid %d, then %d", warm.PID, after.PID)
+	}
+	if s := fn.Stats(); s.Failed != 2 || s.ColdStarts != 1 {
+		t.Errorf("stats %+v, want 2 failed on one instance", s)
+	}
+}
+
+func TestTimeoutKillsTheInstance(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{Timeout: 400 * time.Millisecond})
+	_, before, err := invoke(t, fn, pids, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := invoke(t, fn, pids, `{"sleep":"30s","ignoreContext":true}`)
+	if !errors.Is(err, fcruntime.ErrTimeout) || res.Outcome != fcruntime.TimedOut {
+		t.Fatalf("got %v / %v, want a timeout", res.Outcome, err)
+	}
+	waitGone(t, before.PID)
+	next, after, err := invoke(t, fn, pids, `{}`)
+	if err != nil {
+		t.Fatalf("invoke after the timeout: %v", err)
+	}
+	if after.PID == before.PID || !next.ColdStart {
+		t.Errorf("invocation after the timeout ran on pid %d (cold %v), want a fresh instance (old pid %d)", after.PID, next.ColdStart, before.PID)
+	}
+	if s := fn.Stats(); s.TimedOut != 1 || s.Kills != 1 || s.ColdStarts != 2 || len(s.ColdStartTimes) != 2 {
+		t.Errorf("stats %+v, want 1 timeout, 1 kill, 2 cold starts", s)
+	}
+}
+
+func TestCrashAndKillFailTheInvocation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		event string
+		kill  bool
+		kills int
+	}{
+		{"process exits", `{"exit":3}`, false, 0},
+		{"Kill mid-invocation", `{"sleep":"30s","ignoreContext":true}`, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn, pids := start(t, fcruntime.Config{Timeout: 20 * time.Second})
+			_, before, err := invoke(t, fn, pids, `{}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			var res fcruntime.Result
+			go func() {
+				var err error
+				res, err = fn.Invoke(context.Background(), []byte(tc.event))
+				done <- err
+			}()
+			if tc.kill {
+				for fn.Stats().Invocations < 2 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				if !fn.Kill() {
+					t.Fatal("Kill found no live instance")
+				}
+			}
+			if err := <-done; !errors.Is(err, fcruntime.ErrInstanceDied) || res.Outcome != fcruntime.InstanceDied {
+				t.Fatalf("got %v / %v, want instance died", res.Outcome, err)
+			}
+			_, after, err := invoke(t, fn, pids, `{}`)
+			if err != nil {
+				t.Fatalf("invoke after the crash: %v", err)
+			}
+			if after.PID == before.PID {
+				t.Errorf("invocation after the crash ran on the dead instance %d", before.PID)
+			}
+			if s := fn.Stats(); s.InstanceDied != 1 || s.Kills != tc.kills || s.ColdStarts != 2 {
+				t.Errorf("stats %+v, want 1 died, %d kills, 2 cold starts", s, tc.kills)
+			}
+		})
+	}
+}
+
+func TestConcurrency(t *testing.T) {
+	t.Run("N=3 runs three at once", func(t *testing.T) {
+		fn, pids := start(t, fcruntime.Config{Concurrency: 3, Timeout: 10 * time.Second})
+		barrier := t.TempDir()
+		event := fmt.Sprintf(`{"barrier":%q,"parties":3}`, barrier)
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
+		var mu sync.Mutex
+		for range 3 {
+			wg.Go(func() {
+				res, err := fn.Invoke(context.Background(), []byte(event))
+				if err != nil {
+					errs <- fmt.Errorf("%v: %s", err, res.Body)
+					return
+				}
+				var r reply
+				errs <- json.Unmarshal(res.Body, &r)
+				mu.Lock()
+				*pids = append(*pids, r.PID)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	t.Run("N=1 runs one at a time", func(t *testing.T) {
+		fn, pids := start(t, fcruntime.Config{Concurrency: 1, Timeout: 10 * time.Second})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var spans [][2]int64
+		for range 3 {
+			wg.Go(func() {
+				res, err := fn.Invoke(context.Background(), []byte(`{"sleep":"50ms"}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var r reply
+				if err := json.Unmarshal(res.Body, &r); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				spans = append(spans, [2]int64{r.StartedMs, r.EndedMs})
+				*pids = append(*pids, r.PID)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for i, a := range spans {
+			for _, b := range spans[i+1:] {
+				if a[0] < b[1] && b[0] < a[1] {
+					t.Errorf("invocations overlap: %v and %v", a, b)
+				}
+			}
+		}
+	})
+}
+
+func TestRuntimeAPIRejectsBadRequests(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{})
+	base := "http://" + fn.RuntimeAPI() + "/2020-11-11/runtime/invocation/"
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, "1-unknown/response", http.StatusNotFound},
+		{http.MethodPost, "1-unknown/error", http.StatusNotFound},
+		{http.MethodPost, "1-unknown/other", http.StatusNotFound},
+		{http.MethodPost, "/response", http.StatusNotFound},
+		{http.MethodGet, "1-unknown/response", http.StatusMethodNotAllowed},
+		{http.MethodPost, "next", http.StatusMethodNotAllowed},
+		{http.MethodGet, "../../init/error", http.StatusNotFound},
+	} {
+		req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	// A /next whose client leaves must not take the next invocation.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"next", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("/next answered %d with no work queued", resp.StatusCode)
+	}
+	cancel()
+	if _, _, err := invoke(t, fn, pids, `{}`); err != nil {
+		t.Errorf("invoke after an abandoned /next: %v", err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestStartFailures(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "main")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exitsAtOnce := filepath.Join(dir, "exits")
+	if err := os.WriteFile(exitsAtOnce, []byte("#!/bin/sh\necho bad config >&2\nexit 1\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	never := filepath.Join(dir, "never")
+	if err := os.WriteFile(never, []byte("#!/bin/sh\nexec sleep 30\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  fcruntime.Config
+		want string
+	}{
+		{"no binary", fcruntime.Config{}, "Binary is required"},
+		{"missing binary", fcruntime.Config{Binary: filepath.Join(dir, "absent")}, "no such file"},
+		{"not executable", fcruntime.Config{Binary: notExec}, "not an executable"},
+		{"bad concurrency", fcruntime.Config{Binary: echoBinary, Concurrency: 201}, "Concurrency 201"},
+		{"bad timeout", fcruntime.Config{Binary: echoBinary, Timeout: -time.Second}, "Timeout"},
+		{"exits before asking for work", fcruntime.Config{Binary: exitsAtOnce}, "exit status 1"},
+		{"never asks for work", fcruntime.Config{Binary: never, StartTimeout: 200 * time.Millisecond}, "no /invocation/next within 200ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			fn, err := fcruntime.Start(ctx, tc.cfg)
+			if err == nil {
+				fn.Close()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want it to mention %q", err, tc.want)
+			}
+			checkGoroutines(t, before)
+		})
+	}
+}
+
+func TestInvokeAfterCloseAndOversizedEvent(t *testing.T) {
+	fn, _ := start(t, fcruntime.Config{})
+	if _, err := fn.Invoke(context.Background(), make([]byte, fcruntime.MaxSyncPayloadBytes+1)); !errors.Is(err, fcruntime.ErrEntityTooLarge) {
+		t.Errorf("oversized event: %v, want ErrEntityTooLarge", err)
+	}
+	fn.Close()
+	if _, err := fn.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, fcruntime.ErrClosed) {
+		t.Errorf("invoke after Close: %v, want ErrClosed", err)
+	}
+}
