@@ -23,7 +23,9 @@
 // it expire. Each claim carries its own token, so a holder that comes back
 // after its lease expired and was claimed by another cannot release the new
 // holder's lease. Done always records the delivery (the message went out),
-// and the first recorded reference is kept.
+// and the first recorded reference is kept. A send that succeeded but could
+// not be recorded (Redis down, deadline spent) is sent again once its lease
+// expires, so give Done a deadline of its own after a successful send.
 //
 // Slack threading: a thread parent is itself a notification. Record the
 // "precheck running" notice under its own verdict (for example "STARTED") with
