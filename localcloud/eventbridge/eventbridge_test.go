@@ -1,0 +1,412 @@
+package eventbridge_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/events"
+
+	"precheckwatch/localcloud/eventbridge"
+	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/localcloud/mns"
+)
+
+// echoBinary is fcruntime's testdata/echofn, built by TestMain.
+var echoBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "eventbridge-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	echoBinary = filepath.Join(dir, "main")
+	build := exec.Command("go", "build", "-o", echoBinary, "../fcruntime/testdata/echofn")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build echofn:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// reply is the part of echofn's answer these tests read.
+type reply struct {
+	Event  json.RawMessage        `json:"event"`
+	MNS    []events.MnsQueueEvent `json:"mns"`
+	Timer  *events.TimerEvent     `json:"timer"`
+	Bodies []string               `json:"bodies"`
+}
+
+// push is one invocation the function received, and what came of it.
+type push struct {
+	event []byte
+	reply reply
+	err   error
+}
+
+// recorder passes invocations to the real function and keeps a log of
+// them.
+type recorder struct {
+	fn    *fcruntime.Function
+	mu    sync.Mutex
+	calls []push
+}
+
+func (r *recorder) Invoke(ctx context.Context, event []byte) (fcruntime.Result, error) {
+	res, err := r.fn.Invoke(ctx, event)
+	p := push{event: event, err: err}
+	if err == nil {
+		if jerr := json.Unmarshal(res.Body, &p.reply); jerr != nil {
+			p.err = fmt.Errorf("decode reply %s: %w", res.Body, jerr)
+		}
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, p)
+	r.mu.Unlock()
+	return res, err
+}
+
+func (r *recorder) pushes() []push {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func startFunction(t *testing.T) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	fn, err := fcruntime.Start(ctx, fcruntime.Config{
+		Binary: echoBinary, FunctionName: "precheckwatch", Region: "cn-shanghai",
+		AccountID: "1888000011112222", Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fn.Close() })
+	return &recorder{fn: fn}
+}
+
+func newQueues(t *testing.T, names ...string) *mns.Server {
+	t.Helper()
+	srv := mns.New(mns.Config{})
+	for _, name := range names {
+		if err := srv.CreateQueue(name, mns.QueueAttributes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv
+}
+
+// runStream runs the stream until done reports true (or 10 s pass) and
+// waits for Run to return.
+func runStream(t *testing.T, s *eventbridge.Stream, done func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Errorf("stream did not finish; stats %+v", s.Stats())
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func queueEmpty(srv *mns.Server, queue string) func() bool {
+	return func() bool { return len(srv.Messages(queue)) == 0 }
+}
+
+func fastConfig(srv *mns.Server) eventbridge.StreamConfig {
+	return eventbridge.StreamConfig{
+		Queue: srv, QueueName: "tasks", FunctionName: "precheckwatch", TriggerName: "mnsTrigger",
+		Region: "cn-shanghai", AccountID: "1888000011112222",
+		BatchWindow: 200 * time.Millisecond, PollInterval: 5 * time.Millisecond,
+		RetryMinDelay: 5 * time.Millisecond, RetryMaxDelay: 10 * time.Millisecond,
+	}
+}
+
+func TestStreamDeliversCloudEvents(t *testing.T) {
+	plain := `{"taskId":"t-1","uniRegionId":"cn-hangzhou"}`
+	encoded := base64.StdEncoding.EncodeToString([]byte(`{"taskId":"t-2","uniRegionId":"cn-hangzhou"}`))
+	for _, tc := range []struct {
+		name       string
+		single     bool
+		skipDecode bool
+		pushes     int
+		bodies     []string
+	}{
+		{"FC 3.0 array, IsBase64Decode true", false, false, 1,
+			[]string{plain, `{"taskId":"t-2","uniRegionId":"cn-hangzhou"}`}},
+		{"FC 3.0 array, IsBase64Decode false", false, true, 1, []string{plain, encoded}},
+		{"FC 2.0 single objects", true, false, 2,
+			[]string{plain, `{"taskId":"t-2","uniRegionId":"cn-hangzhou"}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newQueues(t, "tasks")
+			ids := map[string]bool{}
+			for _, body := range []string{plain, encoded} {
+				id, err := srv.Send("tasks", body, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[id] = true
+			}
+			rec := startFunction(t)
+			cfg := fastConfig(srv)
+			cfg.SingleEvent, cfg.SkipBase64Decode = tc.single, tc.skipDecode
+			stream, err := eventbridge.NewStream(rec, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runStream(t, stream, queueEmpty(srv, "tasks"))
+
+			pushes := rec.pushes()
+			if len(pushes) != tc.pushes {
+				t.Fatalf("%d pushes, want %d", len(pushes), tc.pushes)
+			}
+			var got []events.MnsQueueEvent
+			var bodies []string
+			for _, p := range pushes {
+				if p.err != nil {
+					t.Fatalf("push failed: %v", p.err)
+				}
+				if first := p.event[0]; (first == '[') == tc.single {
+					t.Errorf("event starts with %q; single-event mode is %v", first, tc.single)
+				}
+				got = append(got, p.reply.MNS...)
+				bodies = append(bodies, p.reply.Bodies...)
+			}
+			if !slices.Equal(bodies, tc.bodies) {
+				t.Errorf("bodies %q, want %q", bodies, tc.bodies)
+			}
+			for _, e := range got {
+				checks := []struct {
+					name      string
+					got, want string
+				}{
+					{"type", deref(e.Type), "mns:Queue:SendMessage"},
+					{"source", deref(e.Source), "MNS-precheckwatch-mnsTrigger"},
+					{"event bus", deref(e.Aliyuneventbusname), "MNS-precheckwatch-mnsTrigger"},
+					{"subject", deref(e.Subject), "acs:mns:cn-shanghai:1888000011112222:queues/tasks"},
+					{"specversion", deref(e.Specversion), "1.0"},
+					{"account", deref(e.Aliyunaccountid), "1888000011112222"},
+					{"region", deref(e.Aliyunregionid), "cn-shanghai"},
+					{"id is the message id", deref(e.ID), deref(e.Data.MessageID)},
+				}
+				for _, c := range checks {
+					if c.got != c.want {
+						t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
+					}
+				}
+				if !ids[deref(e.ID)] {
+					t.Errorf("id %q is not one of the sent message ids %v", deref(e.ID), ids)
+				}
+				if len(deref(e.Data.RequestID)) != 24 {
+					t.Errorf("data.requestId %q is not an MNS request id", deref(e.Data.RequestID))
+				}
+				if e.Time.IsZero() || e.Aliyunpublishtime.Before(e.Time) {
+					t.Errorf("time %v, publish time %v: want enqueue time then publish time", e.Time, e.Aliyunpublishtime)
+				}
+			}
+			if s := stream.Stats(); s.Received != 2 || s.Delivered != 2 || s.Retries != 0 || s.DeleteErrors != 0 {
+				t.Errorf("stats %+v, want 2 received and delivered, no retries", s)
+			}
+		})
+	}
+}
+
+func TestStreamBatchesByCount(t *testing.T) {
+	srv := newQueues(t, "tasks")
+	for i := range 5 {
+		if _, err := srv.Send("tasks", fmt.Sprintf(`{"n":%d}`, i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := startFunction(t)
+	cfg := fastConfig(srv)
+	cfg.BatchSize = 2
+	stream, err := eventbridge.NewStream(rec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStream(t, stream, queueEmpty(srv, "tasks"))
+	var sizes []int
+	for _, p := range rec.pushes() {
+		sizes = append(sizes, len(p.reply.MNS))
+	}
+	if !slices.Equal(sizes, []int{2, 2, 1}) {
+		t.Errorf("batch sizes %v, want [2 2 1]", sizes)
+	}
+}
+
+func TestStreamRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		body       func(dir string) string
+		deadLetter bool
+		pushes     int
+		want       eventbridge.StreamStats
+		left       int // messages still on the source queue
+		dead       int // messages on the dead-letter queue
+	}{
+		{
+			name: "fails twice then succeeds",
+			body: func(dir string) string {
+				return fmt.Sprintf(`{"failTimes":2,"counterFile":%q}`, filepath.Join(dir, "n"))
+			},
+			pushes: 3,
+			want:   eventbridge.StreamStats{Received: 1, Pushes: 3, Delivered: 1, Retries: 2},
+		},
+		{
+			name:   "always fails, left on the queue",
+			body:   func(string) string { return `{"error":"downstream unavailable"}` },
+			pushes: 4,
+			want:   eventbridge.StreamStats{Received: 1, Pushes: 4, Retries: 3, Left: 1},
+			left:   1,
+		},
+		{
+			name:       "always fails, dead-lettered",
+			body:       func(string) string { return `{"error":"downstream unavailable"}` },
+			deadLetter: true,
+			pushes:     4,
+			want:       eventbridge.StreamStats{Received: 1, Pushes: 4, Retries: 3, DeadLettered: 1},
+			dead:       1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newQueues(t, "tasks", "dead")
+			if _, err := srv.Send("tasks", tc.body(t.TempDir()), 0); err != nil {
+				t.Fatal(err)
+			}
+			rec := startFunction(t)
+			cfg := fastConfig(srv)
+			if tc.deadLetter {
+				cfg.DeadLetter = func(_ context.Context, event []byte) error {
+					_, err := srv.Send("dead", string(event), 0)
+					return err
+				}
+			}
+			stream, err := eventbridge.NewStream(rec, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runStream(t, stream, func() bool {
+				s := stream.Stats()
+				return s.Delivered+s.Left+s.DeadLettered == 1
+			})
+			if got := len(rec.pushes()); got != tc.pushes {
+				t.Errorf("%d pushes, want %d", got, tc.pushes)
+			}
+			if got := stream.Stats(); got != tc.want {
+				t.Errorf("stats %+v, want %+v", got, tc.want)
+			}
+			if got := len(srv.Messages("tasks")); got != tc.left {
+				t.Errorf("%d messages left on the source, want %d", got, tc.left)
+			}
+			dead := srv.Bodies("dead")
+			if len(dead) != tc.dead {
+				t.Fatalf("%d dead letters, want %d", len(dead), tc.dead)
+			}
+			for _, d := range dead {
+				var e events.MnsQueueEvent
+				if err := json.Unmarshal([]byte(d), &e); err != nil || deref(e.Type) != "mns:Queue:SendMessage" {
+					t.Errorf("dead letter %s is not the CloudEvent (%v)", d, err)
+				}
+			}
+		})
+	}
+}
+
+func TestTimer(t *testing.T) {
+	rec := startFunction(t)
+	at := time.Date(2025, 6, 1, 2, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	timer, err := eventbridge.NewTimer(rec, eventbridge.TimerConfig{
+		Name: "sweep", Payload: `{"maxTasks":5}`, Interval: 20 * time.Millisecond,
+		Now: func() time.Time { return at },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := timer.Fire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.pushes()[0].reply.Timer
+	if got == nil {
+		t.Fatal("the function did not see a timer event")
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"triggerTime", deref(got.TriggerTime), "2025-05-31T18:00:00Z"},
+		{"triggerName", deref(got.TriggerName), "sweep"},
+		{"payload", deref(got.Payload), `{"maxTasks":5}`},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
+		}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- timer.Run(runCtx) }()
+	for timer.Fired() < 3 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if timer.Fired() < 3 {
+		t.Errorf("timer fired %d times, want at least 3", timer.Fired())
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	srv := newQueues(t)
+	rec := &recorder{}
+	for _, tc := range []struct {
+		name string
+		cfg  eventbridge.StreamConfig
+	}{
+		{"no queue", eventbridge.StreamConfig{FunctionName: "f"}},
+		{"no function", eventbridge.StreamConfig{Queue: srv, QueueName: "q"}},
+		{"batch too big", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", BatchSize: 10001}},
+		{"window too long", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", BatchWindow: 16 * time.Second}},
+		{"retry range inverted", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", RetryMinDelay: time.Second, RetryMaxDelay: time.Millisecond}},
+		{"visibility under 1s", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", Visibility: time.Millisecond}},
+	} {
+		if _, err := eventbridge.NewStream(rec, tc.cfg); err == nil {
+			t.Errorf("%s: NewStream accepted %+v", tc.name, tc.cfg)
+		}
+	}
+	if _, err := eventbridge.NewTimer(rec, eventbridge.TimerConfig{Payload: string(make([]byte, 130<<10))}); err == nil {
+		t.Error("NewTimer accepted a payload over 128 KB")
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

@@ -1,0 +1,396 @@
+package eventbridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"precheckwatch/localcloud/mns"
+)
+
+// Queue is the MNS source of a stream. *mns.Server satisfies it.
+type Queue interface {
+	// Receive takes up to max messages without waiting and hides them for
+	// visibility; an empty queue is an empty slice.
+	Receive(queue string, max int, visibility time.Duration) ([]mns.Message, error)
+	// Delete removes the message that handle controls.
+	Delete(queue, handle string) error
+}
+
+// The CloudEvent fields EventBridge fixes for an MNS queue source
+// (fc-runtime-go-sdk events/README_MNS_Queue.md, reference fc-runtime.md §2.2).
+const (
+	mnsEventType    = "mns:Queue:SendMessage"
+	specVersion     = "1.0"
+	dataContentType = "application/json;charset=utf-8"
+	publishAddr     = "127.0.0.1"
+)
+
+// StreamConfig configures a Stream: the trigger's eventSourceParameters
+// (sourceMNSParameters) and runOptions. Zero fields take the defaults named
+// on each.
+type StreamConfig struct {
+	// Queue and QueueName are the source (QueueName). Required.
+	Queue     Queue
+	QueueName string
+	// FunctionName and TriggerName name the event bus
+	// "MNS-<function>-<trigger>". FunctionName is required; TriggerName
+	// defaults to "mnsTrigger".
+	FunctionName, TriggerName string
+	// Region (default cn-hangzhou) and AccountID (default
+	// 1234567890123456) go into subject and the aliyun* attributes.
+	Region, AccountID string
+	// BatchSize is batchWindow.CountBasedWindow, 1..10000, default 10.
+	BatchSize int
+	// BatchWindow is batchWindow.TimeBasedWindow, 0..15 s, default 1 s: a
+	// batch is pushed when it is full or BatchWindow after its first
+	// message arrived.
+	BatchWindow time.Duration
+	// SingleEvent pushes each message as one CloudEvent object, FC 2.0's
+	// shape, instead of FC 3.0's JSON array.
+	SingleEvent bool
+	// SkipBase64Decode is IsBase64Decode: false. By default (true) a body
+	// that is valid standard base64 is decoded before it becomes
+	// data.messageBody; any other body passes unchanged.
+	SkipBase64Decode bool
+	// Retries after a failed push, default 3 (BACKOFF_RETRY); negative
+	// means none. Each waits a random time in [RetryMinDelay,
+	// RetryMaxDelay], default 10 s to 20 s; tests compress these.
+	Retries                      int
+	RetryMinDelay, RetryMaxDelay time.Duration
+	// DeadLetter receives each CloudEvent of a batch whose retries ran out;
+	// the message is then deleted from the source. Nil leaves such
+	// messages on the queue, to come back when their visibility ends.
+	DeadLetter func(ctx context.Context, event []byte) error
+	// Visibility hides received messages while they are batched and
+	// pushed, default 5 min. (unverified: EventBridge does not document
+	// its own value.)
+	Visibility time.Duration
+	// PollInterval separates receives that found nothing, default 100 ms.
+	PollInterval time.Duration
+	// Logger receives push failures and queue errors; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c StreamConfig) withDefaults() (StreamConfig, error) {
+	if c.Queue == nil || c.QueueName == "" {
+		return c, errors.New("eventbridge: StreamConfig.Queue and QueueName are required")
+	}
+	if c.FunctionName == "" {
+		return c, errors.New("eventbridge: StreamConfig.FunctionName is required")
+	}
+	if c.TriggerName == "" {
+		c.TriggerName = "mnsTrigger"
+	}
+	if c.Region == "" {
+		c.Region = defaultRegion
+	}
+	if c.AccountID == "" {
+		c.AccountID = defaultAccountID
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 10
+	}
+	if c.BatchWindow == 0 {
+		c.BatchWindow = time.Second
+	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = 3
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	if c.RetryMinDelay == 0 && c.RetryMaxDelay == 0 {
+		c.RetryMinDelay, c.RetryMaxDelay = 10*time.Second, 20*time.Second
+	}
+	if c.Visibility == 0 {
+		c.Visibility = 5 * time.Minute
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 100 * time.Millisecond
+	}
+	switch {
+	case c.BatchSize < 1 || c.BatchSize > 10000:
+		return c, fmt.Errorf("eventbridge: BatchSize %d is outside 1..10000", c.BatchSize)
+	case c.BatchWindow < 0 || c.BatchWindow > 15*time.Second:
+		return c, fmt.Errorf("eventbridge: BatchWindow %s is outside 0..15s", c.BatchWindow)
+	case c.RetryMinDelay < 0 || c.RetryMaxDelay < c.RetryMinDelay:
+		return c, fmt.Errorf("eventbridge: retry delays %s..%s are not a range", c.RetryMinDelay, c.RetryMaxDelay)
+	case c.Visibility < time.Second:
+		return c, fmt.Errorf("eventbridge: Visibility %s is under MNS's 1s minimum", c.Visibility)
+	case c.PollInterval < 0:
+		return c, fmt.Errorf("eventbridge: PollInterval %s is negative", c.PollInterval)
+	}
+	c.Logger = discardLogger(c.Logger)
+	return c, nil
+}
+
+// StreamStats counts what a Stream did.
+type StreamStats struct {
+	Received      int // messages taken from the queue
+	Pushes        int // invocations made, retries included
+	Delivered     int // messages whose push succeeded
+	Retries       int // pushes that repeated a failed one
+	DeadLettered  int // messages handed to DeadLetter and deleted
+	Left          int // messages left on the queue after the last retry
+	ReceiveErrors int
+	DeleteErrors  int
+}
+
+// Stream is an EventBridge event stream from an MNS queue to a function.
+type Stream struct {
+	cfg     StreamConfig
+	invoker Invoker
+
+	mu    sync.Mutex
+	stats StreamStats
+}
+
+// NewStream validates cfg and returns a stream that pushes to invoker once
+// Run is called.
+func NewStream(invoker Invoker, cfg StreamConfig) (*Stream, error) {
+	if invoker == nil {
+		return nil, errors.New("eventbridge: NewStream needs an Invoker")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{cfg: cfg, invoker: invoker}, nil
+}
+
+// Run reads the queue and pushes batches until ctx ends, then returns nil.
+// Pushes run one at a time, in order.
+func (s *Stream) Run(ctx context.Context) error {
+	for {
+		batch := s.collect(ctx)
+		if ctx.Err() != nil {
+			// Undelivered messages come back when their visibility ends.
+			return nil
+		}
+		if s.cfg.SingleEvent {
+			for _, m := range batch {
+				s.push(ctx, []received{m})
+			}
+		} else {
+			s.push(ctx, batch)
+		}
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Stream) Stats() StreamStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *Stream) count(update func(*StreamStats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update(&s.stats)
+}
+
+// received is a message with the CloudEvent it became.
+type received struct {
+	handle string
+	event  []byte
+}
+
+// collect waits for a first message, then gathers until the batch is full
+// or the window since that message has passed. It returns early (maybe
+// with a partial batch) when ctx ends.
+func (s *Stream) collect(ctx context.Context) []received {
+	var batch []received
+	var windowEnd time.Time
+	for {
+		want := min(s.cfg.BatchSize-len(batch), mns.MaxBatch)
+		msgs, err := s.cfg.Queue.Receive(s.cfg.QueueName, want, s.cfg.Visibility)
+		if err != nil {
+			s.count(func(st *StreamStats) { st.ReceiveErrors++ })
+			s.cfg.Logger.Warn("eventbridge: receive", "queue", s.cfg.QueueName, "err", err)
+		}
+		if len(msgs) > 0 {
+			now := time.Now()
+			if len(batch) == 0 {
+				windowEnd = now.Add(s.cfg.BatchWindow)
+			}
+			requestID := mnsRequestID()
+			for _, m := range msgs {
+				batch = append(batch, received{handle: m.Handle, event: s.cloudEvent(m, requestID, now)})
+			}
+			s.count(func(st *StreamStats) { st.Received += len(msgs) })
+		}
+		if len(batch) >= s.cfg.BatchSize || (len(batch) > 0 && !time.Now().Before(windowEnd)) {
+			return batch
+		}
+		if len(msgs) == want {
+			continue // more may be waiting
+		}
+		pause := s.cfg.PollInterval
+		if len(batch) > 0 {
+			pause = min(pause, time.Until(windowEnd))
+		}
+		if !sleep(ctx, pause) {
+			return batch
+		}
+	}
+}
+
+// push invokes the function with the batch, retrying per the strategy,
+// then deletes, dead-letters or leaves its messages.
+func (s *Stream) push(ctx context.Context, batch []received) {
+	payload := batch[0].event
+	if !s.cfg.SingleEvent {
+		events := make([]json.RawMessage, len(batch))
+		for i, r := range batch {
+			events[i] = r.event
+		}
+		payload, _ = json.Marshal(events) // RawMessages of valid JSON always marshal
+	}
+	for attempt := 0; attempt <= s.cfg.Retries; attempt++ {
+		if attempt > 0 {
+			s.count(func(st *StreamStats) { st.Retries++ })
+			if !sleep(ctx, s.retryDelay()) {
+				return
+			}
+		}
+		s.count(func(st *StreamStats) { st.Pushes++ })
+		_, err := s.invoker.Invoke(ctx, payload)
+		if err == nil {
+			s.count(func(st *StreamStats) { st.Delivered += len(batch) })
+			s.delete(batch)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.cfg.Logger.Warn("eventbridge: push failed", "queue", s.cfg.QueueName,
+			"events", len(batch), "attempt", attempt+1, "of", s.cfg.Retries+1, "err", err)
+	}
+	if s.cfg.DeadLetter == nil {
+		s.count(func(st *StreamStats) { st.Left += len(batch) })
+		return
+	}
+	for _, r := range batch {
+		if err := s.cfg.DeadLetter(ctx, r.event); err != nil {
+			s.count(func(st *StreamStats) { st.Left++ })
+			s.cfg.Logger.Warn("eventbridge: dead letter", "queue", s.cfg.QueueName, "err", err)
+			continue
+		}
+		s.count(func(st *StreamStats) { st.DeadLettered++ })
+		s.delete([]received{r})
+	}
+}
+
+func (s *Stream) delete(batch []received) {
+	for _, r := range batch {
+		if err := s.cfg.Queue.Delete(s.cfg.QueueName, r.handle); err != nil {
+			// The handle expired: the message is back on the queue and
+			// will be delivered again (at least once).
+			s.count(func(st *StreamStats) { st.DeleteErrors++ })
+			s.cfg.Logger.Warn("eventbridge: delete", "queue", s.cfg.QueueName, "err", err)
+		}
+	}
+}
+
+func (s *Stream) retryDelay() time.Duration {
+	spread := s.cfg.RetryMaxDelay - s.cfg.RetryMinDelay
+	if spread <= 0 {
+		return s.cfg.RetryMinDelay
+	}
+	return s.cfg.RetryMinDelay + mathrand.N(spread+1)
+}
+
+// cloudEvent is the CloudEvent EventBridge makes of an MNS message.
+func (s *Stream) cloudEvent(m mns.Message, requestID string, published time.Time) []byte {
+	body := m.Body
+	if !s.cfg.SkipBase64Decode {
+		if decoded, err := base64.StdEncoding.DecodeString(body); err == nil {
+			body = string(decoded)
+		}
+	}
+	enqueued := m.EnqueueTime
+	if enqueued.IsZero() {
+		enqueued = published
+	}
+	bus := "MNS-" + s.cfg.FunctionName + "-" + s.cfg.TriggerName
+	event := cloudEvent{
+		ID:                      m.ID,
+		Source:                  bus,
+		SpecVersion:             specVersion,
+		Type:                    mnsEventType,
+		DataContentType:         dataContentType,
+		Subject:                 fmt.Sprintf("acs:mns:%s:%s:queues/%s", s.cfg.Region, s.cfg.AccountID, s.cfg.QueueName),
+		Time:                    eventTime(enqueued),
+		AliyunAccountID:         s.cfg.AccountID,
+		AliyunPublishTime:       eventTime(published),
+		AliyunOriginalAccountID: s.cfg.AccountID,
+		AliyunEventBusName:      bus,
+		AliyunRegionID:          s.cfg.Region,
+		AliyunPublishAddr:       publishAddr,
+		Data:                    mnsData{RequestID: requestID, MessageID: m.ID, MessageBody: body},
+	}
+	b, _ := json.Marshal(event) // strings only: always marshals
+	return b
+}
+
+// cloudEvent has the field order and names of the SDK README's sample.
+type cloudEvent struct {
+	ID                      string  `json:"id"`
+	Source                  string  `json:"source"`
+	SpecVersion             string  `json:"specversion"`
+	Type                    string  `json:"type"`
+	DataContentType         string  `json:"datacontenttype"`
+	Subject                 string  `json:"subject"`
+	Time                    string  `json:"time"`
+	AliyunAccountID         string  `json:"aliyunaccountid"`
+	AliyunPublishTime       string  `json:"aliyunpublishtime"`
+	AliyunOriginalAccountID string  `json:"aliyunoriginalaccountid"`
+	AliyunEventBusName      string  `json:"aliyuneventbusname"`
+	AliyunRegionID          string  `json:"aliyunregionid"`
+	AliyunPublishAddr       string  `json:"aliyunpublishaddr"`
+	Data                    mnsData `json:"data"`
+}
+
+type mnsData struct {
+	RequestID   string `json:"requestId"`
+	MessageID   string `json:"messageId"`
+	MessageBody string `json:"messageBody"`
+}
+
+// eventTime formats like the samples: UTC, milliseconds, "Z".
+func eventTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// mnsRequestID looks like an MNS request id: 24 upper-case hex digits.
+func mnsRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait was whole.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
