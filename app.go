@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"precheckwatch/config"
+	"precheckwatch/dedupe"
+	"precheckwatch/handler"
+	"precheckwatch/notify"
+	"precheckwatch/precheck"
+	"precheckwatch/sas"
+)
+
+// function is the handler wired to the real Security Center, MNS, Slack
+// and DingTalk clients.
+type function struct {
+	cfg     config.Config
+	handler *handler.Handler
+	sas     *sas.Client
+	queues  *mnsQueues
+	store   dedupe.Store
+	log     *slog.Logger
+}
+
+// newFunction wires the handler for cfg, logging JSON to logOut.
+func newFunction(cfg config.Config, logOut io.Writer) (*function, error) {
+	log := newLogger(cfg.LogLevel, logOut)
+	// go-redis reports dial failures through its own logger; route them
+	// into the structured log instead of bare stderr lines.
+	redis.SetLogger(redisLogger{log})
+	store, err := dedupe.Open(cfg.DedupeURL.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	sasClient, err := sas.New(sas.Config{Endpoint: cfg.SASEndpoint, Region: cfg.Region})
+	if err != nil && cfg.SASEndpoint != "" {
+		store.Close()
+		return nil, fmt.Errorf("SAS_ENDPOINT: %w", err)
+	}
+	sinks, err := newSinks(cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	f := &function{cfg: cfg, sas: sasClient, queues: newMNSQueues(cfg), store: store, log: log}
+	f.handler = handler.New(cfg, handler.Deps{
+		Checker: sasChecker{f},
+		Queues:  f.queues,
+		Sinks:   sinks,
+		Store:   store,
+		Log:     log,
+	})
+	return f, nil
+}
+
+func (f *function) handle(ctx context.Context, inv handler.Invocation, event []byte) (handler.Report, error) {
+	return f.handler.Handle(ctx, inv, event)
+}
+
+func (f *function) close() { f.store.Close() }
+
+// sasFor returns the Security Center client for a region: the one built at
+// start, or, when the endpoint follows the region, one for that region.
+func (f *function) sasFor(region string) (*sas.Client, error) {
+	if f.cfg.SASEndpoint == "" && region != f.cfg.Region {
+		return sas.New(sas.Config{Region: region})
+	}
+	if f.sas == nil {
+		return nil, errors.New("no Security Center endpoint: set SAS_ENDPOINT or FC_REGION")
+	}
+	return f.sas, nil
+}
+
+// sasChecker adapts the Security Center client to the handler.
+type sasChecker struct{ f *function }
+
+func (c sasChecker) Query(ctx context.Context, inv handler.Invocation, t precheck.Task) (precheck.Status, error) {
+	client, err := c.f.sasFor(inv.Region)
+	if err != nil {
+		return precheck.Status{}, handler.Classify(handler.Permanent, "NoEndpoint", err)
+	}
+	st, err := client.QueryPreCheck(ctx, inv.Credentials, t.TaskID, t.UniRegionID, t.InstanceUUID)
+	if err != nil {
+		return precheck.Status{}, classifySAS(err)
+	}
+	return precheck.Status{Progress: st.Progress, Description: st.Description, Result: st.Result}, nil
+}
+
+func classifySAS(err error) error {
+	var se *sas.Error
+	code := ""
+	if errors.As(err, &se) {
+		code = se.Code
+	}
+	switch sas.ClassOf(err) {
+	case sas.Throttled:
+		return handler.Classify(handler.Throttled, code, err)
+	case sas.Auth:
+		return handler.Classify(handler.Auth, code, err)
+	case sas.Permanent:
+		return handler.Classify(handler.Permanent, code, err)
+	default:
+		return handler.Classify(handler.Transient, code, err)
+	}
+}
+
+// newSinks builds the configured chat channels.
+func newSinks(cfg config.Config) ([]notify.Sink, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var sinks []notify.Sink
+	switch {
+	case cfg.SlackBotToken.Set():
+		s, err := notify.NewSlackBot(notify.SlackBotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, HTTPClient: client})
+		if err != nil {
+			return nil, fmt.Errorf("SLACK_BOT_TOKEN: %w", err)
+		}
+		sinks = append(sinks, s)
+	case cfg.SlackWebhookURL.Set():
+		s, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: cfg.SlackWebhookURL, HTTPClient: client})
+		if err != nil {
+			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
+		}
+		sinks = append(sinks, s)
+	}
+	if cfg.DingTalkWebhookURL.Set() {
+		s, err := notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret, HTTPClient: client})
+		if err != nil {
+			return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
+		}
+		sinks = append(sinks, s)
+	}
+	return sinks, nil
+}
+
+func newLogger(level string, out io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // config.Load has validated it
+	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: l}))
+}
+
+// redisLogger carries go-redis's internal messages into the JSON log.
+type redisLogger struct{ log *slog.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
+	r.log.Warn("redis", "detail", fmt.Sprintf(format, v...))
+}

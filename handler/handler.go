@@ -1,0 +1,315 @@
+// Package handler is the function itself: it decodes the invocation's event,
+// checks each pending precheck task with Security Center, decides what
+// becomes of it, and hands every task on — requeued with backoff, delivered
+// to the chat channels, or dead-lettered — before the invocation ends.
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"precheckwatch/config"
+	"precheckwatch/dedupe"
+	"precheckwatch/notify"
+	"precheckwatch/precheck"
+	"precheckwatch/secret"
+)
+
+// Deps are the function's connections to the outside.
+type Deps struct {
+	Checker Checker
+	Queues  Queues
+	// Sinks are the configured chat channels; none is allowed.
+	Sinks []notify.Sink
+	Store dedupe.Store
+	Log   *slog.Logger
+	// Now and Jitter default to the wall clock and math/rand.
+	Now    func() time.Time
+	Jitter func() float64
+}
+
+// Handler runs invocations. It is safe for concurrent invocations.
+type Handler struct {
+	cfg     config.Config
+	d       Deps
+	policy  precheck.Policy
+	render  notify.RenderOptions
+	limiter *rate.Limiter
+}
+
+// New returns a handler for cfg.
+func New(cfg config.Config, d Deps) *Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Jitter == nil {
+		d.Jitter = rand.Float64
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		cfg: cfg,
+		d:   d,
+		policy: precheck.Policy{
+			BackoffInitial: cfg.BackoffInitial,
+			BackoffMax:     cfg.BackoffMax,
+			Deadline:       cfg.TaskDeadline,
+		},
+		render: notify.RenderOptions{
+			SlackMention:      cfg.SlackMention,
+			DingTalkAtMobiles: cfg.DingTalkAtMobiles,
+			DingTalkAtUserIDs: cfg.DingTalkAtUserIDs,
+		},
+		limiter: rate.NewLimiter(rate.Limit(cfg.SASRateLimit), max(1, int(cfg.SASRateLimit))),
+	}
+}
+
+// ErrUnhanded is returned when some task could be neither finished nor put
+// back on the queue, so that FC or EventBridge retries the invocation.
+var ErrUnhanded = errors.New("some tasks could not be handed on; retry the invocation")
+
+// Handle runs one invocation of raw, the event as FC delivered it.
+func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Report, error) {
+	log := h.d.Log.With("requestId", inv.RequestID)
+	ev, err := DecodeEvent(raw)
+	if err != nil {
+		log.Error("event rejected", "error", err)
+		return Report{RequestID: inv.RequestID}, err
+	}
+	inv.Credentials = h.credentials(inv)
+	t := newTally(inv.RequestID, ev.Trigger)
+	r := &run{h: h, inv: inv, log: log, tally: t, times: h.plan(ctx), causes: map[string]*alertCause{}}
+	err = r.execute(ctx, ev)
+	rep := t.report()
+	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
+		"finished", rep.Finished, "requeued", rep.Requeued, "redelivering", rep.Redelivering,
+		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "unhanded", rep.Unhanded)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Unhanded > 0 {
+		return rep, fmt.Errorf("%d of %d tasks: %w", rep.Unhanded, rep.Received, ErrUnhanded)
+	}
+	return rep, nil
+}
+
+// credentials are the invocation's STS keys, or the environment's.
+func (h *Handler) credentials(inv Invocation) secret.Credentials {
+	if inv.Credentials.Complete() {
+		return inv.Credentials
+	}
+	return h.cfg.Credentials
+}
+
+// times splits an invocation's time: checks stop at checkUntil, deliveries
+// at notifyUntil, and the rest is kept to hand every task on.
+type times struct {
+	checkUntil  time.Time
+	notifyUntil time.Time
+	handUntil   time.Time
+}
+
+// plan divides the time left before ctx's deadline.
+func (h *Handler) plan(ctx context.Context) times {
+	now := h.d.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = now.Add(5 * time.Minute)
+	}
+	left := deadline.Sub(now)
+	handOn := min(max(left/10, time.Second), 10*time.Second)
+	notify := min(max(left/5, 2*time.Second), 60*time.Second)
+	return times{
+		checkUntil:  deadline.Add(-handOn - notify),
+		notifyUntil: deadline.Add(-handOn),
+		handUntil:   deadline.Add(-200 * time.Millisecond),
+	}
+}
+
+// run is one invocation in progress.
+type run struct {
+	h     *Handler
+	inv   Invocation
+	log   *slog.Logger
+	tally *tally
+	times times
+
+	pending Queue
+	dlqOnce sync.Once
+	dlq     Queue
+	dlqErr  error
+
+	mu     sync.Mutex
+	causes map[string]*alertCause
+}
+
+type alertCause struct {
+	detail   string
+	affected int
+}
+
+func (r *run) execute(ctx context.Context, ev Event) error {
+	q, err := r.h.d.Queues.Open(ctx, r.inv, r.h.cfg.Queue)
+	if err != nil {
+		r.log.Error("cannot open the pending queue", "queue", r.h.cfg.Queue, "error", err)
+		if ev.Trigger != TimerTrigger {
+			r.tally.add(func(rep *Report) { rep.Unhanded += max(len(ev.Messages), 1) })
+		}
+		return fmt.Errorf("open queue %s: %w", r.h.cfg.Queue, err)
+	}
+	r.pending = q
+
+	jobs := make(chan *job)
+	go r.produce(ctx, ev, jobs)
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		finished []*job
+	)
+	hand := newHandOn(r)
+	for range r.h.cfg.CheckConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r.check(ctx, j)
+				if j.kind == finishedJob {
+					mu.Lock()
+					finished = append(finished, j)
+					mu.Unlock()
+					continue
+				}
+				hand.add(ctx, j)
+			}
+		}()
+	}
+	wg.Wait()
+
+	r.deliver(ctx, finished)
+	r.alertOperators(ctx)
+	for _, j := range finished {
+		hand.add(ctx, j)
+	}
+	hand.flush(ctx)
+	return nil
+}
+
+// produce feeds jobs: a sweep of the pending queue for a timer, the event's
+// messages otherwise.
+func (r *run) produce(ctx context.Context, ev Event, jobs chan<- *job) {
+	defer close(jobs)
+	switch ev.Trigger {
+	case TimerTrigger:
+		r.sweep(ctx, ev.Sweep.MaxTasks, jobs)
+	case MNSTrigger:
+		for _, m := range ev.Messages {
+			r.tally.add(func(rep *Report) { rep.Received++ })
+			j := &job{msg: Message{ID: m.ID, Body: m.Body}, raw: m.Raw, problem: m.Problem, fromEvent: true}
+			if m.Problem == "" {
+				j.raw = m.Body
+			}
+			jobs <- j
+		}
+	case TaskTrigger:
+		r.tally.add(func(rep *Report) { rep.Received++ })
+		jobs <- &job{msg: Message{Body: ev.Task}, raw: ev.Task, fromEvent: true}
+	}
+}
+
+// receivers is how many batch receives a sweep keeps in flight: enough to
+// keep CHECK_CONCURRENCY workers fed when each call has network latency.
+const receivers = 2
+
+// batchSize is MNS's limit for batch receive, send and delete.
+const batchSize = 16
+
+// sweep receives up to maxTasks messages, without long polling: an empty
+// queue ends the sweep.
+func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
+	var (
+		mu       sync.Mutex
+		reserved int
+		empty    bool
+		wg       sync.WaitGroup
+	)
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		if empty || reserved >= maxTasks || !r.h.d.Now().Before(r.times.checkUntil) {
+			return 0
+		}
+		n := min(batchSize, maxTasks-reserved)
+		reserved += n
+		return n
+	}
+	for range receivers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := take(); n > 0 && ctx.Err() == nil; n = take() {
+				msgs, err := r.pending.Receive(ctx, n)
+				mu.Lock()
+				reserved -= n - len(msgs)
+				if err == nil && len(msgs) == 0 {
+					empty = true
+				}
+				mu.Unlock()
+				if err != nil {
+					r.serviceError("mns", "receive", err)
+					return
+				}
+				r.tally.add(func(rep *Report) { rep.Received += len(msgs) })
+				for _, m := range msgs {
+					jobs <- &job{msg: m, raw: m.Body}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// serviceError counts a failed call and remembers an auth failure for the
+// operator alert.
+func (r *run) serviceError(service, op string, err error) {
+	class, _ := classOf(err)
+	r.tally.add(func(rep *Report) { rep.Errors[service+"_"+class.String()]++ })
+	r.log.Warn("call failed", "service", service, "op", op, "class", class.String(), "error", err)
+	if class == Auth {
+		r.noteAuth(cause(service, err), err.Error())
+	}
+}
+
+func (r *run) noteAuth(c, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.causes[c]
+	if a == nil {
+		a = &alertCause{detail: detail}
+		r.causes[c] = a
+	}
+	a.affected++
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,195 @@
+package handler
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// handOn puts every job where it belongs, in batches: sends first (requeues,
+// redeliveries, dead letters), then deletes of the originals whose
+// successors were sent. A message is never deleted before its successor is
+// on a queue, so a crash at any point leaves a task queued at least once.
+type handOn struct {
+	r *run
+
+	mu      sync.Mutex
+	sends   []*job
+	deletes []string
+}
+
+func newHandOn(r *run) *handOn { return &handOn{r: r} }
+
+// add routes j, flushing a full batch on the caller's goroutine so that
+// workers overlap their hand-on I/O with other workers' checks.
+func (h *handOn) add(ctx context.Context, j *job) {
+	var sends []*job
+	var deletes []string
+	h.mu.Lock()
+	switch {
+	case j.kind == deadLetterJob:
+		h.mu.Unlock()
+		h.r.deadLetter(ctx, j)
+		return
+	case j.kind == holdJob && !j.fromEvent:
+		h.mu.Unlock()
+		h.r.hold(ctx, j)
+		return
+	case j.kind == finishedJob && h.r.allDelivered(j):
+		if !j.fromEvent {
+			h.deletes = append(h.deletes, j.msg.Handle)
+		}
+	default:
+		h.sends = append(h.sends, j)
+	}
+	if len(h.sends) >= batchSize {
+		sends, h.sends = h.sends, nil
+	}
+	if len(h.deletes) >= batchSize {
+		deletes, h.deletes = h.deletes, nil
+	}
+	h.mu.Unlock()
+	h.send(ctx, sends)
+	h.remove(ctx, deletes)
+}
+
+// flush hands on whatever is left.
+func (h *handOn) flush(ctx context.Context) {
+	h.mu.Lock()
+	sends, deletes := h.sends, h.deletes
+	h.sends, h.deletes = nil, nil
+	h.mu.Unlock()
+	for len(sends) > 0 {
+		n := min(batchSize, len(sends))
+		h.send(ctx, sends[:n])
+		sends = sends[n:]
+	}
+	h.mu.Lock()
+	deletes = append(deletes, h.deletes...)
+	h.deletes = nil
+	h.mu.Unlock()
+	for len(deletes) > 0 {
+		n := min(batchSize, len(deletes))
+		h.remove(ctx, deletes[:n])
+		deletes = deletes[n:]
+	}
+}
+
+// send puts jobs back on the pending queue and queues their originals for
+// deletion.
+func (h *handOn) send(ctx context.Context, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	r := h.r
+	out := make([]Outgoing, len(jobs))
+	for i, j := range jobs {
+		out[i] = Outgoing{Body: j.body(), Delay: j.delay}
+	}
+	cctx, cancel := context.WithDeadline(ctx, r.times.handUntil)
+	errs := r.pending.Send(cctx, out)
+	cancel()
+	var deletes []string
+	for i, j := range jobs {
+		var err error
+		if i < len(errs) {
+			err = errs[i]
+		}
+		if err != nil {
+			r.serviceError("mns", "send", err)
+			if j.fromEvent {
+				// The event's copy is deleted once we return: this one is
+				// not handed on, so the invocation must fail.
+				r.tally.add(func(rep *Report) { rep.Unhanded++ })
+			}
+			continue
+		}
+		r.tally.add(func(rep *Report) {
+			switch j.kind {
+			case requeueJob, holdJob:
+				rep.Requeued++
+			case finishedJob:
+				rep.Redelivering++
+			}
+		})
+		if !j.fromEvent {
+			deletes = append(deletes, j.msg.Handle)
+		}
+	}
+	h.mu.Lock()
+	h.deletes = append(h.deletes, deletes...)
+	h.mu.Unlock()
+}
+
+// remove deletes handed-on originals. A handle that lost its message is not
+// a loss: the message comes back and is recognised as delivered or requeued.
+func (h *handOn) remove(ctx context.Context, handles []string) {
+	if len(handles) == 0 {
+		return
+	}
+	cctx, cancel := context.WithDeadline(ctx, h.r.times.handUntil)
+	defer cancel()
+	for _, err := range h.r.pending.Delete(cctx, handles) {
+		if err != nil {
+			h.r.serviceError("mns", "delete", err)
+		}
+	}
+}
+
+// body is what goes back on the queue for j.
+func (j *job) body() []byte {
+	if j.kind == holdJob {
+		return j.msg.Body
+	}
+	b, err := j.task.Encode()
+	if err != nil {
+		return j.msg.Body
+	}
+	return b
+}
+
+// hold keeps a received message on the queue, unchanged, for j.delay.
+func (r *run) hold(ctx context.Context, j *job) {
+	if j.delay <= 0 {
+		// Out of time: the message reappears when its visibility ends.
+		return
+	}
+	cctx, cancel := context.WithDeadline(ctx, r.times.handUntil)
+	defer cancel()
+	if err := r.pending.ChangeVisibility(cctx, j.msg.Handle, j.delay); err != nil {
+		r.serviceError("mns", "change visibility", err)
+		return
+	}
+	r.tally.add(func(rep *Report) { rep.Requeued++ })
+}
+
+// deadLetter moves an unreadable message, verbatim, to the dead-letter
+// queue, then deletes the original.
+func (r *run) deadLetter(ctx context.Context, j *job) {
+	r.dlqOnce.Do(func() { r.dlq, r.dlqErr = r.h.d.Queues.Open(ctx, r.inv, r.h.cfg.DeadLetterQueue) })
+	err := r.dlqErr
+	if err == nil {
+		cctx, cancel := context.WithDeadline(ctx, r.times.handUntil)
+		errs := r.dlq.Send(cctx, []Outgoing{{Body: j.raw}})
+		cancel()
+		if len(errs) > 0 {
+			err = errs[0]
+		}
+	}
+	if err != nil {
+		r.serviceError("mns", "dead-letter", err)
+		if j.fromEvent {
+			r.tally.add(func(rep *Report) { rep.Unhanded++ })
+		}
+		return
+	}
+	r.tally.add(func(rep *Report) { rep.DeadLettered++ })
+	r.log.Warn("message dead-lettered", "messageId", j.msg.ID, "queue", r.h.cfg.DeadLetterQueue, "reason", j.why)
+	if !j.fromEvent {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if errs := r.pending.Delete(cctx, []string{j.msg.Handle}); len(errs) > 0 && errs[0] != nil {
+			r.serviceError("mns", "delete", errs[0])
+		}
+	}
+}

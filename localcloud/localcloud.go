@@ -1,0 +1,188 @@
+// Package localcloud starts precheckwatch's local cloud: loopback emulators
+// of Security Center, MNS, Slack and DingTalk that speak the real wire
+// protocols, so the function, its tests and the demo run with no cloud
+// account. The FC runtime and EventBridge drivers live in fcruntime and
+// eventbridge; this package wires the services and names them for the
+// function's configuration.
+package localcloud
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"precheckwatch/localcloud/dingtalk"
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/mns"
+	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/localcloud/slack"
+)
+
+// The account the local cloud accepts. These keys open nothing but the
+// emulators; they are printed by `localcloud` so that eval of its output
+// points a shell at them.
+const (
+	AccessKeyID     = "LTAI5tLocalCloudKey0001"
+	AccessKeySecret = "localcloud-access-key-secret"
+	// The function role's STS keys, handed to each invocation by the
+	// emulated FC runtime.
+	STSAccessKeyID     = "STS.LocalCloudRoleKey0001"
+	STSAccessKeySecret = "localcloud-sts-secret"
+	STSToken           = "CAIS.localcloud-security-token"
+
+	Region    = "cn-hangzhou"
+	AccountID = "1234567890123456"
+
+	PendingQueue    = "precheck-pending"
+	DeadLetterQueue = "precheck-dead-letter"
+
+	SlackToken      = "xoxb-1111-2222-localcloud"
+	SlackChannelID  = "C0PRECHECK1"
+	SlackChannel    = "db-oncall"
+	SlackWebhook    = "/services/T0LOCAL01/B0LOCAL01/localcloudwebhooksecret"
+	DingTalkToken   = "localcloud0dingtalk0access0token"
+	DingTalkSecret  = "SEClocalcloud0dingtalk0signing0secret"
+	DingTalkKeyword = "precheck"
+)
+
+// Options choose where the emulators listen and how they behave.
+type Options struct {
+	// Addr is the host:port of each service; "" picks a free loopback port.
+	SASAddr, MNSAddr, SlackAddr, DingTalkAddr string
+	// Seed makes fault injection repeatable.
+	Seed int64
+	// PrecheckDuration is how long a task started through
+	// StartPreCheckDatabase runs (default one minute, as documented).
+	PrecheckDuration time.Duration
+	// Now is the clock of the Security Center and DingTalk emulators.
+	Now func() time.Time
+}
+
+// Cloud is a running local cloud.
+type Cloud struct {
+	SAS      *securitycenter.Server
+	MNS      *mns.Server
+	Slack    *slack.Server
+	DingTalk *dingtalk.Server
+	// Faults are each service's injector, switchable while running.
+	SASFaults, MNSFaults, SlackFaults, DingTalkFaults *fault.Injector
+
+	SASURL, MNSURL, SlackURL, DingTalkURL string
+
+	servers []*http.Server
+}
+
+// Start starts every emulator on loopback and creates the queues.
+func Start(opts Options) (*Cloud, error) {
+	c := &Cloud{
+		SASFaults:      fault.New(opts.Seed + 1),
+		MNSFaults:      fault.New(opts.Seed + 2),
+		SlackFaults:    fault.New(opts.Seed + 3),
+		DingTalkFaults: fault.New(opts.Seed + 4),
+	}
+	c.SAS = securitycenter.New(securitycenter.Config{
+		Accounts:         []securitycenter.Account{{AccessKeyID: AccessKeyID, AccessKeySecret: AccessKeySecret}},
+		Faults:           c.SASFaults,
+		Now:              opts.Now,
+		PrecheckDuration: opts.PrecheckDuration,
+	})
+	c.SAS.AddSTS(STSAccessKeyID, STSAccessKeySecret, STSToken)
+	c.MNS = mns.New(mns.Config{AccessKeys: map[string]string{AccessKeyID: AccessKeySecret}, Faults: c.MNSFaults})
+	c.MNS.AddSTSKey(STSAccessKeyID, STSAccessKeySecret, STSToken)
+	for _, q := range []string{PendingQueue, DeadLetterQueue} {
+		if err := c.MNS.CreateQueue(q, mns.QueueAttributes{VisibilityTimeout: 60}); err != nil {
+			return nil, fmt.Errorf("create queue %s: %w", q, err)
+		}
+	}
+	c.Slack = slack.New(slack.Config{
+		Tokens:   []string{SlackToken},
+		Channels: []slack.Channel{{ID: SlackChannelID, Name: SlackChannel}},
+		Webhooks: []slack.Webhook{{Path: SlackWebhook, Channel: SlackChannelID}},
+		Faults:   c.SlackFaults,
+	})
+	c.DingTalk = dingtalk.New(dingtalk.Config{
+		Robots: []dingtalk.Robot{{Name: "db-oncall", Token: DingTalkToken, Secret: DingTalkSecret, Keywords: []string{DingTalkKeyword}}},
+		Faults: c.DingTalkFaults,
+		Now:    opts.Now,
+	})
+	for _, s := range []struct {
+		addr string
+		h    http.Handler
+		url  *string
+	}{
+		{opts.SASAddr, c.SAS, &c.SASURL},
+		{opts.MNSAddr, c.MNS, &c.MNSURL},
+		{opts.SlackAddr, c.Slack, &c.SlackURL},
+		{opts.DingTalkAddr, c.DingTalk, &c.DingTalkURL},
+	} {
+		u, err := c.serve(s.addr, s.h)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		*s.url = u
+	}
+	return c, nil
+}
+
+func (c *Cloud) serve(addr string, h http.Handler) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("local cloud: listen on %s: %w", addr, err)
+	}
+	// Long polls last up to 30 s; idle connections outlive the MNS SDK's
+	// 10 s keep-alive so that it never writes into a closing socket.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	c.servers = append(c.servers, srv)
+	// Serve returns on Shutdown, or when the listener fails, which clients
+	// then see as refused connections: nothing to report here.
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops every emulator.
+func (c *Cloud) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range c.servers {
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
+		}
+	}
+}
+
+// Env is the function's configuration for this cloud: every SPEC §4
+// variable the local cloud serves, and the account's keys.
+func (c *Cloud) Env() [][2]string {
+	return [][2]string{
+		{"PRECHECK_QUEUE", PendingQueue},
+		{"PRECHECK_DEAD_LETTER_QUEUE", DeadLetterQueue},
+		{"MNS_ENDPOINT", c.MNSURL},
+		{"SAS_ENDPOINT", c.SASURL},
+		{"SLACK_BOT_TOKEN", SlackToken},
+		{"SLACK_CHANNEL", SlackChannelID},
+		{"SLACK_API_URL", c.SlackURL + "/api/"},
+		{"SLACK_WEBHOOK_URL", c.SlackURL + SlackWebhook},
+		{"DINGTALK_WEBHOOK_URL", c.DingTalkURL + "/robot/send?access_token=" + DingTalkToken},
+		{"DINGTALK_SECRET", DingTalkSecret},
+		{"FC_REGION", Region},
+		{"FC_ACCOUNT_ID", AccountID},
+		{"ALIBABA_CLOUD_ACCESS_KEY_ID", AccessKeyID},
+		{"ALIBABA_CLOUD_ACCESS_KEY_SECRET", AccessKeySecret},
+	}
+}
+
+// Exports renders Env as shell export lines, quoted for eval.
+func (c *Cloud) Exports() string {
+	var b strings.Builder
+	for _, kv := range c.Env() {
+		fmt.Fprintf(&b, "export %s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
+	}
+	return b.String()
+}

@@ -1,0 +1,202 @@
+// precheckwatch is an Alibaba Cloud Function Compute 3.0 function (runtime
+// go1) that watches Security Center database-backup precheck tasks and posts
+// their verdicts to Slack and DingTalk. With FC_RUNTIME_API set it serves
+// invocations; otherwise it is a command-line tool with a local cloud.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fc"
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"precheckwatch/config"
+	"precheckwatch/handler"
+	"precheckwatch/secret"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // the command ran and failed
+	exitUsage    = 2 // bad flags or arguments
+	exitConfig   = 3 // bad configuration
+	exitNotFound = 4 // status: the task is unknown
+)
+
+func main() {
+	if os.Getenv("FC_RUNTIME_API") != "" {
+		serveFC()
+		return
+	}
+	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// serveFC runs the function under FC's runtime API. Bad configuration fails
+// every invocation with the same clear error rather than exiting, which FC
+// would report only as a crashed instance.
+func serveFC() {
+	cfg, cfgErr := config.Load(os.Getenv)
+	var app *function
+	if cfgErr == nil {
+		app, cfgErr = newFunction(cfg, os.Stdout)
+	}
+	if cfgErr != nil {
+		fmt.Fprintf(os.Stderr, "precheckwatch: configuration: %v\n", cfgErr)
+	}
+	fc.Start(func(ctx context.Context, event json.RawMessage) (handler.Report, error) {
+		if cfgErr != nil {
+			return handler.Report{}, fmt.Errorf("configuration: %w", cfgErr)
+		}
+		return app.handle(ctx, invocationOf(ctx, cfg), event)
+	})
+}
+
+// invocationOf reads what FC says about this invocation, falling back to
+// the environment.
+func invocationOf(ctx context.Context, cfg config.Config) handler.Invocation {
+	inv := handler.Invocation{Region: cfg.Region, AccountID: cfg.AccountID}
+	fctx, ok := fccontext.FromContext(ctx)
+	if !ok {
+		return inv
+	}
+	inv.RequestID = fctx.RequestID
+	inv.Credentials = secret.Credentials{
+		AccessKeyID:     fctx.Credentials.AccessKeyId,
+		AccessKeySecret: secret.Value(fctx.Credentials.AccessKeySecret),
+		SecurityToken:   secret.Value(fctx.Credentials.SecurityToken),
+	}
+	if fctx.Region != "" {
+		inv.Region = fctx.Region
+	}
+	if fctx.AccountId != "" {
+		inv.AccountID = fctx.AccountId
+	}
+	return inv
+}
+
+// command is one CLI subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "run the whole function against an in-process local cloud and show the messages", runDemo},
+		{"localcloud", "run the local cloud's emulators until interrupted; prints export lines", runLocalCloud},
+		{"invoke", "run one invocation in-process with the current environment", runInvoke},
+		{"enqueue", "put a precheck task on the pending queue", runEnqueue},
+		{"start", "start a precheck with StartPreCheckDatabase and enqueue its task", runStart},
+		{"status", "query one task once and print it as the message would read", runStatus},
+		{"config", "print the effective configuration, secrets redacted", runConfig},
+		{"bench", "benchmark the function through the local cloud", runBench},
+	}
+}
+
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "precheckwatch: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "precheckwatch watches Security Center database-backup prechecks and posts verdicts to Slack and DingTalk.")
+	fmt.Fprintln(w, "\nUsage: precheckwatch <command> [flags]   (with FC_RUNTIME_API set: serve FC invocations)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'precheckwatch <command> --help' for a command's flags. Configuration comes from environment variables; see 'precheckwatch config'.")
+}
+
+// newFlags returns a flag set whose --help prints the summary and flags
+// and whose errors go to stderr.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: precheckwatch %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; ok is false with the exit code when the command
+// must stop (help asked for, or bad flags).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// loadConfig reads the configuration, reporting problems once.
+func loadConfig(stderr io.Writer) (config.Config, bool) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "precheckwatch: configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("config", "config", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(stderr)
+	if !ok {
+		return exitConfig
+	}
+	pairs := cfg.Redacted()
+	width := 0
+	for _, kv := range pairs {
+		width = max(width, len(kv[0]))
+	}
+	for _, kv := range pairs {
+		fmt.Fprintf(stdout, "%-*s  %s\n", width, kv[0], kv[1])
+	}
+	var channels []string
+	if cfg.SlackEnabled() {
+		channels = append(channels, "slack")
+	}
+	if cfg.DingTalkEnabled() {
+		channels = append(channels, "dingtalk")
+	}
+	sort.Strings(channels)
+	if len(channels) == 0 {
+		channels = []string{"none (verdicts are only logged)"}
+	}
+	fmt.Fprintf(stdout, "\nchannels: %s\n", strings.Join(channels, ", "))
+	return exitOK
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"precheckwatch/config"
+	"precheckwatch/handler"
+	"precheckwatch/queue"
+)
+
+// mnsQueues opens MNS queues for invocations: one connection pool per
+// endpoint and queue, signed with each invocation's own credentials.
+type mnsQueues struct {
+	cfg config.Config
+
+	mu     sync.Mutex
+	opened map[string]*queue.Queue // by endpoint and name
+}
+
+func newMNSQueues(cfg config.Config) *mnsQueues {
+	return &mnsQueues{cfg: cfg, opened: map[string]*queue.Queue{}}
+}
+
+// Open implements handler.Queues.
+func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string) (handler.Queue, error) {
+	endpoint, err := m.cfg.MNSEndpointFor(inv.Region, inv.AccountID)
+	if err != nil {
+		return nil, handler.Classify(handler.Permanent, "NoEndpoint", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := endpoint + " " + name
+	q, ok := m.opened[key]
+	if !ok {
+		q, err = queue.Open(queue.Config{Endpoint: endpoint, Name: name})
+		if err != nil {
+			return nil, handler.Classify(handler.Permanent, "BadQueue", err)
+		}
+		m.opened[key] = q
+	}
+	creds := inv.Credentials
+	if !creds.Complete() {
+		creds = m.cfg.Credentials
+	}
+	return mnsQueue{q.WithCredentials(creds)}, nil
+}
+
+// mnsQueue adapts one queue to the handler.
+type mnsQueue struct{ q *queue.Queue }
+
+func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, error) {
+	msgs, err := a.q.Receive(ctx, max, 0)
+	if err != nil {
+		return nil, classifyMNS(err)
+	}
+	out := make([]handler.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = handler.Message{ID: m.ID, Handle: m.Handle, Body: []byte(m.Body)}
+	}
+	return out, nil
+}
+
+func (a mnsQueue) Send(ctx context.Context, msgs []handler.Outgoing) []error {
+	out := make([]queue.Outgoing, len(msgs))
+	for i, m := range msgs {
+		out[i] = queue.Outgoing{Body: string(m.Body), Delay: m.Delay}
+	}
+	return perEntry(len(msgs), a.q.Send(ctx, out))
+}
+
+func (a mnsQueue) Delete(ctx context.Context, handles []string) []error {
+	// Lost handles are not failures: those messages come back by themselves.
+	_, err := a.q.Delete(ctx, handles...)
+	return perEntry(len(handles), err)
+}
+
+func (a mnsQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) error {
+	_, err := a.q.ChangeVisibility(ctx, handle, d)
+	return classifyMNS(err)
+}
+
+// perEntry spreads a batch error over its entries.
+func perEntry(n int, err error) []error {
+	errs := make([]error, n)
+	if err == nil {
+		return errs
+	}
+	var be *queue.BatchError
+	if errors.As(err, &be) {
+		for _, f := range be.Failures {
+			if f.Index >= 0 && f.Index < n {
+				errs[f.Index] = classifyMNS(f.Err)
+			}
+		}
+		return errs
+	}
+	for i := range errs {
+		errs[i] = classifyMNS(err)
+	}
+	return errs
+}
+
+func classifyMNS(err error) error {
+	if err == nil {
+		return nil
+	}
+	code := ""
+	var qe *queue.Error
+	if errors.As(err, &qe) {
+		code = qe.Code
+	}
+	class := handler.Transient
+	switch queue.ClassOf(err) {
+	case queue.Throttled:
+		class = handler.Throttled
+	case queue.Auth:
+		class = handler.Auth
+	case queue.Permanent:
+		class = handler.Permanent
+	case queue.Gone:
+		class = handler.Gone
+	}
+	return handler.Classify(class, code, err)
+}
