@@ -236,4 +236,3 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintln(stdout, notify.SlackText(m.Slack))
 	return exitOK
 }
-

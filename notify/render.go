@@ -174,19 +174,28 @@ func worstFirst(in []precheck.Instance) []precheck.Instance {
 	return out
 }
 
-// subjectOf names the task for people: its label, else its database and id.
+// subjectOf names the task for people: its label and database, or,
+// without a label, its database and id.
 func subjectOf(t precheck.Task, instances []precheck.Instance) string {
-	db := databaseOf(t, instances)
-	switch {
-	case t.Label != "" && db != "":
-		return t.Label + " · " + db
-	case t.Label != "":
-		return t.Label
-	case db != "":
-		return db + " · " + t.TaskID
-	default:
-		return t.TaskID
+	if oneLine(t.Label) != "" {
+		return nameOf(t, instances)
 	}
+	return joinNonEmpty(databaseOf(t, instances), t.TaskID)
+}
+
+// nameOf is the task's label and database kind; "" when it has neither.
+func nameOf(t precheck.Task, instances []precheck.Instance) string {
+	return joinNonEmpty(oneLine(t.Label), databaseOf(t, instances))
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " · ")
 }
 
 // databaseOf names the database kind: the task's, else its instances'.
@@ -303,7 +312,7 @@ func (v verdictView) summary(m markup) string {
 		s = strings.Join(parts, ", ") + on
 	}
 	if reason := clipRunes(oneLine(v.out.Reason), maxReasonRunes); reason != "" {
-		s += "\n" + m.bold("Reason:") + " " + m.text(reason)
+		s += m.br() + m.bold("Reason:") + " " + m.text(reason)
 	}
 	return s
 }

@@ -95,7 +95,11 @@ func (d digest) moreTasks(m markup, rest []verdictView, console string) string {
 // rest short to fit max.
 func taskChunk(m markup, v verdictView, compact bool, shownHints map[string]bool, max int) chunk {
 	var b strings.Builder
-	b.WriteString(m.heading(badge(v.out.Verdict) + " · " + m.text(v.subject) + " · task " + m.code(v.task.TaskID)))
+	heading := badge(v.out.Verdict)
+	if name := nameOf(v.task, v.instances); name != "" {
+		heading += " · " + m.text(name)
+	}
+	b.WriteString(m.heading(heading + " · task " + m.code(v.task.TaskID)))
 	b.WriteString("\n" + v.summary(m))
 	hints := maps.Clone(shownHints)
 	var c chunk

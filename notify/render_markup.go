@@ -28,6 +28,8 @@ type markup interface {
 	heading(s string) string
 	// link is a link with a label.
 	link(label, url string) string
+	// br breaks a line within a paragraph.
+	br() string
 }
 
 // maxFieldRunes clips any single piece of user data (label, instance id,
@@ -58,6 +60,8 @@ func (slackMarkup) item(s string) string { return s }
 func (slackMarkup) hint(s string) string { return "      ↳ 🔧 " + s }
 
 func (slackMarkup) heading(s string) string { return s }
+
+func (slackMarkup) br() string { return "\n" }
 
 func (slackMarkup) link(label, url string) string {
 	return "<" + escapeSlack(url) + "|" + escapeSlack(label) + ">"
@@ -107,6 +111,10 @@ func (dingTalkMarkup) item(s string) string { return "- " + s }
 func (dingTalkMarkup) hint(s string) string { return "\n> 🔧 " + s + "\n" }
 
 func (dingTalkMarkup) heading(s string) string { return "#### " + s }
+
+// br is markdown's hard line break: DingTalk, like markdown, may join
+// lines separated by a bare newline.
+func (dingTalkMarkup) br() string { return "  \n" }
 
 func (dingTalkMarkup) link(label, url string) string {
 	return "[" + dingTalkEscaper.Replace(label) + "](" + strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(url) + ")"

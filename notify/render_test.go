@@ -459,11 +459,11 @@ func TestDigestOrdersWorstFirst(t *testing.T) {
 	}
 	m := RenderDigest(all, testOpts)
 	for channel, text := range map[string]string{"Slack": SlackText(m.Slack), "DingTalk": m.DingTalk.Text} {
-		order := []string{"erp-oracle", "analytics-mysql", "inventory-db", "t-000bc9nqwxsbyvod0005", "billing-sqlserver", "orders-db prod"}
+		order := []string{"erp-oracle", "analytics-mysql", "inventory-db", "TIMED_OUT · SQL Server", "billing-sqlserver", "orders-db prod"}
 		last := -1
 		for _, name := range order {
-			at := strings.Index(text, name+" ")
-			if at < last {
+			at := strings.Index(text, name)
+			if at < 0 || at < last {
 				t.Errorf("%s: %s is out of order (worst first: %v)", channel, name, order)
 			}
 			last = at
@@ -548,4 +548,41 @@ func BenchmarkRenderVerdict(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzRenderVerdict feeds arbitrary user data and sizes to the renderer:
+// it must never panic, and every message must keep both channels' limits.
+func FuzzRenderVerdict(f *testing.F) {
+	f.Add("orders-db prod", "i-bp1orders0001", "MYSQL", "MYSQL_BINLOG", "PASSED", uint8(1), uint8(4))
+	f.Add("<script>&", "i-`x`", "MSSQL", "SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE", "WARNING", uint8(200), uint8(4))
+	f.Add(strings.Repeat("漢", 400), "\xff\x00", "", "", "", uint8(3), uint8(255))
+	f.Fuzz(func(t *testing.T, label, id, source, code, raw string, instances, items uint8) {
+		var ins []precheck.Instance
+		for i := range int(instances) {
+			in := precheck.Instance{InstanceID: fmt.Sprintf("%s-%d", id, i), SourceType: source, CheckTime: firstSeen}
+			for j := range int(items) {
+				r := raw
+				if (i+j)%3 == 0 {
+					r = "PASSED"
+				}
+				in.Items = append(in.Items, precheck.NewItem(fmt.Sprintf("%s_%d", code, j), r))
+			}
+			ins = append(ins, in)
+		}
+		task := precheck.Task{TaskID: "t-" + id, UniRegionID: source, Label: label}
+		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Reason: label, FirstSeen: firstSeen.UnixMilli(), DecidedAt: decidedAt.UnixMilli()}
+		for _, m := range []Message{
+			RenderVerdict(task, o, testOpts),
+			RenderDigest([]Finished{{task, o}, {task, precheck.Outcome{Verdict: precheck.Verdict(raw)}}}, testOpts),
+			RenderStarted(task),
+			RenderOperatorAlert(label, raw, int(items)),
+		} {
+			if err := CheckSlackLimits(m.Slack); err != nil {
+				t.Fatalf("Slack limits: %v", err)
+			}
+			if err := CheckDingTalkLimits(m.DingTalk); err != nil {
+				t.Fatalf("DingTalk limits: %v", err)
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package eventbridge_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -409,4 +410,25 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+func TestStreamStopsWhenTheFunctionCloses(t *testing.T) {
+	srv := newQueues(t, "tasks")
+	if _, err := srv.Send("tasks", `{"taskId":"t-1"}`, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec := startFunction(t)
+	rec.fn.Close()
+	stream, err := eventbridge.NewStream(rec, fastConfig(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := stream.Run(ctx); !errors.Is(err, fcruntime.ErrClosed) {
+		t.Errorf("Run: %v, want fcruntime.ErrClosed", err)
+	}
+	if got := len(srv.Messages("tasks")); got != 1 {
+		t.Errorf("%d messages on the queue, want the undelivered one", got)
+	}
 }

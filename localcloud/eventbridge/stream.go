@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
 )
 
@@ -168,21 +169,24 @@ func NewStream(invoker Invoker, cfg StreamConfig) (*Stream, error) {
 	return &Stream{cfg: cfg, invoker: invoker}, nil
 }
 
-// Run reads the queue and pushes batches until ctx ends, then returns nil.
-// Pushes run one at a time, in order.
+// Run reads the queue and pushes batches until ctx ends, then returns nil,
+// or until the function is closed (fcruntime.ErrClosed). Pushes run one at
+// a time, in order. Messages not yet delivered come back to the queue when
+// their visibility ends.
 func (s *Stream) Run(ctx context.Context) error {
 	for {
 		batch := s.collect(ctx)
 		if ctx.Err() != nil {
-			// Undelivered messages come back when their visibility ends.
 			return nil
 		}
 		if s.cfg.SingleEvent {
 			for _, m := range batch {
-				s.push(ctx, []received{m})
+				if err := s.push(ctx, []received{m}); err != nil {
+					return err
+				}
 			}
-		} else {
-			s.push(ctx, batch)
+		} else if err := s.push(ctx, batch); err != nil {
+			return err
 		}
 	}
 }
@@ -247,8 +251,9 @@ func (s *Stream) collect(ctx context.Context) []received {
 }
 
 // push invokes the function with the batch, retrying per the strategy,
-// then deletes, dead-letters or leaves its messages.
-func (s *Stream) push(ctx context.Context, batch []received) {
+// then deletes, dead-letters or leaves its messages. Its error is
+// fcruntime.ErrClosed, when there is no function left to push to.
+func (s *Stream) push(ctx context.Context, batch []received) error {
 	payload := batch[0].event
 	if !s.cfg.SingleEvent {
 		events := make([]json.RawMessage, len(batch))
@@ -261,7 +266,7 @@ func (s *Stream) push(ctx context.Context, batch []received) {
 		if attempt > 0 {
 			s.count(func(st *StreamStats) { st.Retries++ })
 			if !sleep(ctx, s.retryDelay()) {
-				return
+				return nil
 			}
 		}
 		s.count(func(st *StreamStats) { st.Pushes++ })
@@ -269,17 +274,20 @@ func (s *Stream) push(ctx context.Context, batch []received) {
 		if err == nil {
 			s.count(func(st *StreamStats) { st.Delivered += len(batch) })
 			s.delete(batch)
-			return
+			return nil
+		}
+		if errors.Is(err, fcruntime.ErrClosed) {
+			return fmt.Errorf("eventbridge: stream from %s: %w", s.cfg.QueueName, err)
 		}
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		s.cfg.Logger.Warn("eventbridge: push failed", "queue", s.cfg.QueueName,
 			"events", len(batch), "attempt", attempt+1, "of", s.cfg.Retries+1, "err", err)
 	}
 	if s.cfg.DeadLetter == nil {
 		s.count(func(st *StreamStats) { st.Left += len(batch) })
-		return
+		return nil
 	}
 	for _, r := range batch {
 		if err := s.cfg.DeadLetter(ctx, r.event); err != nil {
@@ -290,6 +298,7 @@ func (s *Stream) push(ctx context.Context, batch []received) {
 		s.count(func(st *StreamStats) { st.DeadLettered++ })
 		s.delete([]received{r})
 	}
+	return nil
 }
 
 func (s *Stream) delete(batch []received) {

@@ -47,6 +47,7 @@ var (
 	ErrInstanceDied = errors.New("function instance died")
 	// ErrClosed means the Function was closed.
 	ErrClosed = errors.New("fcruntime: function closed")
+	errKilled = errors.New("killed (Function.Kill)")
 	// ErrEntityTooLarge is FC's answer to an oversized event.
 	ErrEntityTooLarge = errors.New("EntityTooLarge: payload size exceeds maximum allowed size")
 )
@@ -227,7 +228,7 @@ type Stats struct {
 	Succeeded    int
 	Failed       int // function errors
 	TimedOut     int
-	InstanceDied int // invocations lost with their instance
+	InstanceDied int // invocations lost with their instance, or to one that could not start
 	ColdStarts   int // instances started
 	Kills        int // SIGKILLs for timeouts and Kill
 	// ColdStartTimes holds, per instance that became ready, the time from
@@ -308,7 +309,11 @@ func (f *Function) InvokeRetry(ctx context.Context, event []byte, retryCount int
 	}
 	inv := newInvocation(f, event, retryCount)
 	if err := f.dispatch(ctx, inv); err != nil {
-		inv.complete(Result{Outcome: Pending}, err)
+		outcome := Pending
+		if errors.Is(err, ErrInstanceDied) {
+			outcome = InstanceDied
+		}
+		inv.complete(Result{Outcome: outcome}, err)
 		return inv.result, err
 	}
 	select {
@@ -334,10 +339,12 @@ func (f *Function) dispatch(ctx context.Context, inv *invocation) error {
 			}
 			// The instance was going down: FC routes to a fresh one.
 		case <-inst.dead:
-			if !inst.wasReady() {
+			if !inst.wasReady() && !errors.Is(inst.deathCause(), errKilled) {
+				// It could not start: another instance would fail alike.
 				return fmt.Errorf("fcruntime: invoke %s: %w: %v", f.cfg.FunctionName, ErrInstanceDied, inst.deathCause())
 			}
-			// It died between invocations: FC routes to a fresh instance.
+			// Killed, or died between invocations: FC routes to a fresh
+			// instance.
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.closed:
@@ -368,9 +375,9 @@ func (f *Function) instance() (*instance, error) {
 }
 
 // Kill SIGKILLs the current instance, as a chaos test does at random
-// moments; its in-flight invocations end as InstanceDied and the next
-// invocation starts a fresh instance. It reports whether a live instance
-// was killed.
+// moments: its in-flight invocations end as InstanceDied, and invocations
+// not yet handed over go to a fresh instance. It reports whether a live
+// instance was killed.
 func (f *Function) Kill() bool {
 	f.mu.Lock()
 	inst := f.current
@@ -378,7 +385,7 @@ func (f *Function) Kill() bool {
 	if inst == nil {
 		return false
 	}
-	return inst.kill(errors.New("killed (Function.Kill)"))
+	return inst.kill(errKilled)
 }
 
 // RuntimeAPI is the FC_RUNTIME_API address (host:port) of the current
@@ -471,20 +478,18 @@ func (inv *invocation) complete(r Result, err error) {
 			r.Duration = time.Since(inv.started)
 		}
 		inv.result, inv.err = r, err
-		if !inv.started.IsZero() {
-			inv.f.count(func(s *Stats) {
-				switch r.Outcome {
-				case Succeeded:
-					s.Succeeded++
-				case Failed:
-					s.Failed++
-				case TimedOut:
-					s.TimedOut++
-				case InstanceDied:
-					s.InstanceDied++
-				}
-			})
-		}
+		inv.f.count(func(s *Stats) {
+			switch r.Outcome {
+			case Succeeded:
+				s.Succeeded++
+			case Failed:
+				s.Failed++
+			case TimedOut:
+				s.TimedOut++
+			case InstanceDied:
+				s.InstanceDied++
+			}
+		})
 		<-inv.f.slots
 		close(inv.done)
 	})

@@ -540,3 +540,63 @@ func TestInvokeAfterCloseAndOversizedEvent(t *testing.T) {
 		t.Errorf("invoke after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestKillAtRandomMoments is the chaos test's view: whenever the instance
+// is killed, every invocation ends, as a success or as InstanceDied, and
+// the function keeps serving.
+func TestKillAtRandomMoments(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{Concurrency: 2, Timeout: 10 * time.Second})
+	const invocations = 24
+	outcomes := make(chan fcruntime.Outcome, invocations)
+	errs := make(chan error, invocations)
+	var wg sync.WaitGroup
+	for i := range invocations {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := fn.Invoke(ctx, []byte(fmt.Sprintf(`{"sleep":"%dms"}`, 5+i%4*5)))
+			if err != nil && !errors.Is(err, fcruntime.ErrInstanceDied) {
+				errs <- err
+			}
+			outcomes <- res.Outcome
+		})
+	}
+	stopKilling := make(chan struct{})
+	killer := make(chan struct{})
+	go func() {
+		defer close(killer)
+		for i := 0; ; i++ {
+			select {
+			case <-stopKilling:
+				return
+			case <-time.After(time.Duration(3+i%5*4) * time.Millisecond):
+				fn.Kill()
+			}
+		}
+	}()
+	wg.Wait()
+	close(stopKilling)
+	<-killer
+	close(outcomes)
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	counts := map[fcruntime.Outcome]int{}
+	for o := range outcomes {
+		counts[o]++
+	}
+	if counts[fcruntime.Succeeded]+counts[fcruntime.InstanceDied] != invocations {
+		t.Errorf("outcomes %v, want only succeeded and instance died", counts)
+	}
+	s := fn.Stats()
+	if s.Succeeded != counts[fcruntime.Succeeded] || s.InstanceDied != counts[fcruntime.InstanceDied] {
+		t.Errorf("stats %+v disagree with outcomes %v", s, counts)
+	}
+	if _, r, err := invoke(t, fn, pids, `{}`); err != nil {
+		t.Errorf("invoke after the chaos: %v", err)
+	} else if r.PID == 0 {
+		t.Error("no pid in the reply")
+	}
+	t.Logf("outcomes %v, kills %d, cold starts %d", counts, s.Kills, s.ColdStarts)
+}

@@ -98,6 +98,8 @@ func (in *instance) environment() []string {
 	cfg := in.f.cfg
 	env := []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
+		// Not the developer's HOME: no ~/.alibabacloud profile leaks in.
+		"HOME=/tmp",
 		"FC_FUNC_CODE_PATH=" + filepath.Dir(cfg.Binary),
 		"FC_RUNTIME=go1",
 		"FC_REGION=" + cfg.Region,
