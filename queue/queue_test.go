@@ -1,0 +1,413 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/mns"
+	"precheckwatch/queue"
+	"precheckwatch/secret"
+)
+
+// The tests drive the real SDK through the adapter against the MNS emulator
+// on a loopback httptest server, addressed as http://127.0.0.1:PORT.
+
+var keys = secret.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk-do-not-leak"}
+
+type env struct {
+	srv    *mns.Server
+	faults *fault.Injector
+	url    string
+}
+
+func newEnv(t *testing.T, queues ...string) env {
+	t.Helper()
+	faults := fault.New(1)
+	srv := mns.New(mns.Config{AccessKeys: map[string]string{keys.AccessKeyID: keys.AccessKeySecret.Reveal()}, Faults: faults})
+	for _, q := range queues {
+		if err := srv.CreateQueue(q, mns.QueueAttributes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return env{srv: srv, faults: faults, url: ts.URL}
+}
+
+func (e env) open(t *testing.T, name string) *queue.Queue {
+	t.Helper()
+	q, err := queue.Open(queue.Config{Endpoint: e.url, Name: name, Credentials: keys, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func receiveOne(t *testing.T, q *queue.Queue) queue.Message {
+	t.Helper()
+	msgs, err := q.Receive(testContext(t), 16, 0)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("receive: %d messages, %v", len(msgs), err)
+	}
+	return msgs[0]
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, suffix := range []string{"", "/", "/mns.local"} {
+		t.Run("endpoint"+suffix, func(t *testing.T) {
+			e := newEnv(t, "q")
+			q, err := queue.Open(queue.Config{Endpoint: e.url + suffix, Name: "q", Credentials: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testContext(t)
+			body := `{"taskId":"t-1","label":"a <b> & 'c'"}`
+			if err := q.Send(ctx, []queue.Outgoing{{Body: body}}); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			m := receiveOne(t, q)
+			if m.Body != body || m.DequeueCount != 1 || m.Priority != 8 || m.Handle == "" || m.ID == "" ||
+				m.EnqueueTime.IsZero() || m.FirstDequeueTime.IsZero() || !m.NextVisibleTime.After(m.FirstDequeueTime) {
+				t.Fatalf("received %+v", m)
+			}
+			lost, err := q.Delete(ctx, m.Handle)
+			if err != nil || len(lost) != 0 {
+				t.Fatalf("delete: lost %v, %v", lost, err)
+			}
+			if st := e.srv.Stats("q"); st != (mns.QueueStats{}) {
+				t.Fatalf("queue not empty: %+v", st)
+			}
+			msgs, err := q.Receive(ctx, 16, 0)
+			if err != nil || len(msgs) != 0 {
+				t.Fatalf("empty queue: %v %v", msgs, err)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesBadConfig(t *testing.T) {
+	tests := []struct{ endpoint, name, want string }{
+		{"", "q", "not an http(s) URL"},
+		{"127.0.0.1:9100", "q", "http"},
+		{"ftp://127.0.0.1:9100", "q", "scheme"},
+		{"http://user:hunter2@127.0.0.1:9100", "q", "user info"},
+		{"http://127.0.0.1:9100?x=1", "q", "query"},
+		{"http://127.0.0.1:9100", "", "queue name"},
+		{"http://127.0.0.1:9100", "bad_name", "queue name"},
+		{"http://127.0.0.1:9100", strings.Repeat("q", 121), "queue name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.endpoint+"|"+tc.name, func(t *testing.T) {
+			_, err := queue.Open(queue.Config{Endpoint: tc.endpoint, Name: tc.name, Credentials: keys})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDelayAndRedelivery(t *testing.T) {
+	e := newEnv(t, "q")
+	q := e.open(t, "q")
+	ctx := testContext(t)
+	if err := q.Send(ctx, []queue.Outgoing{{Body: "later", Delay: 90 * time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := q.Receive(ctx, 16, 0); err != nil || len(msgs) != 0 {
+		t.Fatalf("delayed message visible early: %v %v", msgs, err)
+	}
+	if st := e.srv.Stats("q"); st.Delayed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	e.srv.Advance(90 * time.Second)
+	first := receiveOne(t, q)
+	e.srv.Advance(31 * time.Second) // the queue's visibility timeout is 30 s
+	second := receiveOne(t, q)
+	if second.DequeueCount != 2 || second.Handle == first.Handle || second.ID != first.ID {
+		t.Fatalf("redelivery %+v after %+v", second, first)
+	}
+	lost, err := q.Delete(ctx, first.Handle)
+	if err != nil || len(lost) != 1 {
+		t.Fatalf("expired handle: lost %v, %v", lost, err)
+	}
+}
+
+func TestHandlesAfterChangeVisibility(t *testing.T) {
+	e := newEnv(t, "q")
+	q := e.open(t, "q")
+	ctx := testContext(t)
+	if err := q.Send(ctx, []queue.Outgoing{{Body: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	m := receiveOne(t, q)
+	fresh, err := q.ChangeVisibility(ctx, m.Handle, 10*time.Minute)
+	if err != nil || fresh == "" || fresh == m.Handle {
+		t.Fatalf("change visibility: %q %v", fresh, err)
+	}
+	e.srv.Advance(5 * time.Minute)
+	if st := e.srv.Stats("q"); st.Inactive != 1 {
+		t.Fatalf("visibility not extended: %+v", st)
+	}
+
+	tests := []struct {
+		name, handle, code string
+	}{
+		{"stale", m.Handle, "MessageNotExist"},
+		{"garbled", "garbage", "ReceiptHandleError"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := q.ChangeVisibility(ctx, tc.handle, time.Minute)
+			var qe *queue.Error
+			if !errors.As(err, &qe) || qe.Class != queue.Gone || qe.Code != tc.code || queue.ClassOf(err) != queue.Gone {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	lost, err := q.Delete(ctx, fresh)
+	if err != nil || len(lost) != 0 {
+		t.Fatalf("delete with the new handle: %v %v", lost, err)
+	}
+}
+
+func TestBatches(t *testing.T) {
+	e := newEnv(t, "q")
+	q := e.open(t, "q")
+	ctx := testContext(t)
+
+	var out []queue.Outgoing
+	for i := range 40 {
+		out = append(out, queue.Outgoing{Body: fmt.Sprintf("m%02d", i)})
+	}
+	for range 5 {
+		out = append(out, queue.Outgoing{Body: strings.Repeat("x", 20000)})
+	}
+	if err := q.Send(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	// 40 small: 16+16+8 (the 8 join the big ones up to 64 KB: 8 small + 3 big),
+	// then 2 big.
+	if n := e.srv.Requests()[mns.OpBatchSendMessage]; n != 4 {
+		t.Fatalf("batch sends %d, want 4", n)
+	}
+	if got := len(e.srv.Bodies("q")); got != 45 {
+		t.Fatalf("queued %d", got)
+	}
+
+	msgs, err := q.Receive(ctx, 3, 0)
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("receive 3: %d %v", len(msgs), err)
+	}
+	stale := msgs[2].Handle
+	if _, err := q.ChangeVisibility(ctx, stale, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := q.Delete(ctx, msgs[0].Handle, "garbage", msgs[1].Handle, stale)
+	if err != nil || len(lost) != 2 || lost[0] != "garbage" || lost[1] != stale {
+		t.Fatalf("partial delete: lost %v, %v", lost, err)
+	}
+	if got := len(e.srv.Bodies("q")); got != 43 {
+		t.Fatalf("after delete %d remain", got)
+	}
+}
+
+func TestSendRefusals(t *testing.T) {
+	e := newEnv(t, "q")
+	if err := e.srv.CreateQueue("small", mns.QueueAttributes{MaximumMessageSize: 1024}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	tests := []struct {
+		queue string
+		body  string
+		code  string
+	}{
+		{"q", strings.Repeat("x", 65537), "InvalidArgument"},     // refused before sending
+		{"small", strings.Repeat("x", 2000), "InvalidArgument"}, // refused by the service
+		{"missing", "x", "QueueNotExist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.queue, func(t *testing.T) {
+			q := e.open(t, tc.queue)
+			err := q.Send(ctx, []queue.Outgoing{{Body: "ok"}, {Body: tc.body}})
+			var be *queue.BatchError
+			if !errors.As(err, &be) || be.Class() != queue.Permanent {
+				t.Fatalf("got %v", err)
+			}
+			last := be.Failures[len(be.Failures)-1]
+			if last.Index != 1 || last.Err.Code != tc.code {
+				t.Fatalf("failure %+v: %v", last, last.Err)
+			}
+		})
+	}
+	if got := e.srv.Bodies("small"); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("the valid entry of a partly refused batch: %v", got)
+	}
+}
+
+func TestLongPoll(t *testing.T) {
+	e := newEnv(t, "q")
+	q := e.open(t, "q")
+	ctx := testContext(t)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		e.srv.Send("q", "arrived", 0)
+	}()
+	msgs, err := q.Receive(ctx, 16, 10*time.Second)
+	if err != nil || len(msgs) != 1 || msgs[0].Body != "arrived" {
+		t.Fatalf("long poll: %v %v", msgs, err)
+	}
+	start := time.Now()
+	msgs, err = q.Receive(ctx, 16, time.Second)
+	if err != nil || len(msgs) != 0 {
+		t.Fatalf("empty long poll: %v %v", msgs, err)
+	}
+	if time.Since(start) < 900*time.Millisecond {
+		t.Fatal("the long poll did not wait")
+	}
+	// A wait longer than the context allows is shortened to fit it.
+	short, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	msgs, err = q.Receive(short, 16, 30*time.Second)
+	if err != nil || len(msgs) != 0 {
+		t.Fatalf("shortened long poll: %v %v", msgs, err)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	e := newEnv(t, "q")
+	e.srv.AddSTSKey("STS.one", "sts-secret", "token-one")
+	ctx := testContext(t)
+	base := e.open(t, "q")
+	tests := []struct {
+		name  string
+		creds secret.Credentials
+		class queue.Class
+		code  string
+	}{
+		{"long-term", keys, 0, ""},
+		{"sts", secret.Credentials{AccessKeyID: "STS.one", AccessKeySecret: "sts-secret", SecurityToken: "token-one"}, 0, ""},
+		{"sts without token", secret.Credentials{AccessKeyID: "STS.one", AccessKeySecret: "sts-secret"}, queue.Auth, "AccessDenied"},
+		{"wrong secret", secret.Credentials{AccessKeyID: "ak", AccessKeySecret: "wrong-secret"}, queue.Auth, "SignatureDoesNotMatch"},
+		{"unknown key", secret.Credentials{AccessKeyID: "nobody", AccessKeySecret: "unknown-secret"}, queue.Auth, "InvalidAccessKeyId"},
+		{"no keys", secret.Credentials{}, queue.Auth, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := base.WithCredentials(tc.creds).Receive(ctx, 1, 0)
+			if queue.ClassOf(err) != tc.class {
+				t.Fatalf("got %v, want class %v", err, tc.class)
+			}
+			var qe *queue.Error
+			if err != nil && (!errors.As(err, &qe) || qe.Code != tc.code) {
+				t.Fatalf("got %v, want code %q", err, tc.code)
+			}
+			if err != nil && (strings.Contains(err.Error(), tc.creds.AccessKeySecret.Reveal()) && tc.creds.AccessKeySecret.Set() ||
+				strings.Contains(err.Error(), "token-one")) {
+				t.Fatalf("error leaks a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestFaultsAreClassified(t *testing.T) {
+	e := newEnv(t, "q")
+	q := e.open(t, "q")
+	tests := []struct {
+		kind  fault.Kind
+		class queue.Class
+		code  string
+	}{
+		{fault.Throttle, queue.Throttled, "QpsLimitExceeded"},
+		{fault.Server, queue.Transient, "InternalError"},
+		{fault.Hang, queue.Transient, ""},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			e.faults.Reset()
+			e.faults.Set(tc.kind, 1)
+			defer e.faults.Reset()
+			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			defer cancel()
+			checks := map[string]error{}
+			_, checks["receive"] = q.Receive(ctx, 16, 0)
+			checks["send"] = q.Send(ctx, []queue.Outgoing{{Body: "x"}})
+			_, checks["delete"] = q.Delete(ctx, "1-MS0xLTE=")
+			_, checks["change visibility"] = q.ChangeVisibility(ctx, "1-MS0xLTE=", time.Minute)
+			for op, err := range checks {
+				var qe *queue.Error
+				if queue.ClassOf(err) != tc.class || !errors.As(err, &qe) || qe.Code != tc.code || !queue.ClassOf(err).Retryable() {
+					t.Errorf("%s: got %v (class %v), want %v %q", op, err, queue.ClassOf(err), tc.class, tc.code)
+				}
+			}
+		})
+	}
+}
+
+func TestTLSEndpointSpeaksTLS(t *testing.T) {
+	srv := mns.New(mns.Config{AccessKeys: map[string]string{"ak": "sk"}})
+	ts := httptest.NewTLSServer(srv)
+	defer ts.Close()
+	q, err := queue.Open(queue.Config{Endpoint: ts.URL, Name: "q", Credentials: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test server's certificate is self-signed: the handshake must
+	// happen and fail verification, never fall back to plain HTTP.
+	_, err = q.Receive(testContext(t), 1, 0)
+	if queue.ClassOf(err) != queue.Transient || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestNamedQueueAndConcurrentUse(t *testing.T) {
+	e := newEnv(t, "q", "dead")
+	q := e.open(t, "q")
+	dead, err := q.Named("dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 5 {
+				body := fmt.Sprintf("w%d-%d", w, i)
+				if err := q.Send(ctx, []queue.Outgoing{{Body: body}}); err != nil {
+					t.Error(err)
+					return
+				}
+				msgs, err := q.Receive(ctx, 2, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, m := range msgs {
+					if err := dead.Send(ctx, []queue.Outgoing{{Body: m.Body}}); err != nil {
+						t.Error(err)
+					}
+					if _, err := q.Delete(ctx, m.Handle); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(e.srv.Bodies("q")) + len(e.srv.Bodies("dead")); got != 30 {
+		t.Fatalf("messages lost or duplicated: %d in all", got)
+	}
+}

@@ -1,0 +1,134 @@
+package queue
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aliyun/credentials-go/credentials"
+	"github.com/valyala/fasthttp"
+
+	"precheckwatch/secret"
+)
+
+// sdkEndpoint is the endpoint the SDK is built with. aliyun-mns-go-sdk
+// v1.0.11 panics unless the endpoint string splits into exactly five pieces
+// on "." (reference §2.5), which rules out IPs, localhost and most private
+// names. So the SDK always gets this well-formed placeholder, and the
+// transport below sends each request to the configured endpoint instead.
+// Of the two workarounds in the reference this is the faithful one: the
+// request line, headers and signature are exactly those a real MNS endpoint
+// receives (only the Host header is rewritten, and it is not signed),
+// whereas a dotted path prefix would put a path on the wire that the real
+// service would reject. The account id and region the SDK derives from it
+// ("0", "rerouted") are used only for topics.
+const sdkEndpoint = "http://0.mns.rerouted.by-transport.invalid"
+
+// endpoint is where requests really go, shared by every call of a Queue.
+type endpoint struct {
+	scheme     string
+	host       string // Host header and URI host, e.g. "127.0.0.1:9100"
+	pathPrefix string // "" or "/prefix" without a trailing slash
+	conns      *fasthttp.HostClient
+}
+
+func parseEndpoint(raw string, maxConns int) (*endpoint, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	switch {
+	case err != nil || u.Host == "":
+		return nil, fmt.Errorf("queue endpoint %s is not an http(s) URL", secret.RedactURL(raw))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("queue endpoint %s: scheme must be http or https", secret.RedactURL(raw))
+	case u.User != nil:
+		// fasthttp would turn user info into Basic auth over the MNS signature.
+		return nil, fmt.Errorf("queue endpoint %s: user info is not allowed", secret.RedactURL(raw))
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("queue endpoint %s: query and fragment are not allowed", secret.RedactURL(raw))
+	}
+	isTLS := u.Scheme == "https"
+	e := &endpoint{
+		scheme:     u.Scheme,
+		host:       u.Host,
+		pathPrefix: strings.TrimRight(u.EscapedPath(), "/"),
+		conns: &fasthttp.HostClient{
+			Addr:          fasthttp.AddMissingPort(u.Host, isTLS),
+			IsTLS:         isTLS,
+			DialDualStack: true,
+			MaxConns:      maxConns,
+			// Retry only what fasthttp always retries: a kept-alive connection
+			// the server closed before answering. Retrying a timed-out receive
+			// would hide the messages it took, and a retried
+			// ChangeMessageVisibility would fail on the handle it replaced
+			// (reference §1.6).
+			RetryIf: func(*fasthttp.Request) bool { return false },
+		},
+	}
+	if isTLS {
+		e.conns.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	}
+	return e, nil
+}
+
+// callTransport sends one SDK call's requests to the endpoint, bounded by
+// the call's deadline, over the endpoint's shared connections.
+type callTransport struct {
+	e        *endpoint
+	deadline time.Time
+}
+
+// RoundTrip implements fasthttp.RoundTripper.
+func (t *callTransport) RoundTrip(_ *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
+	uri := req.URI()
+	uri.SetScheme(t.e.scheme)
+	uri.SetHost(t.e.host)
+	if t.e.pathPrefix != "" {
+		// The SDK signed the path without the prefix; a gateway mounted at
+		// the prefix forwards it the same way.
+		uri.SetPath(t.e.pathPrefix + string(uri.Path()))
+	}
+	return false, t.e.conns.DoDeadline(req, resp, t.deadline)
+}
+
+// staticCredential hands the SDK one call's keys. The SDK reads it on every
+// request, and the Queue builds a fresh one for every call, so keys that
+// change per invocation (FC's STS keys) are always current. It also avoids
+// credentials-go's fallback to environment variables for empty keys.
+type staticCredential struct {
+	id, secret, token string
+}
+
+var _ credentials.Credential = staticCredential{}
+
+func newCredential(c secret.Credentials) (staticCredential, error) {
+	if !c.Complete() {
+		return staticCredential{}, errors.New("no AccessKey id and secret")
+	}
+	return staticCredential{id: c.AccessKeyID, secret: c.AccessKeySecret.Reveal(), token: c.SecurityToken.Reveal()}, nil
+}
+
+func (c staticCredential) kind() string {
+	if c.token != "" {
+		return "sts"
+	}
+	return "access_key"
+}
+
+func (c staticCredential) GetAccessKeyId() (*string, error)     { return &c.id, nil }
+func (c staticCredential) GetAccessKeySecret() (*string, error) { return &c.secret, nil }
+func (c staticCredential) GetSecurityToken() (*string, error)   { return &c.token, nil }
+func (c staticCredential) GetBearerToken() *string              { return nil }
+func (c staticCredential) GetType() *string                     { k := c.kind(); return &k }
+
+func (c staticCredential) GetCredential() (*credentials.CredentialModel, error) {
+	k := c.kind()
+	return &credentials.CredentialModel{
+		AccessKeyId: &c.id, AccessKeySecret: &c.secret, SecurityToken: &c.token, Type: &k,
+	}, nil
+}
+
+// String and GoString keep the keys out of any accidental print.
+func (c staticCredential) String() string   { return secret.Mask }
+func (c staticCredential) GoString() string { return secret.Mask }
