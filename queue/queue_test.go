@@ -235,7 +235,7 @@ func TestSendRefusals(t *testing.T) {
 		body  string
 		code  string
 	}{
-		{"q", strings.Repeat("x", 65537), "InvalidArgument"},     // refused before sending
+		{"q", strings.Repeat("x", 65537), "InvalidArgument"},    // refused before sending
 		{"small", strings.Repeat("x", 2000), "InvalidArgument"}, // refused by the service
 		{"missing", "x", "QueueNotExist"},
 	}
