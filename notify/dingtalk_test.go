@@ -1,0 +1,250 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dingemu "precheckwatch/localcloud/dingtalk"
+
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/notify"
+	"precheckwatch/secret"
+)
+
+const (
+	dingToken  = "dingsinktesttoken0123"
+	dingSecret = "SECdingsinktestsecret"
+)
+
+// dingTalkGroup starts a DingTalk emulator with a signed robot and a
+// keyword robot on a settable clock.
+func dingTalkGroup(t *testing.T, mutate func(*dingemu.Config)) (*dingemu.Server, *httptest.Server, *dingemu.Clock) {
+	t.Helper()
+	clock := dingemu.NewClock(time.Unix(1800000000, 0))
+	cfg := dingemu.Config{
+		Robots: []dingemu.Robot{
+			{Name: "oncall", Token: dingToken, Secret: dingSecret},
+			{Name: "keyword", Token: "kwtoken", Keywords: []string{"precheck"}},
+			{Name: "strict", Token: "stricttoken", Keywords: []string{"数据库"}},
+		},
+		Now: clock.Now,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	emu := dingemu.New(cfg)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, srv, clock
+}
+
+func newDingTalk(t *testing.T, srv *httptest.Server, token, sec string, now func() time.Time) *notify.DingTalk {
+	t.Helper()
+	d, err := notify.NewDingTalk(notify.DingTalkConfig{
+		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + token),
+		Secret:     secret.Value(sec), HTTPClient: srv.Client(), PerMinute: 60000, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDingTalkSend(t *testing.T) {
+	cases := []struct {
+		name       string
+		mutate     func(*dingemu.Config)
+		token      string
+		secret     string
+		skew       time.Duration
+		message    func() notify.Message
+		timeout    time.Duration
+		status     notify.Status
+		reason     string
+		retryAfter time.Duration
+		ambiguous  bool
+		recorded   int
+	}{
+		{name: "signed", status: notify.Sent, recorded: 1},
+		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
+		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "errcode_310000"},
+		{name: "wrong secret", secret: "SECwrongsecret", status: notify.Failed, reason: "errcode_310000"},
+		{name: "stale timestamp", skew: -2 * time.Hour, status: notify.Retry, reason: "errcode_310000"},
+		{name: "unsigned for a signing robot", secret: "-", status: notify.Retry, reason: "errcode_310000"},
+		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "errcode_300005"},
+		{name: "missing title", message: func() notify.Message {
+			m := verdictMessage()
+			m.DingTalk.Title = ""
+			return m
+		}, status: notify.Failed, reason: "errcode_40035"},
+		{name: "too long is not throttling", message: func() notify.Message {
+			m := verdictMessage()
+			m.DingTalk.Text = strings.Repeat("x", 21000)
+			return m
+		}, status: notify.Failed, reason: "errcode_460101"},
+		{name: "throttled", mutate: dingFault(fault.Throttle, false), status: notify.Retry, reason: "errcode_130101", retryAfter: 10 * time.Minute},
+		{name: "busy", mutate: dingFault(fault.Server, false), status: notify.Retry, reason: "errcode_-1"},
+		{name: "hang", mutate: dingFault(fault.Hang, false), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		{name: "answer lost after delivery", mutate: dingFault(fault.Hang, true), timeout: 150 * time.Millisecond,
+			status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, srv, clock := dingTalkGroup(t, tc.mutate)
+			token, sec, message, timeout := dingToken, dingSecret, verdictMessage, 5*time.Second
+			if tc.token != "" {
+				token = tc.token
+			}
+			switch tc.secret {
+			case "":
+			case "-":
+				sec = ""
+			default:
+				sec = tc.secret
+			}
+			if tc.message != nil {
+				message = tc.message
+			}
+			if tc.timeout != 0 {
+				timeout = tc.timeout
+			}
+			d := newDingTalk(t, srv, token, sec, func() time.Time { return clock.Now().Add(tc.skew) })
+			out := d.Send(timeoutCtx(t, timeout), message())
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			}
+			if n := len(emu.Messages()); n != tc.recorded {
+				t.Fatalf("%d delivered, want %d", n, tc.recorded)
+			}
+			assertNoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, token, "sign=")
+		})
+	}
+}
+
+func dingFault(kind fault.Kind, afterDelivery bool) func(*dingemu.Config) {
+	return func(c *dingemu.Config) {
+		c.Faults = fault.New(1)
+		c.Faults.Set(kind, 1)
+		c.HangAfterDelivery = afterDelivery
+	}
+}
+
+func TestDingTalkRecordsMarkdownWithMentions(t *testing.T) {
+	emu, srv, clock := dingTalkGroup(t, nil)
+	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
+	m := verdictMessage()
+	m.DingTalk.AtMobiles, m.DingTalk.AtUserIds = []string{"13800000000"}, []string{"user123"}
+	m.DingTalk.Text += "\n\n@13800000000 @user123"
+	if out := d.Send(timeoutCtx(t, 5*time.Second), m); out.Status != notify.Sent {
+		t.Fatalf("outcome %+v", out)
+	}
+	got := emu.RobotMessages("oncall")
+	if len(got) != 1 {
+		t.Fatalf("delivered %+v", got)
+	}
+	g := got[0]
+	if g.MsgType != "markdown" || g.Title != m.DingTalk.Title || g.Text != m.DingTalk.Text || g.MsgUUID != m.Key ||
+		strings.Join(g.AtMobiles, ",") != "13800000000" || strings.Join(g.AtUserIds, ",") != "user123" || g.IsAtAll {
+		t.Fatalf("delivered %+v", g)
+	}
+}
+
+func TestDingTalkRateLimitWindow(t *testing.T) {
+	emu, srv, clock := dingTalkGroup(t, nil)
+	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
+	send := func(i int) notify.Outcome {
+		m := verdictMessage()
+		m.Key = "task-" + strconv.Itoa(i)
+		return d.Send(timeoutCtx(t, 5*time.Second), m)
+	}
+	for i := 0; i < 20; i++ {
+		clock.Advance(2 * time.Second)
+		if out := send(i); out.Status != notify.Sent {
+			t.Fatalf("message %d: %+v", i+1, out)
+		}
+	}
+	if out := send(20); out.Status != notify.Retry || out.RetryAfter != 10*time.Minute || out.Reason != "errcode_130101" {
+		t.Fatalf("21st: %+v", out)
+	}
+	clock.Advance(9 * time.Minute)
+	if out := send(21); out.Status != notify.Retry || out.Reason != "errcode_130101" {
+		t.Fatalf("9 minutes later: %+v", out)
+	}
+	clock.Advance(time.Minute)
+	if out := send(22); out.Status != notify.Sent {
+		t.Fatalf("10 minutes later: %+v", out)
+	}
+	if n := len(emu.Messages()); n != 21 {
+		t.Fatalf("%d delivered, want 21", n)
+	}
+}
+
+func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
+	faults := fault.New(1)
+	faults.Set(fault.Hang, 1)
+	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults, c.HangAfterDelivery = faults, true })
+	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
+	if out := d.Send(timeoutCtx(t, 150*time.Millisecond), verdictMessage()); out.Status != notify.Retry || !out.Ambiguous {
+		t.Fatalf("attempt with the answer lost: %+v", out)
+	}
+	faults.Reset()
+	clock.Advance(time.Minute)
+	if out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+		t.Fatalf("resend: %+v", out)
+	}
+	if n := len(emu.Messages()); n != 1 {
+		t.Fatalf("%d delivered, want 1", n)
+	}
+}
+
+func TestDingTalkLimiterRespectsContext(t *testing.T) {
+	emu, srv, clock := dingTalkGroup(t, nil)
+	d, err := notify.NewDingTalk(notify.DingTalkConfig{
+		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + dingToken),
+		Secret:     dingSecret, HTTPClient: srv.Client(), Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+		t.Fatalf("first: %+v", out)
+	}
+	m := verdictMessage()
+	m.Key = "other"
+	out := d.Send(timeoutCtx(t, 100*time.Millisecond), m)
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
+		t.Fatalf("second: %+v", out)
+	}
+	if n := emu.Requests(); n != 1 {
+		t.Fatalf("%d requests reached DingTalk, want 1", n)
+	}
+}
+
+func TestDingTalkConnectionRefused(t *testing.T) {
+	_, srv, clock := dingTalkGroup(t, nil)
+	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
+	srv.Close()
+	out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
+		t.Fatalf("outcome %+v", out)
+	}
+	assertNoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, "sign=")
+}
+
+func TestDingTalkConfigErrorsHideSecrets(t *testing.T) {
+	for _, raw := range []string{"oapi.dingtalk.com/robot/send?access_token=topsecret", "https://oapi.dingtalk.com/robot/send?token=topsecret", "::topsecret"} {
+		_, err := notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(raw)})
+		if err == nil || strings.Contains(err.Error(), "topsecret") {
+			t.Fatalf("%q: got %v", raw, err)
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	slackemu "precheckwatch/localcloud/slack"
+
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/notify"
+	"precheckwatch/secret"
+)
+
+const (
+	slackToken  = "xoxb-1111-2222-sinktesttoken"
+	slackHook   = "/services/T0001/B0001/hooksecretpart"
+	slackHookID = "hooksecretpart"
+)
+
+// slackWorkspace starts a Slack emulator with one channel, one webhook and
+// the given faults.
+func slackWorkspace(t *testing.T, mutate func(*slackemu.Config)) (*slackemu.Server, *httptest.Server) {
+	t.Helper()
+	cfg := slackemu.Config{
+		Tokens:   []string{slackToken},
+		Channels: []slackemu.Channel{{ID: "C0ALERTS", Name: "alerts"}, {ID: "C0PRIV", Name: "private", BotAbsent: true}},
+		Webhooks: []slackemu.Webhook{{Path: slackHook, Channel: "C0ALERTS"}},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	emu := slackemu.New(cfg)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, srv
+}
+
+func withFault(kind fault.Kind) func(*slackemu.Config) {
+	return func(c *slackemu.Config) {
+		c.Faults = fault.New(1)
+		c.Faults.Set(kind, 1)
+	}
+}
+
+func newBot(t *testing.T, srv *httptest.Server, token, channel string) *notify.SlackBot {
+	t.Helper()
+	bot, err := notify.NewSlackBot(notify.SlackBotConfig{
+		Token: secret.Value(token), Channel: channel, APIURL: srv.URL + "/api/",
+		HTTPClient: srv.Client(), PerSecond: 1000, Burst: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bot
+}
+
+func verdictMessage() notify.Message {
+	return notify.Message{
+		Key: "task-1/slack/FAILED",
+		Slack: notify.SlackContent{
+			Text: "Precheck task-1: FAILED",
+			Blocks: []slackgo.Block{
+				slackgo.NewHeaderBlock(slackgo.NewTextBlockObject("plain_text", "Precheck task-1: FAILED", false, false)),
+				slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", "*rm-abc* MYSQL_BINLOG: FAILED", false, false), nil, nil),
+			},
+			Color:  "danger",
+			Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "fix: enable binlog", false, false))},
+		},
+		DingTalk: notify.DingTalkContent{Title: "precheck task-1 FAILED", Text: "#### precheck task-1 FAILED\n- rm-abc MYSQL_BINLOG: FAILED"},
+	}
+}
+
+// assertNoSecrets fails when an outcome's error or the sink's printed form
+// shows a credential.
+func assertNoSecrets(t *testing.T, out notify.Outcome, printed string, secrets ...string) {
+	t.Helper()
+	text := fmt.Sprintf("%v %+v %s", out.Err, out, printed)
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Fatalf("%q leaks %q", text, s)
+		}
+	}
+}
+
+func timeoutCtx(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestSlackBotSend(t *testing.T) {
+	long := strings.Repeat("x", 3001)
+	cases := []struct {
+		name       string
+		mutate     func(*slackemu.Config)
+		token      string
+		channel    string
+		message    func() notify.Message
+		timeout    time.Duration
+		status     notify.Status
+		reason     string
+		retryAfter time.Duration
+		ambiguous  bool
+		recorded   int
+	}{
+		{name: "sent", status: notify.Sent, recorded: 1},
+		{name: "sent by channel name", channel: "#alerts", status: notify.Sent, recorded: 1},
+		{name: "wrong token", token: "xoxb-wrong", status: notify.Failed, reason: "invalid_auth"},
+		{name: "unknown channel", channel: "C0NOPE", status: notify.Failed, reason: "channel_not_found"},
+		{name: "bot not in channel", channel: "C0PRIV", status: notify.Failed, reason: "not_in_channel"},
+		{name: "blocks over the limit", message: func() notify.Message {
+			m := verdictMessage()
+			m.Slack.Blocks = append(m.Slack.Blocks, slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", long, false, false), nil, nil))
+			return m
+		}, status: notify.Failed, reason: "invalid_blocks"},
+		{name: "throttled with Retry-After", mutate: func(c *slackemu.Config) {
+			withFault(fault.Throttle)(c)
+			c.RetryAfter = 7 * time.Second
+		}, status: notify.Retry, reason: "ratelimited", retryAfter: 7 * time.Second},
+		{name: "throttled without Retry-After", mutate: func(c *slackemu.Config) {
+			withFault(fault.Throttle)(c)
+			c.OmitRetryAfter = true
+		}, status: notify.Retry, reason: "http_429"},
+		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
+		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		{name: "answer lost after posting", mutate: func(c *slackemu.Config) {
+			withFault(fault.Hang)(c)
+			c.HangAfterPost = true
+		}, timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, srv := slackWorkspace(t, tc.mutate)
+			token, channel, message, timeout := slackToken, "C0ALERTS", verdictMessage, 5*time.Second
+			if tc.token != "" {
+				token = tc.token
+			}
+			if tc.channel != "" {
+				channel = tc.channel
+			}
+			if tc.message != nil {
+				message = tc.message
+			}
+			if tc.timeout != 0 {
+				timeout = tc.timeout
+			}
+			bot := newBot(t, srv, token, channel)
+			out := bot.Send(timeoutCtx(t, timeout), message())
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			if (out.Err == nil) != (tc.status == notify.Sent) {
+				t.Fatalf("error %v with status %v", out.Err, out.Status)
+			}
+			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			}
+			if n := len(emu.Messages()); n != tc.recorded {
+				t.Fatalf("%d messages recorded, want %d", n, tc.recorded)
+			}
+			assertNoSecrets(t, out, fmt.Sprint(bot), slackToken, token)
+			if tc.status != notify.Sent {
+				return
+			}
+			m, ok := emu.Message(out.Channel, out.Ref)
+			if !ok || out.Channel != "C0ALERTS" {
+				t.Fatalf("outcome %+v not recorded", out)
+			}
+			if m.Text != "Precheck task-1: FAILED" || len(m.Blocks) != 2 || len(m.Attachments) != 1 ||
+				m.Attachments[0].Color != "danger" || len(m.Attachments[0].Blocks) != 1 {
+				t.Fatalf("recorded %+v", m)
+			}
+		})
+	}
+}
+
+func TestSlackBotThreadAndUpdate(t *testing.T) {
+	emu, srv := slackWorkspace(t, nil)
+	bot := newBot(t, srv, slackToken, "#alerts")
+	ctx := timeoutCtx(t, 5*time.Second)
+
+	notice := notify.Message{Slack: notify.SlackContent{Text: "precheck task-1 running", Color: "#439FE0",
+		Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "started", false, false))}}}
+	parent := bot.Send(ctx, notice)
+	if parent.Status != notify.Sent {
+		t.Fatalf("notice: %+v", parent)
+	}
+	reply := verdictMessage()
+	reply.ThreadOf, reply.Slack.Broadcast = parent.Ref, true
+	if out := bot.Send(ctx, reply); out.Status != notify.Sent {
+		t.Fatalf("reply: %+v", out)
+	} else if m, _ := emu.Message(out.Channel, out.Ref); m.ThreadTS != parent.Ref || !m.ReplyBroadcast {
+		t.Fatalf("reply recorded as %+v", m)
+	}
+
+	final := verdictMessage()
+	final.Slack.Color, final.Slack.Detail = "", nil
+	out := bot.Update(ctx, parent.Channel, parent.Ref, final)
+	if out.Status != notify.Sent || out.Ref != parent.Ref {
+		t.Fatalf("update: %+v", out)
+	}
+	m, _ := emu.Message(parent.Channel, parent.Ref)
+	if m.Text != "Precheck task-1: FAILED" || len(m.Blocks) != 2 || len(m.Attachments) != 0 ||
+		len(m.History) != 1 || m.History[0].Text != "precheck task-1 running" {
+		t.Fatalf("updated message %+v", m)
+	}
+	if out := bot.Update(ctx, parent.Channel, "1500000000.000001", final); out.Status != notify.Failed || out.Reason != "message_not_found" {
+		t.Fatalf("update of a missing message: %+v", out)
+	}
+}
+
+func TestSlackLimiterRespectsContext(t *testing.T) {
+	emu, srv := slackWorkspace(t, nil)
+	bot, err := notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C0ALERTS",
+		APIURL: srv.URL + "/api/", HTTPClient: srv.Client(), PerSecond: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := bot.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+		t.Fatalf("first: %+v", out)
+	}
+	out := bot.Send(timeoutCtx(t, 100*time.Millisecond), verdictMessage())
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
+		t.Fatalf("second: %+v", out)
+	}
+	if n := emu.Requests(); n != 1 {
+		t.Fatalf("%d requests reached Slack, want 1", n)
+	}
+}
+
+func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
+	_, srv := slackWorkspace(t, nil)
+	bot := newBot(t, srv, slackToken, "C0ALERTS")
+	hook, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: secret.Value(srv.URL + slackHook), HTTPClient: srv.Client(), PerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	for _, sink := range []notify.Sink{bot, hook} {
+		out := sink.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
+		if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
+			t.Fatalf("%v: %+v", sink, out)
+		}
+		assertNoSecrets(t, out, fmt.Sprint(sink), slackToken, slackHookID)
+	}
+}
+
+func TestSlackWebhookSend(t *testing.T) {
+	cases := []struct {
+		name       string
+		mutate     func(*slackemu.Config)
+		path       string
+		timeout    time.Duration
+		status     notify.Status
+		reason     string
+		retryAfter time.Duration
+		ambiguous  bool
+	}{
+		{name: "sent", status: notify.Sent},
+		{name: "unknown webhook", path: "/services/T9/B9/nothere", status: notify.Failed, reason: "http_404"},
+		{name: "wrong secret part", path: "/services/T0001/B0001/guessed", status: notify.Failed, reason: "http_403"},
+		{name: "archived channel", mutate: func(c *slackemu.Config) { c.Channels[0].Archived = true }, status: notify.Failed, reason: "http_410"},
+		{name: "throttled", mutate: func(c *slackemu.Config) {
+			withFault(fault.Throttle)(c)
+			c.RetryAfter = 2 * time.Second
+		}, status: notify.Retry, reason: "ratelimited", retryAfter: 2 * time.Second},
+		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
+		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, srv := slackWorkspace(t, tc.mutate)
+			path, timeout := slackHook, 5*time.Second
+			if tc.path != "" {
+				path = tc.path
+			}
+			if tc.timeout != 0 {
+				timeout = tc.timeout
+			}
+			hook, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), PerSecond: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := hook.Send(timeoutCtx(t, timeout), verdictMessage())
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			assertNoSecrets(t, out, fmt.Sprint(hook), slackHookID, "guessed", "nothere", srv.URL+path)
+			want := map[bool]int{true: 1, false: 0}[tc.status == notify.Sent]
+			got := emu.Messages()
+			if len(got) != want {
+				t.Fatalf("%d messages recorded, want %d", len(got), want)
+			}
+			if want == 1 && (!got[0].Webhook || got[0].Attachments[0].Color != "danger" || len(got[0].Blocks) != 2) {
+				t.Fatalf("recorded %+v", got[0])
+			}
+		})
+	}
+}
+
+func TestSlackConfigErrorsHideSecrets(t *testing.T) {
+	_, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: "hooks.slack.com/services/T1/B1/topsecret"})
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: "http://127.0.0.1/api"}); err == nil {
+		t.Fatal("API URL without a trailing slash accepted")
+	}
+	if _, err := notify.NewSlackBot(notify.SlackBotConfig{Channel: "C1"}); err == nil {
+		t.Fatal("bot without a token accepted")
+	}
+}
