@@ -7,11 +7,18 @@
 // with the gateway's JSON bodies and statuses, injects faults, and runs
 // precheck tasks that tests script.
 //
-// Choices where the service is undocumented:
+// Faults come from Config.Faults: added latency before every answer;
+// Throttle answers 400 Throttling.User; Server answers 503
+// ServiceUnavailable and 500 ServerError in turn; Hang holds the request
+// until the client gives up (at most Config.HangLimit, then 503). Faults
+// are drawn after authentication, as the gateway's flow control is per
+// caller.
+//
+// Choices where the service is undocumented (guesses, not observations):
 //   - While a task runs, Result is "" and Description is "created".
 //   - An unknown TaskId (or one queried with another region or instance)
-//     answers 200 with only RequestId, as Security Center does for lookups
-//     that find nothing: Progress reads 0 and Description "".
+//     answers 200 with only RequestId: Progress reads 0, Description "".
+//   - Without TaskId, a query answers for the instance's latest task.
 //   - Tasks belong to one emulated Alibaba Cloud account: every access key
 //     sees every task.
 package securitycenter
