@@ -1,0 +1,583 @@
+package sas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	sdkerr "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/secret"
+)
+
+const (
+	akID      = "LTAI5tPrecheckTest"
+	akSecret  = "ak-secret-value"
+	stsID     = "STS.NPrecheckTest"
+	stsSecret = "sts-secret-value"
+	stsToken  = "CAIS+sts/token=value"
+)
+
+var (
+	akCreds  = secret.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret}
+	stsCreds = secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret, SecurityToken: stsToken}
+)
+
+// clock is the emulator's clock, moved by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a Security Center emulator on loopback and a Client pointed at it.
+type env struct {
+	emu    *securitycenter.Server
+	clock  *clock
+	faults *fault.Injector
+	url    string
+	client *Client
+}
+
+func newEnv(t *testing.T, transport http.RoundTripper) *env {
+	t.Helper()
+	e := &env{clock: &clock{t: time.Now()}, faults: fault.New(3)}
+	e.emu = securitycenter.New(securitycenter.Config{
+		Faults: e.faults, Now: e.clock.Now, PrecheckDuration: time.Minute, HangLimit: 10 * time.Second,
+	})
+	e.emu.AddAccount(akID, akSecret)
+	e.emu.AddSTS(stsID, stsSecret, stsToken)
+	ts := httptest.NewServer(e.emu)
+	t.Cleanup(ts.Close)
+	e.url = ts.URL
+	var err error
+	if e.client, err = New(Config{Endpoint: ts.URL, Region: "cn-hangzhou", Transport: transport}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestEndpoint(t *testing.T) {
+	tests := []struct {
+		endpoint, region  string
+		wantURL, wantSite string
+		wantErrContains   string
+	}{
+		{"", "cn-hangzhou", "https://tds.cn-shanghai.aliyuncs.com", "cn-shanghai", ""},
+		{"", "cn-hongkong", "https://tds.cn-shanghai.aliyuncs.com", "cn-shanghai", ""},
+		{"", "ap-southeast-5", "https://tds.ap-southeast-1.aliyuncs.com", "ap-southeast-1", ""},
+		{"", "eu-central-1", "https://tds.ap-southeast-1.aliyuncs.com", "ap-southeast-1", ""},
+		{"tds.ap-southeast-1.aliyuncs.com", "cn-beijing", "https://tds.ap-southeast-1.aliyuncs.com", "ap-southeast-1", ""},
+		{"http://127.0.0.1:9200", "", "http://127.0.0.1:9200", "cn-shanghai", ""},
+		{"HTTP://127.0.0.1:9200/", "us-east-1", "http://127.0.0.1:9200", "ap-southeast-1", ""},
+		{"https://tds.vpc-proxy.aliyuncs.com", "cn-shanghai", "https://tds.vpc-proxy.aliyuncs.com", "cn-shanghai", ""},
+		{"127.0.0.1:9200", "", "https://127.0.0.1:9200", "cn-shanghai", ""},
+		{"[::1]:9200", "", "https://[::1]:9200", "cn-shanghai", ""},
+		{"", "", "", "", "SAS_ENDPOINT"},
+		{"ftp://host", "", "", "", "scheme"},
+		{"http://host/path", "", "", "", "only scheme, host and port"},
+		{"http://user:pw@host", "", "", "", "only scheme, host and port"},
+		{"http://", "", "", "", "no host"},
+		{"host/path", "", "", "", "neither a host"},
+		{"host name", "", "", "", "neither a host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.endpoint+"|"+tt.region, func(t *testing.T) {
+			c, err := New(Config{Endpoint: tt.endpoint, Region: tt.region})
+			if tt.wantErrContains != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrContains) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErrContains)
+				}
+				if strings.Contains(err.Error(), "pw") {
+					t.Errorf("error leaks the URL's password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Endpoint() != tt.wantURL || c.regionID != tt.wantSite {
+				t.Errorf("endpoint %s site %s, want %s %s", c.Endpoint(), c.regionID, tt.wantURL, tt.wantSite)
+			}
+		})
+	}
+}
+
+func TestQueryPreCheckFollowsProgress(t *testing.T) {
+	for _, creds := range []secret.Credentials{akCreds, stsCreds} {
+		t.Run(creds.AccessKeyID, func(t *testing.T) {
+			e := newEnv(t, nil)
+			result := securitycenter.ResultJSON(securitycenter.Check(securitycenter.SourceMSSQL, "i-mssql01", e.clock.Now(),
+				map[string]string{"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": securitycenter.Warning}))
+			if err := e.emu.AddTask(securitycenter.Task{ID: "t-000bc9nqwxsbyvod0001", DatabaseType: "MSSQL", UniRegionID: "cn-hangzhou",
+				InstanceUUID: "uuid-1", Polls: []int{0, 30, 60, 100}, Result: result}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for range 4 {
+				st, err := e.client.QueryPreCheck(testContext(t), creds, "t-000bc9nqwxsbyvod0001", "cn-hangzhou", "uuid-1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.RequestID == "" || st.CreatedTime == 0 {
+					t.Errorf("status lacks RequestId or CreatedTime: %+v", st)
+				}
+				got = append(got, fmt.Sprintf("%d/%s/%t/%t", st.Progress, st.Description, st.Result == result, st.CompletedTime != 0))
+			}
+			want := []string{"0/created/false/false", "30/created/false/false", "60/created/false/false", "100/completed/true/true"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("polls %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestQueryPreCheckErrorAndUnknownTask(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := e.emu.AddTask(securitycenter.Task{ID: "t-broken", DatabaseType: "MYSQL", Polls: []int{10}, Description: "error"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.client.QueryPreCheck(testContext(t), akCreds, "t-broken", "cn-hangzhou", "")
+	if err != nil || st.Description != "error" || st.Progress != 10 || st.Result != "" {
+		t.Fatalf("error task: %+v, %v", st, err)
+	}
+	st, err = e.client.QueryPreCheck(testContext(t), akCreds, "t-nosuch", "cn-hangzhou", "")
+	if err != nil || st.Description != "" || st.Progress != 0 || st.RequestID == "" {
+		t.Fatalf("unknown task: %+v, %v", st, err)
+	}
+}
+
+func TestStartPreCheckThenPollToCompletion(t *testing.T) {
+	e := newEnv(t, nil)
+	e.emu.AddDatabase(securitycenter.Database{InstanceUUID: "uuid-ora", InstanceID: "i-ora01", DatabaseType: "Oracle",
+		UniRegionID: "cn-hangzhou", Precheck: map[string]string{"ARCHIVELOG": "FAILED"}})
+	id, err := e.client.StartPreCheck(testContext(t), stsCreds, "oracle", "cn-hangzhou", "uuid-ora")
+	if err != nil || !strings.HasPrefix(id, "t-") {
+		t.Fatalf("start: %q, %v", id, err)
+	}
+	st, err := e.client.QueryPreCheck(testContext(t), stsCreds, id, "cn-hangzhou", "uuid-ora")
+	if err != nil || st.Description != "created" || st.Progress >= 100 || st.Result != "" {
+		t.Fatalf("just started: %+v, %v", st, err)
+	}
+	e.clock.Advance(30 * time.Second)
+	if st, _ = e.client.QueryPreCheck(testContext(t), stsCreds, id, "cn-hangzhou", "uuid-ora"); st.Progress != 50 {
+		t.Fatalf("half way: %+v", st)
+	}
+	e.clock.Advance(30 * time.Second)
+	st, err = e.client.QueryPreCheck(testContext(t), stsCreds, id, "cn-hangzhou", "uuid-ora")
+	if err != nil || st.Description != "completed" || st.Progress != 100 {
+		t.Fatalf("after a minute: %+v, %v", st, err)
+	}
+	var results []securitycenter.InstanceResult
+	if err := json.Unmarshal([]byte(st.Result), &results); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].SourceType != "ORACLE" || results[0].InstanceID != "i-ora01" || !strings.Contains(st.Result, `"FAILED"`) {
+		t.Fatalf("result %s", st.Result)
+	}
+	if _, err := e.client.StartPreCheck(testContext(t), stsCreds, "PostgreSQL", "cn-hangzhou", "uuid-ora"); ClassOf(err) != Permanent {
+		t.Errorf("unknown database type: %v", err)
+	}
+	if n := e.emu.Calls(securitycenter.ActionStartPreCheckDatabase); n != 1 {
+		t.Errorf("StartPreCheckDatabase called %d times, want 1 (no call for a bad type)", n)
+	}
+}
+
+// leaks lists what must never appear in an error's text.
+var leaks = []string{akSecret, stsSecret, stsToken, url.QueryEscape(stsToken), url.QueryEscape(url.QueryEscape(stsToken)),
+	"Signature=", "string to sign", "SecurityToken%3D"}
+
+func TestErrorsAreClassified(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(e *env)
+		creds      secret.Credentials
+		region     string
+		wantClass  Class
+		wantCode   string
+		wantStatus int
+	}{
+		{"wrong secret", nil, secret.Credentials{AccessKeyID: akID, AccessKeySecret: "wrong"}, "cn-hangzhou", Auth, "SignatureDoesNotMatch", 400},
+		{"wrong STS secret", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: "wrong", SecurityToken: stsToken}, "cn-hangzhou", Auth, "SignatureDoesNotMatch", 400},
+		{"unknown key", nil, secret.Credentials{AccessKeyID: "LTAI5tNobody", AccessKeySecret: "x"}, "cn-hangzhou", Auth, "InvalidAccessKeyId.NotFound", 404},
+		{"wrong STS token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret, SecurityToken: "CAIS+other"}, "cn-hangzhou", Auth, "InvalidSecurityToken.MismatchWithAccessKey", 400},
+		{"STS keys without token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret}, "cn-hangzhou", Auth, "MissingSecurityToken", 400},
+		{"expired STS token", func(e *env) { e.emu.ExpireSTS(stsID) }, stsCreds, "cn-hangzhou", Auth, "InvalidParameter", 400},
+		{"no permission", func(e *env) { e.emu.Deny(akID, securitycenter.ActionQueryPreCheckDatabase) }, akCreds, "cn-hangzhou", Auth, "NoPermission", 403},
+		{"clock skew", func(e *env) { e.clock.Advance(20 * time.Minute) }, akCreds, "cn-hangzhou", Auth, "InvalidTimeStamp.Expired", 400},
+		{"throttled", func(e *env) { e.faults.Set(fault.Throttle, 1) }, stsCreds, "cn-hangzhou", Throttled, "Throttling.User", 400},
+		{"unavailable", func(e *env) { e.faults.Set(fault.Server, 1) }, akCreds, "cn-hangzhou", Transient, "ServiceUnavailable", 503},
+		{"missing region", nil, akCreds, "", Permanent, "MissingParameter", 400},
+		{"no keys", nil, secret.Credentials{AccessKeyID: akID}, "cn-hangzhou", Auth, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			if tt.setup != nil {
+				tt.setup(e)
+			}
+			_, err := e.client.QueryPreCheck(testContext(t), tt.creds, "t-1", tt.region, "")
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %#v, want *Error", err)
+			}
+			if se.Class != tt.wantClass || se.Code != tt.wantCode || se.HTTPStatus != tt.wantStatus || ClassOf(err) != tt.wantClass {
+				t.Errorf("got class %s code %q status %d, want %s %q %d: %v", se.Class, se.Code, se.HTTPStatus, tt.wantClass, tt.wantCode, tt.wantStatus, err)
+			}
+			if tt.wantStatus != 0 && se.RequestID == "" {
+				t.Errorf("no RequestId: %v", err)
+			}
+			for _, leak := range leaks {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error text leaks %q: %v", leak, err)
+				}
+			}
+		})
+	}
+}
+
+func TestServerFaultsAlternate503And500(t *testing.T) {
+	e := newEnv(t, nil)
+	e.faults.Set(fault.Server, 1)
+	var got []string
+	for range 2 {
+		_, err := e.client.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", "")
+		var se *Error
+		if !errors.As(err, &se) || se.Class != Transient {
+			t.Fatalf("err = %v, want a transient *Error", err)
+		}
+		got = append(got, fmt.Sprint(se.HTTPStatus, " ", se.Code))
+	}
+	if fmt.Sprint(got) != "[503 ServiceUnavailable 500 ServerError]" {
+		t.Errorf("answers %v", got)
+	}
+}
+
+// The SDK compares the echoed string to sign with its own: equal means the
+// secret is wrong, not the signing. This proves the emulator canonicalises
+// exactly as the SDK does.
+func TestSDKRecognisesWrongSecret(t *testing.T) {
+	e := newEnv(t, nil)
+	u, _ := url.Parse(e.url)
+	cfg := sdk.NewConfig()
+	client, err := sdk.NewClientWithOptions("cn-shanghai", cfg, credentials.NewStaticSTSCredentialsProvider(stsID, "wrong", stsToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := requests.NewCommonRequest()
+	req.Method, req.Scheme, req.Domain = requests.POST, "http", u.Host
+	req.Product, req.Version, req.ApiName = "Sas", "2018-12-03", "QueryPreCheckDatabase"
+	req.QueryParams["UniRegionId"] = "cn-hangzhou"
+	req.QueryParams["TaskId"] = "t 1*~/+" // characters the two encodings could disagree on
+	_, err = client.ProcessCommonRequest(req)
+	var server *sdkerr.ServerError
+	if !errors.As(err, &server) {
+		t.Fatalf("err = %v", err)
+	}
+	if server.ErrorCode() != "SignatureDoesNotMatch" || !strings.HasPrefix(server.Recommend(), "InvalidAccessKeySecret") {
+		t.Fatalf("code %s recommend %q", server.ErrorCode(), server.Recommend())
+	}
+	if !strings.HasSuffix(server.Message(), "server string to sign is:"+req.GetStringToSign()) {
+		t.Errorf("message %q does not end with the SDK's string to sign", server.Message())
+	}
+}
+
+// recorder remembers the URLs it carries.
+type recorder struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.urls = append(r.urls, req.URL.String())
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestReplayedRequestIsRefused(t *testing.T) {
+	rec := &recorder{}
+	e := newEnv(t, rec)
+	if _, err := e.client.QueryPreCheck(testContext(t), stsCreds, "t-1", "cn-hangzhou", ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.urls) != 1 {
+		t.Fatalf("recorded %d requests, want 1", len(rec.urls))
+	}
+	resp, err := http.Post(rec.urls[0], "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Code string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 400 || body.Code != "SignatureNonceUsed" {
+		t.Fatalf("replay answered %d %+v (%v)", resp.StatusCode, body, err)
+	}
+}
+
+func TestHangEndsWithTheContext(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}, context.DeadlineExceeded},
+		{"cancel", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.faults.Set(fault.Hang, 1)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, err := e.client.QueryPreCheck(ctx, akCreds, "t-1", "cn-hangzhou", "")
+			if ClassOf(err) != Transient || !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want transient %v", err, tt.want)
+			}
+			// The lane is reusable: the next call on it succeeds.
+			e.faults.Reset()
+			if _, err := e.client.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", ""); err != nil {
+				t.Fatalf("call after the hang: %v", err)
+			}
+		})
+	}
+	e := newEnv(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.client.QueryPreCheck(ctx, akCreds, "t-1", "cn-hangzhou", ""); !errors.Is(err, context.Canceled) || e.emu.Calls(securitycenter.ActionQueryPreCheckDatabase) != 0 {
+		t.Errorf("an ended context still called: %v", err)
+	}
+}
+
+// Answers no real gateway should give, but a proxy or a broken gateway
+// might: each is classified, none panics.
+func TestOddAnswers(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		wantClass Class
+		wantCode  string
+		wantSt    PrecheckStatus
+	}{
+		{"number in Code", 500, `{"Code":123,"Message":"x","RequestId":"r"}`, Transient, "", PrecheckStatus{}},
+		{"object detail as string", 403, `{"Code":"NoPermission","AccessDeniedDetail":"nope"}`, Auth, "", PrecheckStatus{}},
+		{"HTML bad gateway", 502, `<html>bad gateway</html>`, Transient, "", PrecheckStatus{}},
+		{"bare 429", 429, `slow down`, Throttled, "", PrecheckStatus{}},
+		{"throttling as 429", 429, `{"Code":"Throttling.Api","Message":"Request was denied due to api flow control."}`, Throttled, "Throttling.Api", PrecheckStatus{}},
+		{"unknown 4xx code", 400, `{"Code":"InvalidParam","Message":"There was an error with your request."}`, Permanent, "InvalidParam", PrecheckStatus{}},
+		{"unknown 5xx code", 504, `{"Code":"GatewayTimeout","Message":"x"}`, Transient, "GatewayTimeout", PrecheckStatus{}},
+		{"garbage 200", 200, `not json`, Transient, "", PrecheckStatus{}},
+		{"float progress", 200, `{"Progress":12.5}`, Transient, "", PrecheckStatus{}},
+		{"lenient 200", 200, `{"RequestId":"r","Progress":"55","Description":"created","Result":[{"instanceId":"i"}],"CreatedTime":1660448660,"UpdatedTime":null}`,
+			"", "", PrecheckStatus{RequestID: "r", Progress: 55, Description: "created", Result: `[{"instanceId":"i"}]`, CreatedTime: 1660448660}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer ts.Close()
+			c, err := New(Config{Endpoint: ts.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", "")
+			var se *Error
+			if tt.wantClass == "" {
+				if err != nil || st != tt.wantSt {
+					t.Fatalf("got %+v, %v; want %+v", st, err, tt.wantSt)
+				}
+				return
+			}
+			if !errors.As(err, &se) || se.Class != tt.wantClass || se.Code != tt.wantCode {
+				t.Fatalf("err = %v, want class %s code %q", err, tt.wantClass, tt.wantCode)
+			}
+			if tt.status != 200 && se.HTTPStatus != tt.status {
+				t.Errorf("status %d, want %d", se.HTTPStatus, tt.status)
+			}
+		})
+	}
+}
+
+func TestConcurrentCallsShareSDKClients(t *testing.T) {
+	e := newEnv(t, nil)
+	const workers, perWorker = 16, 4
+	var wg sync.WaitGroup
+	for w := range workers {
+		creds := []secret.Credentials{akCreds, stsCreds}[w%2]
+		wg.Go(func() {
+			for range perWorker {
+				if _, err := e.client.QueryPreCheck(testContext(t), creds, "t-1", "cn-hangzhou", ""); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := e.emu.Calls(securitycenter.ActionQueryPreCheckDatabase); n != workers*perWorker {
+		t.Errorf("emulator saw %d calls, want %d", n, workers*perWorker)
+	}
+	e.client.mu.Lock()
+	lanes := len(e.client.idle)
+	e.client.mu.Unlock()
+	if lanes < 1 || lanes > workers {
+		t.Errorf("%d SDK clients for %d concurrent callers", lanes, workers)
+	}
+}
+
+func TestSequentialCallsReuseOneSDKClient(t *testing.T) {
+	e := newEnv(t, nil)
+	var first *sdk.Client
+	for i, creds := range []secret.Credentials{akCreds, stsCreds, akCreds, stsCreds} {
+		if _, err := e.client.QueryPreCheck(testContext(t), creds, "t-1", "cn-hangzhou", ""); err != nil {
+			t.Fatal(err)
+		}
+		e.client.mu.Lock()
+		if len(e.client.idle) != 1 {
+			t.Fatalf("call %d: %d idle SDK clients, want 1", i, len(e.client.idle))
+		}
+		if first == nil {
+			first = e.client.idle[0].sdk
+		} else if e.client.idle[0].sdk != first {
+			t.Errorf("call %d built a new SDK client", i)
+		}
+		e.client.mu.Unlock()
+	}
+}
+
+// Given an *http.Transport, the SDK would set its dialer on every call and
+// point it at $HTTP_PROXY. The client hides the transport from the SDK.
+func TestTransportIsNotRewrittenBySDK(t *testing.T) {
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1") // a proxy that refuses every connection
+	tr := &http.Transport{}
+	e := newEnv(t, tr)
+	if _, err := e.client.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", ""); err != nil {
+		t.Fatal(err)
+	}
+	if tr.DialContext != nil || tr.Proxy != nil {
+		t.Errorf("the SDK rewrote the transport: dialer set %v, proxy set %v", tr.DialContext != nil, tr.Proxy != nil)
+	}
+}
+
+func TestDescribeDatabasesPages(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := range 150 {
+		e.emu.AddDatabase(securitycenter.Database{InstanceUUID: fmt.Sprint("uuid-", i), DatabaseType: "MYSQL", UniRegionID: "cn-hangzhou"})
+	}
+	e.emu.AddDatabase(securitycenter.Database{InstanceUUID: "uuid-mssql", DatabaseType: "MSSQL", UniRegionID: "cn-hangzhou"})
+	dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, "cn-hangzhou", "MYSQL")
+	if err != nil || len(dbs) != 150 || dbs[149].InstanceUUID != "uuid-149" || dbs[0].AgentStatus != "INSTALLED" {
+		t.Fatalf("got %d databases, %v", len(dbs), err)
+	}
+	if n := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase); n != 2 {
+		t.Errorf("%d pages fetched, want 2", n)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		code    string
+		status  int
+		message string
+		want    Class
+	}{
+		{"Throttling", 400, "", Throttled},
+		{"Throttling.User", 400, "", Throttled},
+		{"Throttling.Api", 429, "", Throttled},
+		{"ServiceUnavailable", 503, "", Transient},
+		{"InternalError", 500, "", Transient},
+		{"ServerError", 500, "", Transient},
+		{"SignatureNonceUsed", 400, "", Transient},
+		{"InvalidAccessKeyId.NotFound", 404, "", Auth},
+		{"InvalidAccessKeyId.Inactive", 400, "", Auth},
+		{"SignatureDoesNotMatch", 400, "", Auth},
+		{"NoPermission", 403, "", Auth},
+		{"Forbidden.RAM", 403, "", Auth},
+		{"InvalidSecurityToken.Expired", 400, "", Auth},
+		{"SecurityToken.Expired", 400, "", Auth},
+		{"InvalidParameter", 400, `The specified parameter "SecurityToken.Expired" is not valid.`, Auth},
+		{"InvalidParameter", 400, `The specified parameter "TaskId" is not valid.`, Permanent},
+		{"InvalidTimeStamp.Expired", 400, "", Auth},
+		{"MissingParameter", 400, "", Permanent},
+		{"InvalidAction.NotFound", 404, "", Permanent},
+		{"NoPermission", 500, "", Auth},
+		{"", 502, "", Transient},
+		{"", 429, "", Throttled},
+		{"", 403, "", Auth},
+		{"", 400, "", Permanent},
+		{"Whatever", 503, "", Transient},
+	}
+	for _, tt := range tests {
+		if got := classify(tt.code, tt.status, tt.message); got != tt.want {
+			t.Errorf("classify(%q, %d) = %s, want %s", tt.code, tt.status, got, tt.want)
+		}
+	}
+}
+
+func TestCleanMessage(t *testing.T) {
+	long := strings.Repeat("x", 500)
+	tests := []struct{ in, want string }{
+		{"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3DCAIS%252B", "Specified signature is not matched with our calculation."},
+		{"token " + stsToken + " and " + url.QueryEscape(stsToken) + " and secret " + stsSecret, "token [redacted] and [redacted] and secret [redacted]"},
+		{"line\n  two\tthree", "line two three"},
+		{long, long[:maxMessage] + "…"},
+	}
+	for _, tt := range tests {
+		if got := cleanMessage(tt.in, stsCreds); got != tt.want {
+			t.Errorf("cleanMessage(%.40q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzParsePrecheckStatus(f *testing.F) {
+	f.Add([]byte(`{"RequestId":"r","Progress":100,"Result":"[]","Description":"completed","CompletedTime":1657524396}`))
+	f.Add([]byte(`{"Progress":"x"}`))
+	f.Add([]byte(`{"Result":{"a":1}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := parsePrecheckStatus(body)
+		if err == nil && (st.Progress < 0 || st.Progress > 100) {
+			t.Fatalf("progress %d outside 0..100", st.Progress)
+		}
+	})
+}

@@ -1,0 +1,195 @@
+package sas
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"precheckwatch/secret"
+)
+
+// PrecheckStatus is QueryPreCheckDatabase's answer.
+type PrecheckStatus struct {
+	RequestID string
+	// Progress is the percentage done, 0 to 100.
+	Progress int
+	// Description is the task state: "created" (running), "completed" or
+	// "error"; "" when the service knows no such task.
+	Description string
+	// Result is the JSON text of the per-instance results array; "" or
+	// "[]" while the task runs.
+	Result string
+	// The task's times as the service sends them (epoch seconds in the
+	// documentation's examples); 0 when absent.
+	CreatedTime, UpdatedTime, CompletedTime int64
+}
+
+// QueryPreCheck asks how precheck task taskID is doing. uniRegionID is the
+// region of the database host; instanceUUID (the backup agent) may be "".
+func (c *Client) QueryPreCheck(ctx context.Context, creds secret.Credentials, taskID, uniRegionID, instanceUUID string) (PrecheckStatus, error) {
+	const op = "QueryPreCheckDatabase"
+	body, err := c.call(ctx, creds, op, map[string]string{
+		"TaskId": taskID, "UniRegionId": uniRegionID, "InstanceUuid": instanceUUID,
+	})
+	if err != nil {
+		return PrecheckStatus{}, err
+	}
+	st, err := parsePrecheckStatus(body)
+	if err != nil {
+		// A 2xx answer we cannot read (a proxy's page, a truncated body):
+		// the task is not lost by asking again later.
+		return PrecheckStatus{}, &Error{Op: op, Class: Transient, HTTPStatus: 200, Message: err.Error()}
+	}
+	return st, nil
+}
+
+// parsePrecheckStatus reads QueryPreCheckDatabase's body leniently: numbers
+// may arrive as JSON numbers or numeric strings, and Result as a string
+// (documented) or as the array itself.
+func parsePrecheckStatus(body []byte) (PrecheckStatus, error) {
+	var raw struct {
+		RequestID     string          `json:"RequestId"`
+		Progress      any             `json:"Progress"`
+		Description   string          `json:"Description"`
+		Result        json.RawMessage `json:"Result"`
+		CreatedTime   any             `json:"CreatedTime"`
+		UpdatedTime   any             `json:"UpdatedTime"`
+		CompletedTime any             `json:"CompletedTime"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return PrecheckStatus{}, fmt.Errorf("answer is not the expected JSON object: %v", err)
+	}
+	st := PrecheckStatus{RequestID: raw.RequestID, Description: raw.Description}
+	progress, err := integer("Progress", raw.Progress)
+	if err != nil {
+		return PrecheckStatus{}, err
+	}
+	st.Progress = int(max(0, min(100, progress)))
+	for _, f := range []struct {
+		name string
+		v    any
+		dst  *int64
+	}{{"CreatedTime", raw.CreatedTime, &st.CreatedTime}, {"UpdatedTime", raw.UpdatedTime, &st.UpdatedTime}, {"CompletedTime", raw.CompletedTime, &st.CompletedTime}} {
+		if *f.dst, err = integer(f.name, f.v); err != nil {
+			return PrecheckStatus{}, err
+		}
+	}
+	switch result := strings.TrimSpace(string(raw.Result)); {
+	case result == "" || result == "null":
+	case strings.HasPrefix(result, `"`):
+		if err := json.Unmarshal(raw.Result, &st.Result); err != nil {
+			return PrecheckStatus{}, fmt.Errorf("Result: %v", err)
+		}
+	case strings.HasPrefix(result, "["):
+		st.Result = result
+	default:
+		return PrecheckStatus{}, fmt.Errorf("Result is neither a string nor an array")
+	}
+	return st, nil
+}
+
+// integer reads a JSON number or numeric string as an int64; absent is 0.
+func integer(name string, v any) (int64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return 0, fmt.Errorf("%s %v is not an integer", name, x)
+		}
+		return int64(x), nil
+	case string:
+		if x == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q is not an integer", name, x)
+		}
+		return n, nil
+	default:
+		return 0, fmt.Errorf("%s is a %T, not a number", name, v)
+	}
+}
+
+// databaseTypes maps the accepted spellings to the ones
+// StartPreCheckDatabase documents.
+var databaseTypes = map[string]string{"MYSQL": "MYSQL", "MSSQL": "MSSQL", "ORACLE": "Oracle"}
+
+// StartPreCheck starts a precheck of a database (databaseType MYSQL, MSSQL
+// or Oracle, any case) and returns its task id, the answer's CreateMark.
+// It is not idempotent: a retry may start a second task.
+func (c *Client) StartPreCheck(ctx context.Context, creds secret.Credentials, databaseType, uniRegionID, instanceUUID string) (string, error) {
+	const op = "StartPreCheckDatabase"
+	dbType, ok := databaseTypes[strings.ToUpper(databaseType)]
+	if !ok {
+		return "", &Error{Op: op, Class: Permanent, Message: fmt.Sprintf("database type %q is not MYSQL, MSSQL or Oracle", databaseType)}
+	}
+	body, err := c.call(ctx, creds, op, map[string]string{
+		"DatabaseType": dbType, "UniRegionId": uniRegionID, "InstanceUuid": instanceUUID,
+	})
+	if err != nil {
+		return "", err
+	}
+	var answer struct {
+		CreateMark string `json:"CreateMark"`
+		RequestID  string `json:"RequestId"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil || answer.CreateMark == "" {
+		return "", &Error{Op: op, Class: Permanent, HTTPStatus: 200, RequestID: answer.RequestID,
+			Message: "the answer carries no CreateMark (task id)"}
+	}
+	return answer.CreateMark, nil
+}
+
+// Database is one database DescribeUniBackupDatabase lists.
+type Database struct {
+	InstanceUUID     string `json:"InstanceUuid"` // the backup agent, for StartPreCheck
+	InstanceID       string `json:"InstanceId"`
+	InstanceName     string `json:"InstanceName"`
+	DatabaseName     string `json:"DatabaseName"`
+	DatabaseType     string `json:"DatabaseType"`
+	DatabaseVersion  string `json:"DatabaseVersion"`
+	AgentStatus      string `json:"AgentStatus"`
+	Status           string `json:"Status"`
+	CreatedByProduct string `json:"CreatedByProduct"`
+	PolicyID         int64  `json:"PolicyId"`
+}
+
+const (
+	describePageSize = 100
+	describeMaxPages = 50 // a bound against a service that never stops paging
+)
+
+// DescribeDatabases lists the databases Security Center can back up in
+// uniRegionID, all pages, optionally only those of databaseType.
+func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials, uniRegionID, databaseType string) ([]Database, error) {
+	const op = "DescribeUniBackupDatabase"
+	var all []Database
+	for page := 1; page <= describeMaxPages; page++ {
+		body, err := c.call(ctx, creds, op, map[string]string{
+			"UniRegionId": uniRegionID, "DatabaseType": databaseType,
+			"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(describePageSize),
+		})
+		if err != nil {
+			return all, err
+		}
+		var answer struct {
+			DatabaseList []Database `json:"DatabaseList"`
+			PageInfo     struct {
+				TotalCount int `json:"TotalCount"`
+			} `json:"PageInfo"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return all, &Error{Op: op, Class: Transient, HTTPStatus: 200, Message: "answer is not the expected JSON object: " + err.Error()}
+		}
+		all = append(all, answer.DatabaseList...)
+		if len(answer.DatabaseList) == 0 || len(all) >= answer.PageInfo.TotalCount {
+			break
+		}
+	}
+	return all, nil
+}
