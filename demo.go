@@ -1,16 +1,304 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"precheckwatch/config"
+	"precheckwatch/handler"
+	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/eventbridge"
+	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/precheck"
+	"precheckwatch/secret"
 )
 
-func runDemo(_ context.Context, args []string, _, stderr io.Writer) int {
-	fs := newFlags("demo", "demo [flags]", stderr)
+// demoTask is one precheck the demo seeds in the local Security Center.
+type demoTask struct {
+	task   precheck.Task
+	script securitycenter.Task
+}
+
+func demoTasks(now time.Time) []demoTask {
+	at := now.Add(-30 * time.Second)
+	return []demoTask{
+		{
+			task: precheck.Task{TaskID: "t-000bc9nqwxsbyvod0001", UniRegionID: "cn-hangzhou", InstanceUUID: "ebc895506c6911ed800000163e0e0001", DatabaseType: "MYSQL", Label: "orders-db prod"},
+			script: securitycenter.Task{DatabaseType: "MYSQL", Polls: []int{0, 35, 70, 100},
+				Result: securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-bp1orders0001", at, nil))},
+		},
+		{
+			task: precheck.Task{TaskID: "t-000bc9nqwxsbyvod0002", UniRegionID: "cn-hangzhou", InstanceUUID: "ebc895506c6911ed800000163e0e0002", DatabaseType: "MSSQL", Label: "billing-sql prod"},
+			script: securitycenter.Task{DatabaseType: "MSSQL", Polls: []int{0, 50, 100},
+				Result: securitycenter.ResultJSON(securitycenter.Check("MSSQL", "i-bp1billing002", at, map[string]string{"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": "WARNING"}))},
+		},
+		{
+			task: precheck.Task{TaskID: "t-000bc9nqwxsbyvod0003", UniRegionID: "cn-shanghai", InstanceUUID: "ebc895506c6911ed800000163e0e0003", DatabaseType: "Oracle", Label: "ledger-ora prod"},
+			script: securitycenter.Task{DatabaseType: "Oracle", Polls: []int{10, 40, 80, 100},
+				Result: securitycenter.ResultJSON(securitycenter.Check("ORACLE", "i-uf6ledger0003", at, map[string]string{"ARCHIVELOG": "NOT_ARCHIVELOG"}))},
+		},
+		{
+			task:   precheck.Task{TaskID: "t-000bc9nqwxsbyvod0004", UniRegionID: "cn-hangzhou", InstanceUUID: "ebc895506c6911ed800000163e0e0004", DatabaseType: "MYSQL", Label: "inventory-db staging"},
+			script: securitycenter.Task{DatabaseType: "MYSQL", Polls: []int{0, 20, 20}, Description: securitycenter.DescriptionError},
+		},
+	}
+}
+
+// demoUnreadable is a message no producer should send: the demo shows it
+// going to the dead-letter queue while the rest of its batch goes on.
+const demoUnreadable = `{"taskId": "t-broken", "uniRegionId": `
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", "demo [--timeout 90s] [--logs]", stderr)
+	timeout := fs.Duration("timeout", 90*time.Second, "give up when the verdicts are not all posted by then")
+	showLogs := fs.Bool("logs", false, "also print the function's JSON log lines")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	fmt.Fprintln(stderr, "precheckwatch demo: not built yet")
-	return exitFailure
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	d := &demo{out: stdout, showLogs: *showLogs, labels: map[string]string{}, start: time.Now()}
+	if err := d.run(ctx); err != nil {
+		fmt.Fprintf(stderr, "precheckwatch demo: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+type demo struct {
+	out      io.Writer
+	showLogs bool
+	start    time.Time
+	labels   map[string]string // task id → label
+
+	mu sync.Mutex // serialises output lines
+}
+
+func (d *demo) say(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, "%6.1fs  %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) run(ctx context.Context) error {
+	cloud, err := localcloud.Start(localcloud.Options{})
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
+	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL)
+
+	env := cloud.Env()
+	cfg, err := config.Load(lookup(env))
+	if err != nil {
+		return err
+	}
+	tasks := demoTasks(time.Now())
+	for _, t := range tasks {
+		t.script.ID, t.script.InstanceUUID, t.script.UniRegionID = t.task.TaskID, t.task.InstanceUUID, t.task.UniRegionID
+		if err := cloud.SAS.AddTask(t.script); err != nil {
+			return fmt.Errorf("seed %s: %w", t.task.TaskID, err)
+		}
+		d.labels[t.task.TaskID] = t.task.Label
+		if code := enqueue(ctx, cfg, t.task, io.Discard, d.out); code != exitOK {
+			return fmt.Errorf("enqueue %s failed", t.task.TaskID)
+		}
+		d.say("enqueued %-22s %s (%s)", t.task.TaskID, t.task.Label, t.task.DatabaseType)
+	}
+	if _, err := cloud.MNS.Send(localcloud.PendingQueue, demoUnreadable, 0); err != nil {
+		return err
+	}
+	d.say("enqueued an unreadable message, to show it dead-lettered")
+
+	binary, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the function binary: %w", err)
+	}
+	logs, logWriter := io.Pipe()
+	defer logWriter.Close()
+	go d.follow(logs)
+	fn, err := fcruntime.Start(ctx, fcruntime.Config{
+		Binary:       binary,
+		FunctionName: "precheckwatch",
+		Env: environ(env, [][2]string{
+			{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "3s"}, {"TASK_DEADLINE", "10m"},
+			// The function takes its keys from each invocation, as in FC.
+			{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
+		}),
+		Timeout:     30 * time.Second,
+		Concurrency: 2,
+		Credentials: func() secret.Credentials {
+			return secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessKeySecret: localcloud.STSAccessKeySecret, SecurityToken: localcloud.STSToken}
+		},
+		Stdout: logWriter,
+		Stderr: logWriter,
+	})
+	if err != nil {
+		return fmt.Errorf("start the function under the FC runtime: %w", err)
+	}
+	defer fn.Close()
+	d.say("function started under the emulated FC runtime (go1, %s)", binary)
+
+	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
+		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
+		BatchSize: 10, BatchWindow: 500 * time.Millisecond, RetryMinDelay: time.Second, RetryMaxDelay: 2 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	timer, err := eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Interval: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = stream.Run(runCtx) }()
+	go func() { _ = timer.Run(runCtx) }()
+	d.say("EventBridge stream on %s and a 5s timer are driving the function", localcloud.PendingQueue)
+
+	if err := d.waitForVerdicts(ctx, cloud, tasks); err != nil {
+		return err
+	}
+	stop()
+	d.printMessages(cloud, tasks)
+	st := fn.Stats()
+	dl := cloud.MNS.Stats(localcloud.DeadLetterQueue)
+	fmt.Fprintf(d.out, "\nall %d tasks reached their verdict in %.1fs: %d invocations, %d cold start(s), %d message(s) dead-lettered, Slack %d message(s), DingTalk %d message(s)\n",
+		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive,
+		len(cloud.Slack.Messages()), len(cloud.DingTalk.Messages()))
+	return nil
+}
+
+// waitForVerdicts waits until both chat emulators hold a verdict for every
+// seeded task.
+func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tasks []demoTask) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		missing := 0
+		for _, t := range tasks {
+			if slackFor(cloud, t.task.TaskID) == "" || dingTalkFor(cloud, t.task.TaskID) == "" {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d tasks still lack a verdict on Slack or DingTalk: %w", missing, len(tasks), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func slackFor(cloud *localcloud.Cloud, taskID string) string {
+	for _, m := range cloud.Slack.Messages() {
+		if text := m.PlainText(); strings.Contains(text, taskID) {
+			return text
+		}
+	}
+	return ""
+}
+
+func dingTalkFor(cloud *localcloud.Cloud, taskID string) string {
+	for _, m := range cloud.DingTalk.Messages() {
+		if text := m.PlainText(); strings.Contains(text, taskID) {
+			return text
+		}
+	}
+	return ""
+}
+
+func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
+	rule := strings.Repeat("─", 78)
+	for _, t := range tasks {
+		fmt.Fprintf(d.out, "\n%s\nSlack #%s — %s\n%s\n%s\n", rule, localcloud.SlackChannel, t.task.Label, rule, strings.TrimSpace(slackFor(cloud, t.task.TaskID)))
+		fmt.Fprintf(d.out, "\n%s\nDingTalk — %s\n%s\n%s\n", rule, t.task.Label, rule, strings.TrimSpace(dingTalkFor(cloud, t.task.TaskID)))
+	}
+}
+
+// logLine is the part of the function's JSON log the demo follows.
+type logLine struct {
+	Msg       string           `json:"msg"`
+	TaskID    string           `json:"taskId"`
+	Attempt   int              `json:"attempt"`
+	Decision  string           `json:"decision"`
+	Verdict   precheck.Verdict `json:"verdict"`
+	Progress  int              `json:"progress"`
+	Delay     string           `json:"delay"`
+	Channel   string           `json:"channel"`
+	Task      string           `json:"task"`
+	Reason    string           `json:"reason"`
+	Trigger   handler.Trigger  `json:"trigger"`
+	Received  int              `json:"received"`
+	MessageID string           `json:"messageId"`
+}
+
+// follow turns the function's log into progress lines.
+func (d *demo) follow(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if d.showLogs {
+			d.say("log %s", line)
+		}
+		var l logLine
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &l) != nil {
+			continue
+		}
+		name := d.labels[l.TaskID]
+		switch l.Msg {
+		case "task decided":
+			if l.Decision == "finish" {
+				d.say("%-22s %-20s attempt %d  verdict %s", l.TaskID, name, l.Attempt, l.Verdict)
+			} else {
+				d.say("%-22s %-20s attempt %d  progress %3d%%  next check in %s", l.TaskID, name, l.Attempt, l.Progress, l.Delay)
+			}
+		case "notified":
+			d.say("%-22s %-20s posted to %s", l.Task, d.labels[l.Task], l.Channel)
+		case "message dead-lettered":
+			d.say("message %s dead-lettered: %s", l.MessageID, l.Reason)
+		case "invocation done":
+			if l.Received > 0 {
+				d.say("invocation by %s trigger handled %d message(s)", l.Trigger, l.Received)
+			}
+		}
+	}
+}
+
+// lookup serves config.Load from name/value pairs.
+func lookup(env [][2]string) func(string) string {
+	m := map[string]string{}
+	for _, kv := range env {
+		m[kv[0]] = kv[1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// environ turns pairs, with overrides applied, into KEY=value lines; an
+// empty override removes the variable.
+func environ(env, overrides [][2]string) []string {
+	m := map[string]string{}
+	for _, kv := range append(append([][2]string{}, env...), overrides...) {
+		m[kv[0]] = kv[1]
+	}
+	var out []string
+	for k, v := range m {
+		if v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
