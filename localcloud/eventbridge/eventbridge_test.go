@@ -1,6 +1,7 @@
 package eventbridge_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -431,4 +432,86 @@ func TestStreamStopsWhenTheFunctionCloses(t *testing.T) {
 	if got := len(srv.Messages("tasks")); got != 1 {
 		t.Errorf("%d messages on the queue, want the undelivered one", got)
 	}
+}
+
+// TestEventsMatchTheSamples compares the events a stream and a timer push
+// with the FC 3.0 samples in testdata (reference fc-runtime.md §2): the
+// same keys in the same order, at every level.
+func TestEventsMatchTheSamples(t *testing.T) {
+	srv := newQueues(t, "tasks")
+	for _, body := range []string{`{"orderId":"o-1001"}`, `{"orderId":"o-1002"}`} {
+		if _, err := srv.Send("tasks", body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := startFunction(t)
+	stream, err := eventbridge.NewStream(rec, fastConfig(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStream(t, stream, queueEmpty(srv, "tasks"))
+	timer, err := eventbridge.NewTimer(rec, eventbridge.TimerConfig{Name: "nightly-sync", Payload: `{"mode":"full"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := timer.Fire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pushes := rec.pushes()
+	if len(pushes) != 2 {
+		t.Fatalf("%d pushes, want the batch and the timer", len(pushes))
+	}
+	for i, sample := range []string{"mns-batch.json", "timer.json"} {
+		want, err := os.ReadFile(filepath.Join("testdata", sample))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := keyPaths(t, pushes[i].event), keyPaths(t, want); !slices.Equal(got, want) {
+			t.Errorf("%s: keys\n got %q\nwant %q", sample, got, want)
+		}
+	}
+}
+
+// keyPaths lists the object keys of a JSON document in order, each with
+// its path, so two documents of the same shape give the same list.
+func keyPaths(t *testing.T, doc []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	var paths []string
+	var walk func(prefix string) error
+	walk = func(prefix string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				path := prefix + "." + key.(string)
+				paths = append(paths, path)
+				if err := walk(path); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", prefix, i)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		t.Fatalf("walk %s: %v", doc, err)
+	}
+	return paths
 }

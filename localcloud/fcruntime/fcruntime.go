@@ -47,10 +47,12 @@ var (
 	ErrInstanceDied = errors.New("function instance died")
 	// ErrClosed means the Function was closed.
 	ErrClosed = errors.New("fcruntime: function closed")
-	errKilled = errors.New("killed (Function.Kill)")
 	// ErrEntityTooLarge is FC's answer to an oversized event.
 	ErrEntityTooLarge = errors.New("EntityTooLarge: payload size exceeds maximum allowed size")
 )
+
+// errKilled is the death cause Kill gives an instance.
+var errKilled = errors.New("killed (Function.Kill)")
 
 // FunctionError is the error body a function posted to /error:
 // {"errorMessage": ..., "errorType": ...} as fc-runtime-go-sdk writes it
@@ -60,6 +62,7 @@ type FunctionError struct {
 	Type    string `json:"errorType"`
 }
 
+// Error names the error type and message the function reported.
 func (e *FunctionError) Error() string {
 	return fmt.Sprintf("function error %s: %s", e.Type, e.Message)
 }
@@ -81,6 +84,7 @@ const (
 	InstanceDied
 )
 
+// String is the outcome in words, for logs and reports.
 func (o Outcome) String() string {
 	switch o {
 	case Succeeded:
