@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -315,5 +317,51 @@ func TestSlackConfigErrorsHideSecrets(t *testing.T) {
 	}
 	if _, err := notify.NewSlackBot(notify.SlackBotConfig{Channel: "C1"}); err == nil {
 		t.Fatal("bot without a token accepted")
+	}
+}
+
+func TestSinksReadUnexpectedAnswers(t *testing.T) {
+	cases := []struct {
+		name      string
+		status    int
+		body      string
+		sink      func(url string) (notify.Sink, error)
+		want      notify.Status
+		reason    string
+		ambiguous bool
+	}{
+		{"slack bot behind a proxy page", 200, "<html>sorry</html>", func(u string) (notify.Sink, error) {
+			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
+		}, notify.Retry, "bad_response", true},
+		{"slack bot, API URL wrong", 404, "not found", func(u string) (notify.Sink, error) {
+			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
+		}, notify.Failed, "http_404", false},
+		{"dingtalk behind a failing gateway", 502, "<html>bad gateway</html>", func(u string) (notify.Sink, error) {
+			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
+		}, notify.Retry, "http_502", false},
+		{"dingtalk answer not json", 200, "<html>ok</html>", func(u string) (notify.Sink, error) {
+			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
+		}, notify.Retry, "bad_response", true},
+		{"dingtalk unknown errcode", 200, `{"errcode":400013,"errmsg":"群已被解散"}`, func(u string) (notify.Sink, error) {
+			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
+		}, notify.Failed, "errcode_400013", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			sink, err := tc.sink(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := sink.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
+			if out.Status != tc.want || out.Reason != tc.reason || out.Ambiguous != tc.ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			assertNoSecrets(t, out, fmt.Sprint(sink), slackToken, "t0ken")
+		})
 	}
 }

@@ -88,7 +88,8 @@ type Config struct {
 
 // Robot is one custom robot in one group.
 type Robot struct {
-	// Name identifies the robot in the record.
+	// Name identifies the robot in the record; default "robot-<n>", n
+	// counting from 1 in Config.Robots.
 	Name  string
 	Token string
 	// Secret, when set ("SEC..."), requires every request to be signed.
@@ -167,7 +168,10 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, robots: map[string]*robotState{}}
-	for _, r := range cfg.Robots {
+	for i, r := range cfg.Robots {
+		if r.Name == "" {
+			r.Name = "robot-" + strconv.Itoa(i+1)
+		}
 		s.robots[r.Token] = &robotState{Robot: r, uuids: map[string]bool{}}
 	}
 	return s
