@@ -581,3 +581,24 @@ func FuzzParsePrecheckStatus(f *testing.F) {
 		}
 	})
 }
+
+// A network error's own text holds the signed URL, token and signature
+// included; the client keeps only the cause.
+func TestNetworkErrorIsTransientAndClean(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	endpoint := ts.URL
+	ts.Close() // nothing listens there any more
+	c, err := New(Config{Endpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.QueryPreCheck(testContext(t), stsCreds, "t-1", "cn-hangzhou", "")
+	if ClassOf(err) != Transient || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v, want a transient connection error", err)
+	}
+	for _, leak := range leaks {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error text leaks %q: %v", leak, err)
+		}
+	}
+}

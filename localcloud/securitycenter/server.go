@@ -21,6 +21,7 @@
 //   - Without TaskId, a query answers for the instance's latest task.
 //   - Tasks belong to one emulated Alibaba Cloud account: every access key
 //     sees every task.
+//   - Every answer is JSON, whatever Format asks for (the SDK asks JSON).
 package securitycenter
 
 import (
