@@ -5,10 +5,11 @@
 //
 // The SDK takes no context, panics on odd endpoints, reports results through
 // channels and shares an unsynchronised QPS monitor per queue object. The
-// adapter therefore builds a fresh SDK client and queue object for every
-// call (cheap: a few small allocations; they share one connection pool), runs
-// the call in a goroutine whose connection deadline is the call's deadline,
-// and recovers any panic into an error.
+// adapter therefore gives every call an SDK client of its own (reused from
+// an idle pool, set up with the call's keys and deadline; all share one
+// connection pool) and a fresh SDK queue object (so no QPS monitor is ever
+// shared), runs the call in a goroutine whose connections carry the call's
+// deadline, and recovers any panic into an error.
 package queue
 
 import (
@@ -139,14 +140,15 @@ func (q *Queue) Named(name string) (*Queue, error) {
 
 // call runs fn on a fresh SDK queue object, bounded by ctx and by
 // q.timeout+wait. When ctx ends first it returns at once; the goroutine
-// still running fn ends by the same deadline, which its connection carries.
+// still running fn ends by the same deadline, which its connection carries
+// (an explicit cancel without a deadline leaves it running until
+// q.timeout+wait).
 func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func(ali_mns.AliMNSQueue) error) error {
 	if err := ctx.Err(); err != nil {
 		return classify(op, err)
 	}
-	cred, err := newCredential(q.creds)
-	if err != nil {
-		return &Error{Op: op, Class: Auth, err: err}
+	if !q.creds.Complete() {
+		return &Error{Op: op, Class: Auth, err: errors.New("no AccessKey id and secret")}
 	}
 	deadline := time.Now().Add(q.timeout + wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -159,13 +161,12 @@ func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func
 				done <- fmt.Errorf("aliyun-mns-go-sdk panicked: %v", v)
 			}
 		}()
-		client := ali_mns.NewAliMNSClientWithConfig(ali_mns.AliMNSClientConfig{
-			EndPoint: sdkEndpoint, Credential: cred, MaxConnsPerHost: 1,
-		})
-		// SetTransport before the first request: fasthttp installs it when
-		// it creates the host client (reference §1.1).
-		client.SetTransport(&callTransport{e: q.ep, deadline: deadline})
-		done <- fn(ali_mns.NewMNSQueue(q.name, client))
+		c := q.ep.acquire(q.creds, deadline)
+		err := fn(ali_mns.NewMNSQueue(q.name, c.client))
+		// Only a call that returned gives its client back: a panicking one
+		// may have left it in any state.
+		q.ep.release(c)
+		done <- err
 	}()
 	select {
 	case err := <-done:

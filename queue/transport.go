@@ -2,12 +2,12 @@ package queue
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
+	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 	"github.com/aliyun/credentials-go/credentials"
 	"github.com/valyala/fasthttp"
 
@@ -33,6 +33,7 @@ type endpoint struct {
 	host       string // Host header and URI host, e.g. "127.0.0.1:9100"
 	pathPrefix string // "" or "/prefix" without a trailing slash
 	conns      *fasthttp.HostClient
+	idle       chan *sdkClient
 }
 
 func parseEndpoint(raw string, maxConns int) (*endpoint, error) {
@@ -53,6 +54,7 @@ func parseEndpoint(raw string, maxConns int) (*endpoint, error) {
 		scheme:     u.Scheme,
 		host:       u.Host,
 		pathPrefix: strings.TrimRight(u.EscapedPath(), "/"),
+		idle:       make(chan *sdkClient, idleClients),
 		conns: &fasthttp.HostClient{
 			Addr:          fasthttp.AddMissingPort(u.Host, isTLS),
 			IsTLS:         isTLS,
@@ -72,8 +74,9 @@ func parseEndpoint(raw string, maxConns int) (*endpoint, error) {
 	return e, nil
 }
 
-// callTransport sends one SDK call's requests to the endpoint, bounded by
-// the call's deadline, over the endpoint's shared connections.
+// callTransport sends an SDK client's requests to the endpoint, bounded by
+// the deadline of the call it serves, over the endpoint's shared
+// connections.
 type callTransport struct {
 	e        *endpoint
 	deadline time.Time
@@ -92,43 +95,77 @@ func (t *callTransport) RoundTrip(_ *fasthttp.HostClient, req *fasthttp.Request,
 	return false, t.e.conns.DoDeadline(req, resp, t.deadline)
 }
 
-// staticCredential hands the SDK one call's keys. The SDK reads it on every
-// request, and the Queue builds a fresh one for every call, so keys that
-// change per invocation (FC's STS keys) are always current. It also avoids
-// credentials-go's fallback to environment variables for empty keys.
-type staticCredential struct {
+// callCredential hands the SDK the keys of the call being served. The SDK
+// reads it on every request, so keys that change per invocation (FC's STS
+// keys) are always current. It also avoids credentials-go's fallback to
+// environment variables for empty keys.
+type callCredential struct {
 	id, secret, token string
 }
 
-var _ credentials.Credential = staticCredential{}
+var _ credentials.Credential = (*callCredential)(nil)
 
-func newCredential(c secret.Credentials) (staticCredential, error) {
-	if !c.Complete() {
-		return staticCredential{}, errors.New("no AccessKey id and secret")
-	}
-	return staticCredential{id: c.AccessKeyID, secret: c.AccessKeySecret.Reveal(), token: c.SecurityToken.Reveal()}, nil
-}
-
-func (c staticCredential) kind() string {
+func (c *callCredential) kind() string {
 	if c.token != "" {
 		return "sts"
 	}
 	return "access_key"
 }
 
-func (c staticCredential) GetAccessKeyId() (*string, error)     { return &c.id, nil }
-func (c staticCredential) GetAccessKeySecret() (*string, error) { return &c.secret, nil }
-func (c staticCredential) GetSecurityToken() (*string, error)   { return &c.token, nil }
-func (c staticCredential) GetBearerToken() *string              { return nil }
-func (c staticCredential) GetType() *string                     { k := c.kind(); return &k }
+func (c *callCredential) GetAccessKeyId() (*string, error)     { return &c.id, nil }
+func (c *callCredential) GetAccessKeySecret() (*string, error) { return &c.secret, nil }
+func (c *callCredential) GetSecurityToken() (*string, error)   { return &c.token, nil }
+func (c *callCredential) GetBearerToken() *string              { return nil }
+func (c *callCredential) GetType() *string                     { k := c.kind(); return &k }
 
-func (c staticCredential) GetCredential() (*credentials.CredentialModel, error) {
-	k := c.kind()
-	return &credentials.CredentialModel{
-		AccessKeyId: &c.id, AccessKeySecret: &c.secret, SecurityToken: &c.token, Type: &k,
-	}, nil
+func (c *callCredential) GetCredential() (*credentials.CredentialModel, error) {
+	id, sk, token, k := c.id, c.secret, c.token, c.kind()
+	return &credentials.CredentialModel{AccessKeyId: &id, AccessKeySecret: &sk, SecurityToken: &token, Type: &k}, nil
 }
 
 // String and GoString keep the keys out of any accidental print.
-func (c staticCredential) String() string   { return secret.Mask }
-func (c staticCredential) GoString() string { return secret.Mask }
+func (c *callCredential) String() string   { return secret.Mask }
+func (c *callCredential) GoString() string { return secret.Mask }
+
+// sdkClient is an SDK client that serves one call at a time: the call sets
+// its keys and deadline first. Reusing clients matters because every new
+// SDK client brings a fasthttp.Client whose idle-cleaner goroutine lives on
+// for a second after its last request.
+type sdkClient struct {
+	client    ali_mns.MNSClient
+	cred      *callCredential
+	transport *callTransport
+}
+
+// idleClients is how many SDK clients an endpoint keeps for reuse.
+const idleClients = 64
+
+// acquire returns an idle SDK client or builds one, set up for a call with
+// creds and deadline. Building one may panic (it is the SDK); callers
+// recover.
+func (e *endpoint) acquire(creds secret.Credentials, deadline time.Time) *sdkClient {
+	var c *sdkClient
+	select {
+	case c = <-e.idle:
+	default:
+		c = &sdkClient{cred: &callCredential{}, transport: &callTransport{e: e}}
+		c.client = ali_mns.NewAliMNSClientWithConfig(ali_mns.AliMNSClientConfig{
+			EndPoint: sdkEndpoint, Credential: c.cred, MaxConnsPerHost: 1,
+		})
+		// SetTransport before the first request: fasthttp installs it when
+		// it creates a host client (reference §1.1).
+		c.client.SetTransport(c.transport)
+	}
+	*c.cred = callCredential{id: creds.AccessKeyID, secret: creds.AccessKeySecret.Reveal(), token: creds.SecurityToken.Reveal()}
+	c.transport.deadline = deadline
+	return c
+}
+
+// release keeps c for another call, or drops it when enough are idle.
+func (e *endpoint) release(c *sdkClient) {
+	*c.cred = callCredential{}
+	select {
+	case e.idle <- c:
+	default:
+	}
+}
