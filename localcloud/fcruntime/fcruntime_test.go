@@ -250,6 +250,7 @@ func TestEveryHeaderReachesTheContext(t *testing.T) {
 	if s.Invocations != 2 || s.Succeeded != 2 || s.ColdStarts != 1 || len(s.ColdStartTimes) != 1 || s.ColdStartTimes[0] <= 0 {
 		t.Errorf("stats %+v, want 2 invocations, 2 succeeded, 1 cold start with its time", s)
 	}
+	t.Logf("cold start (process start to first /invocation/next): %v", s.ColdStartTimes)
 }
 
 func TestRetryCountHeader(t *testing.T) {
