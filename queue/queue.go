@@ -168,15 +168,22 @@ func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func
 		q.ep.release(c)
 		done <- err
 	}()
+	var err error
 	select {
-	case err := <-done:
-		if err != nil {
-			return classify(op, err)
-		}
-		return nil
+	case err = <-done:
 	case <-ctx.Done():
-		return classify(op, ctx.Err())
+		// A call that finished as ctx ended still counts: dropping a
+		// successful receive would hide its messages for nothing.
+		select {
+		case err = <-done:
+		default:
+			err = ctx.Err()
+		}
 	}
+	if err != nil {
+		return classify(op, err)
+	}
+	return nil
 }
 
 // Receive takes up to limit messages (clamped to 1..16), waiting up to wait
