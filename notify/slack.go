@@ -86,7 +86,7 @@ func (b *SlackBot) String() string { return "slack bot sink for " + b.channel }
 // Send posts m.Slack to the channel, as a reply under m.ThreadOf when set.
 func (b *SlackBot) Send(ctx context.Context, m Message) Outcome {
 	if err := b.limiter.Wait(ctx); err != nil {
-		return limiterOutcome("slack", err)
+		return limiterOutcome(SlackName, err)
 	}
 	opts := slackMessageOptions(m.Slack, false)
 	if m.ThreadOf != "" {
@@ -106,7 +106,7 @@ func (b *SlackBot) Send(ctx context.Context, m Message) Outcome {
 // attachment are all replaced, so a stale colour bar does not survive.
 func (b *SlackBot) Update(ctx context.Context, channel, ts string, m Message) Outcome {
 	if err := b.limiter.Wait(ctx); err != nil {
-		return limiterOutcome("slack", err)
+		return limiterOutcome(SlackName, err)
 	}
 	ch, newTS, _, err := b.api.UpdateMessageContext(ctx, channel, ts, slackMessageOptions(m.Slack, true)...)
 	if err != nil {
@@ -185,7 +185,7 @@ func (w *SlackWebhook) String() string {
 // has no ts to thread under.
 func (w *SlackWebhook) Send(ctx context.Context, m Message) Outcome {
 	if err := w.limiter.Wait(ctx); err != nil {
-		return limiterOutcome("slack", err)
+		return limiterOutcome(SlackName, err)
 	}
 	msg := &slack.WebhookMessage{Text: m.Slack.Text, Attachments: slackAttachments(m.Slack)}
 	if len(m.Slack.Blocks) > 0 {
@@ -263,7 +263,7 @@ func transportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 		out.Reason = "timeout"
 	case errors.Is(err, context.Canceled):
 		out.Reason = "canceled"
-	case errors.As(err, &se), errors.As(err, &ute), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &se), errors.As(err, &ute), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		out.Reason = "bad_response"
 	case errors.As(err, &ue):
 	default:

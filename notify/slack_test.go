@@ -333,6 +333,9 @@ func TestSinksReadUnexpectedAnswers(t *testing.T) {
 		{"slack bot behind a proxy page", 200, "<html>sorry</html>", func(u string) (notify.Sink, error) {
 			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
 		}, notify.Retry, "bad_response", true},
+		{"slack bot, empty answer", 200, "", func(u string) (notify.Sink, error) {
+			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
+		}, notify.Retry, "bad_response", true},
 		{"slack bot, API URL wrong", 404, "not found", func(u string) (notify.Sink, error) {
 			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
 		}, notify.Failed, "http_404", false},
