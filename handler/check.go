@@ -89,7 +89,7 @@ func (r *run) check(ctx context.Context, j *job) {
 	}
 	j.kind, j.delay = requeueJob, d.Delay
 	log.Info("task decided", "attempt", d.Task.Attempt, "decision", "requeue", "progress", d.Task.LastProgress,
-		"delay", d.Delay.String())
+		"delay", d.Delay.Round(time.Millisecond).String())
 	if firstSight && r.h.cfg.NotifyStarted {
 		r.announceStart(ctx, j)
 	}
