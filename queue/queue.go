@@ -85,11 +85,11 @@ type Outgoing struct {
 	Delay time.Duration
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,119}$`)
+var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,255}$`)
 
 func checkName(name string) error {
 	if !queueName.MatchString(name) {
-		return fmt.Errorf("queue name %q: want 1-120 letters, digits or '-', starting with a letter or digit", name)
+		return fmt.Errorf("queue name %q: want 1-256 letters, digits or '-', starting with a letter or digit", name)
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		{"http://127.0.0.1:9100?x=1", "q", "query"},
 		{"http://127.0.0.1:9100", "", "queue name"},
 		{"http://127.0.0.1:9100", "bad_name", "queue name"},
-		{"http://127.0.0.1:9100", strings.Repeat("q", 121), "queue name"},
+		{"http://127.0.0.1:9100", strings.Repeat("q", 257), "queue name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.endpoint+"|"+tc.name, func(t *testing.T) {

@@ -130,7 +130,7 @@ func (q *queue) notify() {
 var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 
 func checkQueueName(name string) *Error {
-	if len(name) == 0 || len(name) > 120 {
+	if len(name) == 0 || len(name) > 256 {
 		return errQueueNameLength
 	}
 	if !queueNamePattern.MatchString(name) {

@@ -172,7 +172,7 @@ func parseRoute(r *http.Request) (route, *Error) {
 	path, rawQuery, _ := strings.Cut(target, "?")
 	values, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return rt, newError(http.StatusBadRequest, "InvalidQueryString", "The query string you provided is invalid.")
+		return rt, newError(http.StatusBadRequest, "InvalidQueryString", "Http request URL contains invalid querystring item \""+rawQuery+"\".")
 	}
 	for k, v := range values {
 		rt.query[strings.ToLower(k)] = v[0]
