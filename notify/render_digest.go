@@ -14,33 +14,83 @@ import (
 // RenderDigest renders one message for many tasks that finished in one
 // invocation: a count per verdict, then each task worst first, the
 // non-passing ones with their failing items and fix hints. The on-call team
-// is mentioned when any task did not pass.
+// is mentioned when any task did not pass. Tasks beyond the message limits
+// are counted in an "…and N more tasks" line; RenderDigestPages avoids that.
 func RenderDigest(items []Finished, opts RenderOptions) Message {
 	d := newDigest(items)
-	return Message{Slack: d.slack(opts), DingTalk: d.dingTalk(opts)}
+	slackContent, _ := d.slack(opts)
+	dingTalkContent, _ := d.dingTalk(opts)
+	return Message{Slack: slackContent, DingTalk: dingTalkContent}
+}
+
+// DigestPage is one digest message and the tasks it shows.
+type DigestPage struct {
+	Message Message
+	// Tasks are the tasks the message shows, worst first; none is only
+	// counted in an "…and N more" line.
+	Tasks []Finished
+}
+
+// RenderDigestPages splits items into as few digest messages as keep every
+// task shown on both channels, worst tasks first; with more than one page,
+// each title says which page it is. A caller that records a task as
+// delivered with its digest should use this rather than RenderDigest.
+func RenderDigestPages(items []Finished, opts RenderOptions) []DigestPage {
+	all := newDigest(items)
+	var split []digest
+	for start := 0; start < len(all.items); {
+		rest := all.slice(start, len(all.items))
+		_, inSlack := rest.slack(opts)
+		_, inDingTalk := rest.dingTalk(opts)
+		end := start + max(1, min(inSlack, inDingTalk))
+		split = append(split, all.slice(start, end))
+		start = end
+	}
+	pages := make([]DigestPage, len(split))
+	for i, d := range split {
+		if len(split) > 1 {
+			d.page = fmt.Sprintf(" (%d/%d)", i+1, len(split))
+		}
+		slackContent, _ := d.slack(opts)
+		dingTalkContent, _ := d.dingTalk(opts)
+		pages[i] = DigestPage{Message: Message{Slack: slackContent, DingTalk: dingTalkContent}, Tasks: d.items}
+	}
+	return pages
 }
 
 // digest holds what both channels show of many finished tasks.
 type digest struct {
-	views  []verdictView // worst first
+	items  []Finished    // worst first
+	views  []verdictView // items, as shown
 	counts map[precheck.Verdict]int
 	worst  precheck.Verdict
 	alert  bool
+	page   string // " (2/3)" when the digest is one page of several
 }
 
 func newDigest(items []Finished) digest {
-	d := digest{counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
-	for _, f := range items {
-		v := newVerdictView(f.Task, f.Outcome)
-		d.views = append(d.views, v)
+	items = slices.Clone(items)
+	slices.SortStableFunc(items, func(a, b Finished) int {
+		return verdictRank(b.Outcome.Verdict) - verdictRank(a.Outcome.Verdict)
+	})
+	views := make([]verdictView, len(items))
+	for i, f := range items {
+		views[i] = newVerdictView(f.Task, f.Outcome)
+	}
+	return digestOf(items, views)
+}
+
+// slice is the digest of the tasks from i to j, already in order.
+func (d digest) slice(i, j int) digest { return digestOf(d.items[i:j], d.views[i:j]) }
+
+func digestOf(items []Finished, views []verdictView) digest {
+	d := digest{items: items, views: views, counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
+	for _, v := range views {
 		d.counts[v.out.Verdict]++
 		d.alert = d.alert || alerting(v.out.Verdict)
 	}
-	slices.SortStableFunc(d.views, func(a, b verdictView) int {
-		return verdictRank(b.out.Verdict) - verdictRank(a.out.Verdict)
-	})
-	if len(d.views) > 0 {
-		d.worst = d.views[0].out.Verdict
+	if len(views) > 0 {
+		d.worst = views[0].out.Verdict
 	}
 	return d
 }
@@ -50,7 +100,7 @@ func (d digest) title() string {
 	if len(d.views) == 0 {
 		return "✅ No precheck finished"
 	}
-	return badge(d.worst) + " · " + plural(len(d.views), "precheck", "prechecks") + " finished"
+	return badge(d.worst) + " · " + plural(len(d.views), "precheck", "prechecks") + " finished" + d.page
 }
 
 // tallyLine counts tasks per verdict, worst first.
@@ -140,7 +190,8 @@ func taskChunk(m markup, v verdictView, compact bool, shownHints map[string]bool
 	return c
 }
 
-func (d digest) slack(opts RenderOptions) SlackContent {
+// slack renders the digest for Slack and says how many tasks it shows.
+func (d digest) slack(opts RenderOptions) (SlackContent, int) {
 	m := slackMarkup{}
 	console := opts.console()
 	summary := d.tallyLine()
@@ -167,10 +218,11 @@ func (d digest) slack(opts RenderOptions) SlackContent {
 		Blocks: body,
 		Color:  colorOf(d.worst),
 		Detail: append(detail, tail...),
-	}
+	}, shown
 }
 
-func (d digest) dingTalk(opts RenderOptions) DingTalkContent {
+// dingTalk renders the digest for DingTalk and says how many tasks it shows.
+func (d digest) dingTalk(opts RenderOptions) (DingTalkContent, int) {
 	m := dingTalkMarkup{}
 	console := opts.console()
 	head := "### " + d.title() + "\n\n" + d.tallyLine()
@@ -189,5 +241,5 @@ func (d digest) dingTalk(opts RenderOptions) DingTalkContent {
 		parts = append(parts, d.moreTasks(m, d.views[shown:], console))
 	}
 	content.Text = strings.Join(append(parts, foot), chunkSep)
-	return content
+	return content, shown
 }

@@ -405,17 +405,21 @@ func TestLimitsHoldUnderStress(t *testing.T) {
 	for i := range 600 {
 		manyItems = append(manyItems, fmt.Sprintf("CHECK_%03d", i), []string{"PASSED", "WARNING", "BROKEN"}[i%3])
 	}
-	cases := map[string]Finished{
-		"200 instances":             completed(t, precheck.Task{TaskID: "t-1", UniRegionID: "cn-hangzhou"}, manyMySQL(200, 3, 99, 198)),
-		"120 failing instances":     completed(t, precheck.Task{TaskID: "t-2", UniRegionID: "cn-hangzhou", Label: "漢字ラベル"}, "["+strings.Join(allFailing, ",")+"]"),
-		"one instance, 600 items":   completed(t, precheck.Task{TaskID: "t-3", UniRegionID: "cn-hangzhou"}, "["+instanceJSON("i-1", "MSSQL", 0, manyItems...)+"]"),
-		"10k-character fields":      completed(t, precheck.Task{TaskID: huge, UniRegionID: huge, InstanceUUID: huge, Label: huge}, "["+instanceJSON(huge, huge, 0, huge, huge)+"]"),
-		"no instances":              completed(t, precheck.Task{TaskID: "t-5", UniRegionID: "cn-hangzhou"}, "[]"),
-		"invalid UTF-8 and control": completed(t, precheck.Task{TaskID: "t-6\xff", UniRegionID: "cn\x00"}, "["+instanceJSON("i-\u0007", "MYSQL", 0, "A\u202e", "\xfe")+"]"),
+	cases := []struct {
+		name string
+		f    Finished
+	}{
+		{"200 instances", completed(t, precheck.Task{TaskID: "t-1", UniRegionID: "cn-hangzhou"}, manyMySQL(200, 3, 99, 198))},
+		{"120 failing instances", completed(t, precheck.Task{TaskID: "t-2", UniRegionID: "cn-hangzhou", Label: "漢字ラベル"}, "["+strings.Join(allFailing, ",")+"]")},
+		{"one instance, 600 items", completed(t, precheck.Task{TaskID: "t-3", UniRegionID: "cn-hangzhou"}, "["+instanceJSON("i-1", "MSSQL", 0, manyItems...)+"]")},
+		{"10k-character fields", completed(t, precheck.Task{TaskID: huge, UniRegionID: huge, InstanceUUID: huge, Label: huge}, "["+instanceJSON(huge, huge, 0, huge, huge)+"]")},
+		{"no instances", completed(t, precheck.Task{TaskID: "t-5", UniRegionID: "cn-hangzhou"}, "[]")},
+		{"invalid UTF-8 and control", completed(t, precheck.Task{TaskID: "t-6\xff", UniRegionID: "cn\x00"}, "["+instanceJSON("i-\u0007", "MYSQL", 0, "A\u202e", "\xfe")+"]")},
 	}
 	var all []Finished
-	for name, f := range cases {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range cases {
+		f := c.f
+		t.Run(c.name, func(t *testing.T) {
 			for _, opts := range []RenderOptions{testOpts, {ConsoleURL: "javascript:alert(1)"}, {ConsoleURL: "https://example.com/" + huge}} {
 				m := RenderVerdict(f.Task, f.Outcome, opts)
 				checkLimits(t, m)
@@ -443,7 +447,57 @@ func TestLimitsHoldUnderStress(t *testing.T) {
 			}
 		}
 	})
-	t.Run("empty digest", func(t *testing.T) { checkLimits(t, RenderDigest(nil, testOpts)) })
+	t.Run("digest pages of 240 tasks", func(t *testing.T) {
+		pages := RenderDigestPages(all, testOpts)
+		if len(pages) < 2 {
+			t.Fatalf("%d pages for 240 tasks", len(pages))
+		}
+		seen, lastRank := 0, 99
+		for i, p := range pages {
+			checkLimits(t, p.Message)
+			if want := fmt.Sprintf("(%d/%d)", i+1, len(pages)); !strings.Contains(p.Message.Slack.Text, want) || !strings.Contains(p.Message.DingTalk.Title, want) {
+				t.Errorf("page %d is not marked %s", i+1, want)
+			}
+			for channel, text := range map[string]string{"Slack": slackAll(p.Message.Slack), "DingTalk": p.Message.DingTalk.Text} {
+				if moreTasksRe.MatchString(text) {
+					t.Errorf("page %d leaves tasks out on %s", i+1, channel)
+				}
+				if n := strings.Count(text, "· task "); n != len(p.Tasks) {
+					t.Errorf("page %d shows %d tasks on %s, holds %d", i+1, n, channel, len(p.Tasks))
+				}
+			}
+			for _, f := range p.Tasks {
+				if r := verdictRank(f.Outcome.Verdict); r > lastRank {
+					t.Errorf("page %d: %s after a less severe task", i+1, f.Outcome.Verdict)
+				} else {
+					lastRank = r
+				}
+			}
+			seen += len(p.Tasks)
+		}
+		if seen != len(all) {
+			t.Errorf("pages hold %d tasks, want %d", seen, len(all))
+		}
+	})
+	t.Run("one digest page", func(t *testing.T) {
+		var small []Finished
+		for _, f := range fixtures(t)[:3] {
+			small = append(small, f.Finished)
+		}
+		pages := RenderDigestPages(small, testOpts)
+		if len(pages) != 1 || len(pages[0].Tasks) != 3 || strings.Contains(pages[0].Message.Slack.Text, "(1/1)") {
+			t.Fatalf("3 small tasks give %d pages", len(pages))
+		}
+		if got, want := slackWire(t, pages[0].Message.Slack), slackWire(t, RenderDigest(small, testOpts).Slack); !bytes.Equal(got, want) {
+			t.Error("a single page differs from RenderDigest")
+		}
+	})
+	t.Run("empty digest", func(t *testing.T) {
+		checkLimits(t, RenderDigest(nil, testOpts))
+		if pages := RenderDigestPages(nil, testOpts); len(pages) != 0 {
+			t.Errorf("%d pages for no task", len(pages))
+		}
+	})
 	t.Run("operator alert with huge detail", func(t *testing.T) {
 		checkLimits(t, RenderOperatorAlert(huge, huge, -1))
 		checkLimits(t, RenderStarted(precheck.Task{TaskID: huge, UniRegionID: huge, Label: huge}))
