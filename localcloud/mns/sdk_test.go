@@ -343,3 +343,50 @@ func TestAuthAndFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestQueueAttributesAndRetention(t *testing.T) {
+	e := newEnv(t)
+	q := e.queue(t, "q")
+	m := ali_mns.NewMNSQueueManager(e.client("ak", "sk", ""))
+	if err := m.SetQueueAttributesWithOptions("q", ali_mns.WithVisibilityTimeout(120), ali_mns.WithMessageRetentionPeriod(600)); err != nil {
+		t.Fatalf("set attributes: %v", err)
+	}
+	send(t, q, "short-lived", 0)
+	got, err := receive(q, 1, 0)
+	if err != nil || got.Messages[0].NextVisibleTime-got.Messages[0].FirstDequeueTime != 120000 {
+		t.Fatalf("visibility timeout not applied: %+v %v", got, err)
+	}
+	attrs, err := m.GetQueueAttributes("q")
+	if err != nil || attrs.VisibilityTimeout != 120 || attrs.InactiveMessages != 1 {
+		t.Fatalf("attributes %+v %v", attrs, err)
+	}
+	e.srv.Advance(601 * time.Second) // past the retention period
+	if got := e.srv.Bodies("q"); len(got) != 0 {
+		t.Fatalf("expired message kept: %v", got)
+	}
+}
+
+func TestBatchPeek(t *testing.T) {
+	e := newEnv(t)
+	q := e.queue(t, "q")
+	for _, b := range []string{"a", "b", "c"} {
+		send(t, q, b, 0)
+	}
+	resp := make(chan ali_mns.BatchMessageReceiveResponse, 1)
+	errs := make(chan error, 1)
+	q.BatchPeekMessage(resp, errs, 2)
+	select {
+	case r := <-resp:
+		if len(r.Messages) != 2 || r.Messages[0].MessageBody != "a" || r.Messages[0].ReceiptHandle != "" {
+			t.Fatalf("batch peek %+v", r)
+		}
+	case err := <-errs:
+		t.Fatal(err)
+	}
+	if st := e.srv.Stats("q"); st.Active != 3 {
+		t.Fatalf("peek changed state: %+v", st)
+	}
+	if n := e.srv.Requests()[mns.OpBatchPeekMessage]; n != 1 {
+		t.Fatalf("BatchPeekMessage requests %d", n)
+	}
+}
