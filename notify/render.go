@@ -116,8 +116,13 @@ func RenderOperatorAlert(cause, detail string, affected int) Message {
 		cause = "precheckwatch cannot reach its cloud services"
 	}
 	detail = clipRunes(strings.TrimSpace(detail), 2000)
-	waiting := fmt.Sprintf("%s stay queued and are checked again once this is fixed; none is lost.", plural(affected, "task", "tasks"))
-	if affected <= 0 {
+	var waiting string
+	switch {
+	case affected == 1:
+		waiting = "1 task stays queued and is checked again once this is fixed; it is not lost."
+	case affected > 1:
+		waiting = fmt.Sprintf("%d tasks stay queued and are checked again once this is fixed; none is lost.", affected)
+	default:
 		waiting = "Pending tasks stay queued and are checked again once this is fixed; none is lost."
 	}
 	const title = "🚨 precheckwatch needs an operator"
@@ -134,7 +139,7 @@ func RenderOperatorAlert(cause, detail string, affected int) Message {
 			Blocks: []slack.Block{headerBlock(title)},
 			Color:  "danger",
 			Detail: []slack.Block{
-				sectionBlock(slackBody),
+				sectionBlock(clipRunes(slackBody, SlackMaxSectionText)),
 				contextBlock(s.text(waiting)),
 			},
 		},
@@ -311,8 +316,8 @@ func (v verdictView) summary(m markup) string {
 		parts = append(parts, fmt.Sprintf("%d passed", pass))
 		s = strings.Join(parts, ", ") + on
 	}
-	if reason := clipRunes(oneLine(v.out.Reason), maxReasonRunes); reason != "" {
-		s += m.br() + m.bold("Reason:") + " " + m.text(reason)
+	if reason := m.textUpTo(v.out.Reason, maxReasonRunes); reason != "" {
+		s += m.br() + m.bold("Reason:") + " " + reason
 	}
 	return s
 }

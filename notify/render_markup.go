@@ -12,8 +12,11 @@ type markup interface {
 	// size measures text as the channel limits it: Slack counts
 	// characters, DingTalk bytes.
 	size(s string) int
-	// text is user data as literal text on one line.
+	// text is user data as literal text on one line, clipped to
+	// maxFieldRunes.
 	text(s string) string
+	// textUpTo is text clipped to n characters instead.
+	textUpTo(s string, n int) string
 	// code is user data as an inline code span.
 	code(s string) string
 	// prose is our own catalogue text, which holds `code` spans.
@@ -41,7 +44,9 @@ type slackMarkup struct{}
 
 func (slackMarkup) size(s string) int { return utf8.RuneCountInString(s) }
 
-func (slackMarkup) text(s string) string { return escapeSlack(clipRunes(oneLine(s), maxFieldRunes)) }
+func (m slackMarkup) text(s string) string { return m.textUpTo(s, maxFieldRunes) }
+
+func (slackMarkup) textUpTo(s string, n int) string { return escapeSlack(clipRunes(oneLine(s), n)) }
 
 func (slackMarkup) code(s string) string {
 	s = clipRunes(oneLine(s), maxFieldRunes)
@@ -80,8 +85,10 @@ type dingTalkMarkup struct{}
 
 func (dingTalkMarkup) size(s string) int { return len(s) }
 
-func (dingTalkMarkup) text(s string) string {
-	return dingTalkEscaper.Replace(clipRunes(oneLine(s), maxFieldRunes))
+func (m dingTalkMarkup) text(s string) string { return m.textUpTo(s, maxFieldRunes) }
+
+func (dingTalkMarkup) textUpTo(s string, n int) string {
+	return dingTalkEscaper.Replace(clipRunes(oneLine(s), n))
 }
 
 func (dingTalkMarkup) code(s string) string {

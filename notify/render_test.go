@@ -413,6 +413,8 @@ func TestLimitsHoldUnderStress(t *testing.T) {
 		{"120 failing instances", completed(t, precheck.Task{TaskID: "t-2", UniRegionID: "cn-hangzhou", Label: "漢字ラベル"}, "["+strings.Join(allFailing, ",")+"]")},
 		{"one instance, 600 items", completed(t, precheck.Task{TaskID: "t-3", UniRegionID: "cn-hangzhou"}, "["+instanceJSON("i-1", "MSSQL", 0, manyItems...)+"]")},
 		{"10k-character fields", completed(t, precheck.Task{TaskID: huge, UniRegionID: huge, InstanceUUID: huge, Label: huge}, "["+instanceJSON(huge, huge, 0, huge, huge)+"]")},
+		{"escapes that grow", decided(t, precheck.Task{TaskID: "t-7", UniRegionID: "cn-hangzhou", Label: strings.Repeat("&", 300)},
+			precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: strings.Repeat("<", 3000)}, decidedAt, 1)},
 		{"no instances", completed(t, precheck.Task{TaskID: "t-5", UniRegionID: "cn-hangzhou"}, "[]")},
 		{"invalid UTF-8 and control", completed(t, precheck.Task{TaskID: "t-6\xff", UniRegionID: "cn\x00"}, "["+instanceJSON("i-\u0007", "MYSQL", 0, "A\u202e", "\xfe")+"]")},
 	}
@@ -500,6 +502,7 @@ func TestLimitsHoldUnderStress(t *testing.T) {
 	})
 	t.Run("operator alert with huge detail", func(t *testing.T) {
 		checkLimits(t, RenderOperatorAlert(huge, huge, -1))
+		checkLimits(t, RenderOperatorAlert(strings.Repeat("<", 3000), strings.Repeat("&", 3000), 1))
 		checkLimits(t, RenderStarted(precheck.Task{TaskID: huge, UniRegionID: huge, Label: huge}))
 	})
 }
