@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"precheckwatch/dedupe"
+	"precheckwatch/notify"
 	"precheckwatch/precheck"
 )
 
@@ -16,6 +18,7 @@ const (
 	finishedJob                  // a verdict to deliver, then done (or back on the queue for undelivered channels)
 	holdJob                      // unchanged, back on the queue after delay (credentials trouble, or out of time)
 	deadLetterJob                // unreadable: to the dead-letter queue verbatim
+	skipJob                      // handed on already, by an earlier attempt at the same event
 )
 
 // job is one message on its way through an invocation.
@@ -30,6 +33,10 @@ type job struct {
 	// every outcome but "done" means sending a message.
 	fromEvent bool
 
+	// handoff is held while an event's message is being handed on, so that
+	// a retried event does not requeue the same message twice.
+	handoff *dedupe.Lease
+
 	task  precheck.Task
 	kind  jobKind
 	delay time.Duration
@@ -40,6 +47,9 @@ type job struct {
 // check parses a job's task, asks Security Center about it and decides.
 func (r *run) check(ctx context.Context, j *job) {
 	log := r.log.With("messageId", j.msg.ID)
+	if !r.claimHandoff(ctx, j) {
+		return
+	}
 	if j.problem != "" {
 		j.kind, j.why = deadLetterJob, j.problem
 		log.Warn("unreadable event entry", "reason", j.problem)
@@ -92,6 +102,52 @@ func (r *run) check(ctx context.Context, j *job) {
 		"delay", d.Delay.Round(time.Millisecond).String())
 	if firstSight && r.h.cfg.NotifyStarted {
 		r.announceStart(ctx, j)
+	}
+}
+
+// handoffVerdict marks an event's message as handed on in the delivery record.
+const handoffVerdict = "HANDED_ON"
+
+// claimHandoff makes sure a message delivered in an event is handed on by
+// one attempt only: EventBridge retries a whole batch when an invocation
+// fails, and the messages an earlier attempt already requeued must not be
+// requeued again. It reports whether j should be processed.
+func (r *run) claimHandoff(ctx context.Context, j *job) bool {
+	if !j.fromEvent || j.msg.ID == "" {
+		return true
+	}
+	key := dedupe.Key{TaskID: j.msg.ID, Channel: "queue", Verdict: handoffVerdict}
+	c, err := r.h.d.Store.Claim(ctx, key, time.Until(r.times.handUntil)+leaseTTL)
+	switch {
+	case err != nil:
+		// Without the record a retry may requeue twice; a duplicate
+		// task is harmless, a lost one is not.
+		r.log.Warn("delivery record unavailable; handing on without it", "messageId", j.msg.ID, "error", err)
+		return true
+	case c.State == dedupe.Delivered:
+		j.kind = skipJob
+		r.tally.add(func(rep *Report) { rep.Skipped++ })
+		return false
+	case c.State == dedupe.Busy:
+		// Another attempt at this event is handing it on right now; fail
+		// this one so that the platform retries it later.
+		j.kind = skipJob
+		r.tally.add(func(rep *Report) { rep.Unhanded++ })
+		return false
+	}
+	j.handoff = &c.Lease
+	return true
+}
+
+// handed records the outcome of handing j on.
+func (r *run) handed(ctx context.Context, j *job, ok bool) {
+	if j.handoff == nil {
+		return
+	}
+	if ok {
+		r.record(ctx, *j.handoff, notify.Outcome{})
+	} else {
+		r.release(ctx, *j.handoff)
 	}
 }
 

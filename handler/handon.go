@@ -27,6 +27,9 @@ func (h *handOn) add(ctx context.Context, j *job) {
 	var deletes []string
 	h.mu.Lock()
 	switch {
+	case j.kind == skipJob:
+		h.mu.Unlock()
+		return
 	case j.kind == deadLetterJob:
 		h.mu.Unlock()
 		h.r.deadLetter(ctx, j)
@@ -36,7 +39,9 @@ func (h *handOn) add(ctx context.Context, j *job) {
 		h.r.hold(ctx, j)
 		return
 	case j.kind == finishedJob && h.r.allDelivered(j):
-		if !j.fromEvent {
+		if j.fromEvent {
+			h.r.handed(ctx, j, true)
+		} else {
 			h.deletes = append(h.deletes, j.msg.Handle)
 		}
 	default:
@@ -101,9 +106,11 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 				// The event's copy is deleted once we return: this one is
 				// not handed on, so the invocation must fail.
 				r.tally.add(func(rep *Report) { rep.Unhanded++ })
+				r.handed(ctx, j, false)
 			}
 			continue
 		}
+		r.handed(ctx, j, true)
 		r.tally.add(func(rep *Report) {
 			switch j.kind {
 			case requeueJob, holdJob:
@@ -180,9 +187,11 @@ func (r *run) deadLetter(ctx context.Context, j *job) {
 		r.serviceError("mns", "dead-letter", err)
 		if j.fromEvent {
 			r.tally.add(func(rep *Report) { rep.Unhanded++ })
+			r.handed(ctx, j, false)
 		}
 		return
 	}
+	r.handed(ctx, j, true)
 	r.tally.add(func(rep *Report) { rep.DeadLettered++ })
 	r.log.Warn("message dead-lettered", "messageId", j.msg.ID, "queue", r.h.cfg.DeadLetterQueue, "reason", j.why)
 	if !j.fromEvent {
