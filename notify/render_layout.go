@@ -142,7 +142,7 @@ func instanceChunk(m markup, in precheck.Instance, form itemForm, shownHints map
 			for _, rest := range entries[i:] {
 				left += rest.items
 			}
-			b.WriteString("\n" + m.item(fmt.Sprintf("…and %s more on this instance (open the console)", plural(left, "check", "checks"))))
+			b.WriteString("\n" + m.item("…and "+plural(left, "more check", "more checks")+" on this instance (open the console)"))
 			break
 		}
 		b.WriteString(line)

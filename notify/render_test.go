@@ -434,6 +434,19 @@ func TestLimitsHoldUnderStress(t *testing.T) {
 			all = append(all, f)
 		}
 	}
+	t.Run("600 items counted", func(t *testing.T) {
+		m := RenderVerdict(cases[2].f.Task, cases[2].f.Outcome, testOpts)
+		for channel, text := range map[string]string{"Slack": slackAll(m.Slack), "DingTalk": m.DingTalk.Text} {
+			more := regexp.MustCompile(`…and (\d+) more checks on this instance`).FindStringSubmatch(text)
+			if more == nil {
+				t.Fatalf("%s: no \"…and N more checks\" line", channel)
+			}
+			omitted, _ := strconv.Atoi(more[1])
+			if shown := len(regexp.MustCompile(`CHECK_\d{3}`).FindAllString(text, -1)); shown+omitted != 600 {
+				t.Errorf("%s: %d items shown + %d counted ≠ 600", channel, shown, omitted)
+			}
+		}
+	})
 	t.Run("digest of 240 tasks", func(t *testing.T) {
 		m := RenderDigest(all, testOpts)
 		checkLimits(t, m)
