@@ -9,8 +9,10 @@ require (
 	github.com/aliyun/fc-runtime-go-sdk v0.3.1
 	github.com/gogap/errors v0.0.0-20210818113853-edfbba0ddea9
 	github.com/redis/go-redis/v9 v9.17.3
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/slack-go/slack v0.35.0
 	github.com/valyala/fasthttp v1.52.0
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/time v0.14.0
 )
 
@@ -30,5 +32,6 @@ require (
 	github.com/opentracing/opentracing-go v1.2.1-0.20220228012449-10b1cf09e00b // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	golang.org/x/net v0.33.0 // indirect
+	golang.org/x/text v0.21.0 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 )

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/securitycenter"
+)
+
+// cli runs one command line in-process and returns its exit code and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runCLI(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// startLocalCloud runs the localcloud command and applies its export lines
+// to the test's environment, as eval would.
+func startLocalCloud(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	code := -1
+	go func() {
+		defer wg.Done()
+		defer pw.Close()
+		code = runLocalCloud(ctx, []string{"--sas", "127.0.0.1:0", "--mns", "127.0.0.1:0", "--slack", "127.0.0.1:0", "--dingtalk", "127.0.0.1:0"}, pw, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, pr)
+		wg.Wait()
+		if code != exitOK {
+			t.Errorf("localcloud exited %d after an interrupt, want 0", code)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	seen := map[string]bool{}
+	for len(seen) < 14 && sc.Scan() {
+		line := sc.Text()
+		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !strings.HasPrefix(line, "export ") || !ok {
+			t.Fatalf("localcloud printed %q, want export NAME=value lines", line)
+		}
+		t.Setenv(name, strings.Trim(value, "'"))
+		seen[name] = true
+	}
+	for _, want := range []string{"PRECHECK_QUEUE", "PRECHECK_DEAD_LETTER_QUEUE", "MNS_ENDPOINT", "SAS_ENDPOINT", "SLACK_BOT_TOKEN",
+		"SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} {
+		if !seen[want] {
+			t.Fatalf("localcloud did not export %s (got %v)", want, seen)
+		}
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	code, out, _ := cli(t, "--help")
+	if code != exitOK || !strings.Contains(out, "demo") || !strings.Contains(out, "localcloud") {
+		t.Fatalf("--help: %d %q", code, out)
+	}
+	if code, _, _ := cli(t); code != exitUsage {
+		t.Errorf("no command: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, errOut := cli(t, "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+	for _, c := range commands() {
+		code, _, errOut := cli(t, c.name, "--help")
+		if code != exitOK || !strings.Contains(errOut, "Usage: precheckwatch "+c.name) {
+			t.Errorf("%s --help: exit %d, %q", c.name, code, errOut)
+		}
+		if code, _, _ := cli(t, c.name, "--no-such-flag"); code != exitUsage {
+			t.Errorf("%s with a bad flag: exit %d, want %d", c.name, code, exitUsage)
+		}
+	}
+}
+
+func TestConfigCommand(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-config-secret")
+	t.Setenv("SLACK_CHANNEL", "C1")
+	t.Setenv("DINGTALK_WEBHOOK_URL", "https://oapi.dingtalk.com/robot/send?access_token=config-secret-token")
+	code, out, _ := cli(t, "config")
+	if code != exitOK || !strings.Contains(out, "SLACK_CHANNEL") || !strings.Contains(out, "channels: dingtalk, slack") {
+		t.Fatalf("config: %d\n%s", code, out)
+	}
+	if strings.Contains(out, "config-secret") {
+		t.Fatalf("config printed a secret:\n%s", out)
+	}
+	t.Setenv("BACKOFF_MAX", "forever")
+	t.Setenv("CHECK_CONCURRENCY", "-3")
+	code, _, errOut := cli(t, "config")
+	if code != exitConfig || !strings.Contains(errOut, "BACKOFF_MAX") || !strings.Contains(errOut, "CHECK_CONCURRENCY") {
+		t.Fatalf("bad config: exit %d, %q", code, errOut)
+	}
+}
+
+// The CLI against the local cloud: localcloud's exports point start,
+// enqueue, status and invoke at the emulators.
+func TestCommandsAgainstLocalCloud(t *testing.T) {
+	startLocalCloud(t)
+
+	code, out, errOut := cli(t, "start", "--database-type", "MYSQL", "--instance-uuid", "u-cli", "--region", "cn-hangzhou", "--label", "cli-db")
+	if code != exitOK || !strings.Contains(out, "started precheck task t-") || !strings.Contains(out, "enqueued task") {
+		t.Fatalf("start: %d %q %q", code, out, errOut)
+	}
+	taskID := strings.Fields(strings.SplitN(out, "\n", 2)[0])[3]
+
+	if code, _, errOut := cli(t, "start", "--database-type", "MYSQL"); code != exitUsage || !strings.Contains(errOut, "missing --instance-uuid") {
+		t.Errorf("start without flags: %d %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, "enqueue", "--region", "cn-hangzhou"); code != exitUsage || !strings.Contains(errOut, "taskId") {
+		t.Errorf("enqueue without a task id: %d %q", code, errOut)
+	}
+	if code, out, _ := cli(t, "enqueue", "--task-id", "t-cli-manual", "--region", "cn-hangzhou"); code != exitOK || !strings.Contains(out, "enqueued task t-cli-manual on precheck-pending") {
+		t.Errorf("enqueue: %d %q", code, out)
+	}
+
+	if code, out, _ := cli(t, "status", "--region", "cn-hangzhou", taskID); code != exitOK || !strings.Contains(out, "still running") {
+		t.Errorf("status of a running task: %d %q", code, out)
+	}
+	if code, _, errOut := cli(t, "status", "--region", "cn-hangzhou", "t-nobody-knows"); code != exitNotFound || !strings.Contains(errOut, "knows no task") {
+		t.Errorf("status of an unknown task: %d %q", code, errOut)
+	}
+	if code, _, _ := cli(t, "status"); code != exitUsage {
+		t.Errorf("status without a task id: exit %d", code)
+	}
+
+	code, out, errOut = cli(t, "invoke", "--event", "events/timer.json")
+	var rep struct {
+		Trigger  string `json:"trigger"`
+		Received int    `json:"received"`
+		Checked  int    `json:"checked"`
+		Requeued int    `json:"requeued"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Trigger != "timer" || rep.Received != 2 || rep.Requeued != 2 {
+		t.Fatalf("invoke timer: %d %+v\n%s\n%s", code, rep, out, errOut)
+	}
+	if code, _, _ := cli(t, "invoke"); code != exitUsage {
+		t.Errorf("invoke without --event: exit %d", code)
+	}
+	bad := t.TempDir() + "/bad.json"
+	if err := os.WriteFile(bad, []byte(`{"hello":"world"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "invoke", "--event", bad); code != exitFailure || !strings.Contains(errOut, "unrecognised event") {
+		t.Errorf("invoke with a bad event: %d %q", code, errOut)
+	}
+	for _, s := range []string{localcloud.AccessKeySecret, localcloud.SlackToken, localcloud.DingTalkSecret} {
+		if strings.Contains(out+errOut, s) {
+			t.Errorf("a command printed the secret %q", s)
+		}
+	}
+}
+
+// status prints a finished task as the message reads.
+func TestStatusOfFinishedTask(t *testing.T) {
+	cloud, err := localcloud.Start(localcloud.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloud.Close()
+	for _, kv := range cloud.Env() {
+		t.Setenv(kv[0], kv[1])
+	}
+	result := securitycenter.ResultJSON(securitycenter.Check("MSSQL", "i-status", time.Now(), map[string]string{"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": "WARNING"}))
+	if err := cloud.SAS.AddTask(securitycenter.Task{ID: "t-status-done", DatabaseType: "MSSQL", Polls: []int{100}, Result: result}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "status", "--region", "cn-hangzhou", "t-status-done")
+	if code != exitOK {
+		t.Fatalf("status: %d %q", code, errOut)
+	}
+	for _, want := range []string{"WARNING", "t-status-done", "i-status", "SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE", "SET RECOVERY FULL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+}
