@@ -174,10 +174,10 @@ func ParseResult(result string) ([]Instance, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	if err := dec.Decode(&wire); err != nil {
-		return nil, fmt.Errorf("Result is not a JSON array of instances: %w (starts %q)", err, preview([]byte(s)))
+		return nil, fmt.Errorf("the precheck Result is not a JSON array of instances: %w (starts %q)", err, preview([]byte(s)))
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("Result has trailing data after the array (starts %q)", preview([]byte(s)))
+		return nil, fmt.Errorf("the precheck Result has trailing data after the array (starts %q)", preview([]byte(s)))
 	}
 	out := make([]Instance, 0, len(wire))
 	for _, w := range wire {

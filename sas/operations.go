@@ -81,12 +81,12 @@ func parsePrecheckStatus(body []byte) (PrecheckStatus, error) {
 	case result == "" || result == "null":
 	case strings.HasPrefix(result, `"`):
 		if err := json.Unmarshal(raw.Result, &st.Result); err != nil {
-			return PrecheckStatus{}, fmt.Errorf("Result: %v", err)
+			return PrecheckStatus{}, fmt.Errorf("field Result: %v", err)
 		}
 	case strings.HasPrefix(result, "["):
 		st.Result = result
 	default:
-		return PrecheckStatus{}, fmt.Errorf("Result is neither a string nor an array")
+		return PrecheckStatus{}, errors.New("field Result is neither a string nor an array")
 	}
 	return st, nil
 }
