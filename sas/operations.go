@@ -86,7 +86,7 @@ func parsePrecheckStatus(body []byte) (PrecheckStatus, error) {
 	case strings.HasPrefix(result, "["):
 		st.Result = result
 	default:
-		return PrecheckStatus{}, errors.New("field Result is neither a string nor an array")
+		return PrecheckStatus{}, fmt.Errorf("field Result is neither a string nor an array")
 	}
 	return st, nil
 }
