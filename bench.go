@@ -1,16 +1,589 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"precheckwatch/handler"
+	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/eventbridge"
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/precheck"
+	"precheckwatch/secret"
 )
 
-func runBench(_ context.Context, args []string, _, stderr io.Writer) int {
-	fs := newFlags("bench", "bench [flags]", stderr)
+// benchConfig is one bench run.
+type benchConfig struct {
+	Tasks       int
+	Latency     time.Duration // added to every answer of every emulated service
+	Concurrency int           // CHECK_CONCURRENCY
+	// RateLimit is SAS_RATE_LIMIT; 0 picks one four times what the
+	// concurrency can use, so that it does not bind.
+	RateLimit float64
+	MemoryMB  int
+	Timeout   time.Duration // the function's FC timeout
+	Trigger   handler.Trigger
+	// Running is the share of tasks still running when checked: each is
+	// requeued instead of notified.
+	Running float64
+	// Batch is the EventBridge batch size of the mns trigger.
+	Batch int
+	// Channels are the chat channels configured: "slack", "dingtalk".
+	Channels []string
+	// ColdStarts is how many instances of each binary the cold-start
+	// figures are the median of.
+	ColdStarts int
+	// Binary is the function; "" is this executable. HelloBinary is the
+	// hello-world baseline; "" builds internal/hellofn with go build.
+	Binary, HelloBinary string
+}
+
+// benchResult holds the figures of the bench: line.
+type benchResult struct {
+	Tasks          int
+	Elapsed        time.Duration
+	Ideal          time.Duration
+	Requests       int
+	PeakRSSBytes   int64 // -1 when /proc cannot tell
+	ColdStart      time.Duration
+	HelloColdStart time.Duration
+}
+
+// line is the bench: line of SPEC §9.
+func (r benchResult) line() string {
+	rss := "n/a"
+	if r.PeakRSSBytes >= 0 {
+		rss = strconv.FormatFloat(float64(r.PeakRSSBytes)/(1<<20), 'f', 1, 64)
+	}
+	s := r.Elapsed.Seconds()
+	return fmt.Sprintf("bench: tasks=%d seconds=%.3f tasks_per_s=%.1f ideal_ratio=%.3f requests_per_task=%.3f peak_rss_mb=%s cold_start_ms=%.1f hello_cold_start_ms=%.1f",
+		r.Tasks, s, float64(r.Tasks)/s, s/r.Ideal.Seconds(), float64(r.Requests)/float64(r.Tasks), rss,
+		ms(r.ColdStart), ms(r.HelloColdStart))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns]", stderr)
+	var cfg benchConfig
+	fs.IntVar(&cfg.Tasks, "tasks", 1000, "precheck tasks to put through the function")
+	fs.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "latency added to every request to every emulated service")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "CHECK_CONCURRENCY of the function")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "SAS_RATE_LIMIT in requests a second; 0 sets 4 × concurrency / latency, which does not bind")
+	fs.IntVar(&cfg.MemoryMB, "memory-mb", 128, "the function's memory size (FC_FUNCTION_MEMORY_SIZE), for the GB-s figure")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "the function's FC timeout")
+	trigger := fs.String("trigger", "timer", "timer: one timer sweep of the queue; mns: the EventBridge stream pushes batches")
+	fs.Float64Var(&cfg.Running, "running", 0, "share of tasks (0..1) still running when checked, requeued instead of notified")
+	fs.IntVar(&cfg.Batch, "batch", 16, "EventBridge batch size with --trigger mns")
+	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: slack, dingtalk, both, or none")
+	fs.IntVar(&cfg.ColdStarts, "cold-starts", 5, "instances of each binary the cold-start figures are the median of")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	fmt.Fprintln(stderr, "precheckwatch bench: not built yet")
-	return exitFailure
+	cfg.Trigger = handler.Trigger(*trigger)
+	if *channels != "none" && *channels != "" {
+		cfg.Channels = strings.Split(*channels, ",")
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "precheckwatch bench: %v\n", err)
+		return exitUsage
+	}
+	res, err := runBenchmark(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "precheckwatch bench: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, res.line())
+	return exitOK
+}
+
+func (c *benchConfig) validate() error {
+	switch {
+	case c.Tasks < 1:
+		return fmt.Errorf("--tasks %d: want at least 1", c.Tasks)
+	case c.Latency < 0:
+		return fmt.Errorf("--latency %s is negative", c.Latency)
+	case c.Concurrency < 1 || c.Concurrency > 1000:
+		return fmt.Errorf("--concurrency %d is outside 1..1000", c.Concurrency)
+	case c.RateLimit < 0:
+		return fmt.Errorf("--rate-limit %g is negative", c.RateLimit)
+	case c.MemoryMB < 64:
+		return fmt.Errorf("--memory-mb %d: FC's smallest memory size is 64", c.MemoryMB)
+	case c.Timeout < time.Second:
+		return fmt.Errorf("--timeout %s: want at least 1s", c.Timeout)
+	case c.Trigger != handler.TimerTrigger && c.Trigger != handler.MNSTrigger:
+		return fmt.Errorf("--trigger %q: want timer or mns", c.Trigger)
+	case c.Running < 0 || c.Running > 1:
+		return fmt.Errorf("--running %g is outside 0..1", c.Running)
+	case c.Batch < 1 || c.Batch > 16:
+		return fmt.Errorf("--batch %d is outside 1..16", c.Batch)
+	case c.ColdStarts < 1:
+		return fmt.Errorf("--cold-starts %d: want at least 1", c.ColdStarts)
+	}
+	for _, ch := range c.Channels {
+		if ch != "slack" && ch != "dingtalk" {
+			return fmt.Errorf("--channels: %q is not slack or dingtalk", ch)
+		}
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 4 * float64(c.Concurrency) / max(c.Latency.Seconds(), 0.001)
+	}
+	return nil
+}
+
+// channelOverrides remove the configuration of the channels left out.
+func (c benchConfig) channelOverrides() [][2]string {
+	var out [][2]string
+	if !slices.Contains(c.Channels, "slack") {
+		out = append(out, [2]string{"SLACK_BOT_TOKEN", ""}, [2]string{"SLACK_CHANNEL", ""}, [2]string{"SLACK_WEBHOOK_URL", ""})
+	}
+	if !slices.Contains(c.Channels, "dingtalk") {
+		out = append(out, [2]string{"DINGTALK_WEBHOOK_URL", ""}, [2]string{"DINGTALK_SECRET", ""})
+	}
+	return out
+}
+
+// idealBound is the least time the checks can take: every query waits the
+// latency, Concurrency at a time, unless the rate limit is slower.
+func (c benchConfig) idealBound(queries int) time.Duration {
+	byLatency := time.Duration(queries) * c.Latency / time.Duration(c.Concurrency)
+	byRate := time.Duration(float64(queries) / c.RateLimit * float64(time.Second))
+	return max(byLatency, byRate, time.Millisecond)
+}
+
+// runBenchmark seeds the local cloud, runs the function on it and measures.
+func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (benchResult, error) {
+	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	res := benchResult{Tasks: cfg.Tasks, PeakRSSBytes: -1}
+	binary := cfg.Binary
+	if binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return res, fmt.Errorf("find the function binary: %w", err)
+		}
+		binary = exe
+	}
+	hello := cfg.HelloBinary
+	if hello == "" {
+		dir, err := os.MkdirTemp("", "precheckwatch-bench-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		if hello, err = buildHello(ctx, dir); err != nil {
+			return res, err
+		}
+	}
+
+	cloud, err := localcloud.Start(localcloud.Options{Seed: 1})
+	if err != nil {
+		return res, err
+	}
+	defer cloud.Close()
+	running := seedBench(cloud, cfg)
+	say("seeded %d tasks in Security Center and on %s (%d finished, %d still running)", cfg.Tasks, localcloud.PendingQueue, cfg.Tasks-running, running)
+	channelNames := "none"
+	if len(cfg.Channels) > 0 {
+		channelNames = strings.Join(cfg.Channels, ", ")
+	}
+	say("channels: %s", channelNames)
+	say("CHECK_CONCURRENCY=%d SAS_RATE_LIMIT=%g/s (binds below %.0f/s), latency %s on every service", cfg.Concurrency, cfg.RateLimit,
+		float64(cfg.Concurrency)/max(cfg.Latency.Seconds(), 1e-9), cfg.Latency)
+
+	log := &benchLog{}
+	fnCfg := fcruntime.Config{
+		Binary:       binary,
+		FunctionName: "precheckwatch",
+		Env: environ(cloud.Env(), append(cfg.channelOverrides(), [][2]string{
+			{"CHECK_CONCURRENCY", strconv.Itoa(cfg.Concurrency)},
+			{"SAS_RATE_LIMIT", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)},
+			// Requeued tasks stay out of this sweep.
+			{"BACKOFF_INITIAL", "10m"}, {"BACKOFF_MAX", "30m"}, {"TASK_DEADLINE", "24h"},
+			{"LOG_LEVEL", "info"},
+			{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
+		}...)),
+		MemoryMB:    cfg.MemoryMB,
+		Timeout:     cfg.Timeout,
+		Concurrency: 1,
+		Credentials: func() secret.Credentials {
+			return secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessKeySecret: localcloud.STSAccessKeySecret, SecurityToken: localcloud.STSToken}
+		},
+		Stdout: log,
+		Stderr: log,
+	}
+	before := requestCounts(cloud)
+	res.ColdStart, res.HelloColdStart, err = coldStarts(ctx, fnCfg, hello, cfg.ColdStarts)
+	if err != nil {
+		return res, err
+	}
+	say("cold start, median of %d: function %.1f ms, hello-world fc.Start %.1f ms", cfg.ColdStarts, ms(res.ColdStart), ms(res.HelloColdStart))
+
+	fn, err := fcruntime.Start(ctx, fnCfg)
+	if err != nil {
+		return res, fmt.Errorf("start the function: %w", err)
+	}
+	defer fn.Close()
+	pid := findInstance(fn.RuntimeAPI())
+	for _, inj := range []*fault.Injector{cloud.SASFaults, cloud.MNSFaults, cloud.SlackFaults, cloud.DingTalkFaults} {
+		inj.SetLatency(cfg.Latency)
+	}
+
+	start := time.Now()
+	switch cfg.Trigger {
+	case handler.TimerTrigger:
+		err = benchTimer(ctx, fn, cfg, running, say)
+	case handler.MNSTrigger:
+		err = benchStream(ctx, fn, cloud, cfg, running, say)
+	}
+	res.Elapsed = time.Since(start)
+	if err != nil {
+		return res, fmt.Errorf("%w\nfunction output (tail):\n%s", err, log.tail(3000))
+	}
+	if pid > 0 {
+		res.PeakRSSBytes = peakRSS(pid)
+	}
+	if res.PeakRSSBytes < 0 {
+		say("peak RSS unknown: it is read from /proc/<pid>/status (Linux)")
+	}
+	after := requestCounts(cloud)
+	res.Requests = after.total() - before.total()
+	res.Ideal = cfg.idealBound(cfg.Tasks)
+	say("requests: %s", after.minus(before))
+	phases := log.phases()
+	say("phases: %s", phases)
+	say("ideal %.3fs = max(%d × %s / %d, %d / %g/s)", res.Ideal.Seconds(), cfg.Tasks, cfg.Latency, cfg.Concurrency, cfg.Tasks, cfg.RateLimit)
+	say("cost: %d MB × %.3f s = %.3f GB-s for %d tasks", cfg.MemoryMB, res.Elapsed.Seconds(), float64(cfg.MemoryMB)/1024*res.Elapsed.Seconds(), cfg.Tasks)
+	return res, nil
+}
+
+// seedBench registers the tasks with Security Center and puts them on the
+// pending queue through the emulators' own methods, which count no
+// requests. It returns how many are still running.
+func seedBench(cloud *localcloud.Cloud, cfg benchConfig) int {
+	at := time.Now().Add(-time.Minute)
+	running := int(math.Round(cfg.Running * float64(cfg.Tasks)))
+	kinds := []struct {
+		dbType, source string
+		results        map[string]string
+	}{
+		{"MYSQL", securitycenter.SourceMySQL, nil},
+		{"MSSQL", securitycenter.SourceMSSQL, map[string]string{"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": "WARNING"}},
+		{"Oracle", securitycenter.SourceOracle, nil},
+		{"MYSQL", securitycenter.SourceMySQL, nil},
+	}
+	for i := range cfg.Tasks {
+		k := kinds[i%len(kinds)]
+		task := precheck.Task{
+			TaskID:       fmt.Sprintf("t-bench%015d", i),
+			UniRegionID:  localcloud.Region,
+			InstanceUUID: fmt.Sprintf("bench%027d", i),
+			DatabaseType: k.dbType,
+			Label:        fmt.Sprintf("bench-db-%d", i),
+		}
+		polls := []int{100}
+		if i < running {
+			polls = []int{40, 100}
+		}
+		script := securitycenter.Task{ID: task.TaskID, DatabaseType: k.dbType, InstanceUUID: task.InstanceUUID, UniRegionID: task.UniRegionID,
+			Polls: polls, Result: securitycenter.ResultJSON(securitycenter.Check(k.source, fmt.Sprintf("i-bench%08d", i), at, k.results))}
+		if err := cloud.SAS.AddTask(script); err != nil {
+			panic(err) // the scripts above are valid by construction
+		}
+		body, _ := task.Encode()
+		if _, err := cloud.MNS.Send(localcloud.PendingQueue, string(body), 0); err != nil {
+			panic(err)
+		}
+	}
+	return running
+}
+
+// benchTimer fires one timer sweep over the whole queue.
+func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg benchConfig, running int, say func(string, ...any)) error {
+	timer, err := eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Payload: fmt.Sprintf(`{"maxTasks": %d}`, cfg.Tasks)})
+	if err != nil {
+		return err
+	}
+	say("firing one timer sweep")
+	out, err := timer.Fire(ctx)
+	if err != nil {
+		return fmt.Errorf("timer invocation: %w", err)
+	}
+	var rep handler.Report
+	if err := json.Unmarshal(out.Body, &rep); err != nil {
+		return fmt.Errorf("timer invocation answered %q: %w", out.Body, err)
+	}
+	say("invocation took %.3fs: received %d, checked %d, finished %d, requeued %d, notified %v, errors %v",
+		out.Duration.Seconds(), rep.Received, rep.Checked, rep.Finished, rep.Requeued, rep.Notified, rep.Errors)
+	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.Unhanded != 0 || rep.Redelivering != 0 {
+		return fmt.Errorf("the sweep did not hand on every task as expected: %s", out.Body)
+	}
+	return nil
+}
+
+// benchStream lets the EventBridge stream push the queue to the function
+// in batches until every message was delivered.
+func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.Cloud, cfg benchConfig, running int, say func(string, ...any)) error {
+	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
+		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
+		BatchSize: cfg.Batch, BatchWindow: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+		RetryMinDelay: 100 * time.Millisecond, RetryMaxDelay: 200 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithTimeout(ctx, cfg.Timeout)
+	defer stop()
+	done := make(chan struct{})
+	go func() { _ = stream.Run(runCtx); close(done) }()
+	say("EventBridge stream pushing batches of up to %d", cfg.Batch)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st := stream.Stats()
+		q := cloud.MNS.Stats(localcloud.PendingQueue)
+		// Requeued tasks come back as new messages, delayed out of reach.
+		if st.Delivered >= cfg.Tasks && q.Active+q.Inactive == 0 && q.Delayed == running {
+			stop()
+			<-done
+			say("stream: %d pushes, %d delivered, %d retries", st.Pushes, st.Delivered, st.Retries)
+			return nil
+		}
+		if st.DeadLettered+st.Left > 0 {
+			stop()
+			<-done
+			return fmt.Errorf("the stream gave up on messages: %+v", st)
+		}
+		select {
+		case <-runCtx.Done():
+			<-done
+			return fmt.Errorf("not every task was handed on within %s: stream %+v, queue %+v", cfg.Timeout, st, q)
+		case <-tick.C:
+		}
+	}
+}
+
+// buildHello builds the hello-world function into dir.
+func buildHello(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "hellofn")
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, "./internal/hellofn")
+	build.Dir = root
+	if msg, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the hello-world function: %v\n%s", err, msg)
+	}
+	return out, nil
+}
+
+// moduleRoot is the directory of precheckwatch's go.mod, as the go command
+// sees it from the working directory.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("the hello-world baseline is built with go build: run bench from the precheckwatch module (go run . bench)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// coldStarts starts and stops n instances of each binary, alternating so
+// that both see the same machine, and returns the median times from process
+// start to first /invocation/next.
+func coldStarts(ctx context.Context, fnCfg fcruntime.Config, hello string, n int) (fn, helloFn time.Duration, err error) {
+	helloCfg := fcruntime.Config{Binary: hello, FunctionName: "hello", MemoryMB: fnCfg.MemoryMB}
+	var fnTimes, helloTimes []time.Duration
+	for range n {
+		for _, c := range []struct {
+			cfg   fcruntime.Config
+			times *[]time.Duration
+		}{{helloCfg, &helloTimes}, {fnCfg, &fnTimes}} {
+			f, err := fcruntime.Start(ctx, c.cfg)
+			if err != nil {
+				return 0, 0, fmt.Errorf("cold start of %s: %w", c.cfg.FunctionName, err)
+			}
+			*c.times = append(*c.times, f.Stats().ColdStartTimes...)
+			f.Close()
+		}
+	}
+	return median(fnTimes), median(helloTimes), nil
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// findInstance returns the pid of the function process serving the
+// runtime API at addr: the one whose environment names it. fcruntime keeps
+// the process to itself, and the address is unique to one instance.
+func findInstance(addr string) int {
+	if runtime.GOOS != "linux" || addr == "" {
+		return 0
+	}
+	want := []byte("FC_RUNTIME_API=" + addr + "\x00")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && bytes.Contains(append(env, 0), want) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// peakRSS reads the process's peak resident set (VmHWM), -1 if unknown.
+func peakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+// requestTally is the HTTP requests each emulator served, by operation.
+type requestTally map[string]int
+
+func requestCounts(cloud *localcloud.Cloud) requestTally {
+	t := requestTally{}
+	for action, n := range cloud.SAS.CallCounts() {
+		t["sas "+action] += n
+	}
+	for op, n := range cloud.MNS.Requests() {
+		t["mns "+op] += n
+	}
+	t["slack"] = cloud.Slack.Requests()
+	t["dingtalk"] = cloud.DingTalk.Requests()
+	return t
+}
+
+func (t requestTally) total() int {
+	n := 0
+	for _, v := range t {
+		n += v
+	}
+	return n
+}
+
+func (t requestTally) minus(base requestTally) string {
+	var parts []string
+	for k, v := range t {
+		if d := v - base[k]; d != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, d))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// benchLog keeps the function's output to time its phases.
+type benchLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *benchLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *benchLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// tail is the last n bytes of the output.
+func (l *benchLog) tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// phases times the function's work from its JSON log: the checks from the
+// first to the last decision, the notifications from the first to the last
+// notified line, and the end.
+func (l *benchLog) phases() string {
+	var first, lastDecided, firstNotified, lastNotified, done time.Time
+	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var line struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		switch line.Msg {
+		case "task decided":
+			if first.IsZero() {
+				first = line.Time
+			}
+			lastDecided = line.Time
+		case "notified":
+			if firstNotified.IsZero() {
+				firstNotified = line.Time
+			}
+			lastNotified = line.Time
+		case "invocation done":
+			done = line.Time
+		}
+	}
+	if first.IsZero() {
+		return "no decisions logged"
+	}
+	s := fmt.Sprintf("checks %.3fs (first to last decision)", lastDecided.Sub(first).Seconds())
+	if !firstNotified.IsZero() {
+		s += fmt.Sprintf(", notifications %.3fs (from the last decision %.3fs to the last sent)",
+			lastNotified.Sub(firstNotified).Seconds(), lastNotified.Sub(lastDecided).Seconds())
+		lastDecided = lastNotified
+	}
+	if !done.IsZero() {
+		s += fmt.Sprintf(", hand-on %.3fs", done.Sub(lastDecided).Seconds())
+	}
+	return s
 }
