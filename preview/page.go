@@ -1,0 +1,225 @@
+// Package preview serves a page that shows precheckwatch's messages as
+// Slack and DingTalk would render them, for reviewing message templates.
+// The page is self-contained: no script, no external style, font or image.
+package preview
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"precheckwatch/notify"
+)
+
+var (
+	//go:embed page.html.tmpl
+	pageSource string
+	//go:embed style.css
+	pageStyle string
+)
+
+var pageTemplate = template.Must(template.New("page").Parse(pageSource))
+
+// contentSecurityPolicy lets the page load nothing at all but its own
+// inline style, so a review never reaches the network and no script runs.
+const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+// Handler serves the page of samples at "/" (GET and HEAD); other paths
+// are not found.
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		samples, err := Samples()
+		if err != nil {
+			http.Error(w, "render the samples: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page, err := Render(samples)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(page)
+	})
+}
+
+// Render writes the page for samples.
+func Render(samples []Sample) ([]byte, error) {
+	view := pageView{Style: template.CSS(pageStyle)}
+	for _, s := range samples {
+		view.Samples = append(view.Samples, sampleViewOf(s))
+	}
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, view); err != nil {
+		return nil, fmt.Errorf("render the preview page: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// pageView is what the page template shows.
+type pageView struct {
+	Style   template.CSS
+	Samples []sampleView
+}
+
+// sampleView is one sample in both channels' looks and as plain text.
+type sampleView struct {
+	ID       string
+	Title    string
+	Slack    slackView
+	DingTalk dingTalkView
+	Plain    string
+}
+
+// slackView is a Slack message: the notification (its fallback text, which
+// notifications show without formatting), body blocks and the attachment
+// with its coloured bar.
+type slackView struct {
+	Notification string
+	Body         []blockView
+	ColorName    string
+	Color        string // CSS colour of the bar
+	Detail       []blockView
+}
+
+// blockView is one Block Kit block.
+type blockView struct {
+	Kind    string
+	HTML    template.HTML
+	Fields  []template.HTML
+	Buttons []buttonView
+}
+
+type buttonView struct {
+	Label string
+	URL   string
+}
+
+// dingTalkView is a DingTalk markdown message.
+type dingTalkView struct {
+	Title    string
+	HTML     template.HTML
+	Mentions []string
+	AtAll    bool
+}
+
+func sampleViewOf(s Sample) sampleView {
+	m := s.Message
+	mentions := append(append([]string(nil), m.DingTalk.AtMobiles...), m.DingTalk.AtUserIds...)
+	if m.DingTalk.AtAll {
+		mentions = append(mentions, "all")
+	}
+	return sampleView{
+		ID:    s.ID,
+		Title: s.Title,
+		Slack: slackView{
+			Notification: strings.TrimSpace(notify.SlackText(notify.SlackContent{Text: m.Slack.Text})),
+			Body:         blockViews(m.Slack.Blocks),
+			ColorName:    m.Slack.Color,
+			Color:        barColor(m.Slack.Color),
+			Detail:       blockViews(m.Slack.Detail),
+		},
+		DingTalk: dingTalkView{
+			Title:    m.DingTalk.Title,
+			HTML:     dingTalkHTML(m.DingTalk.Text, mentions),
+			Mentions: mentions,
+			AtAll:    m.DingTalk.AtAll,
+		},
+		Plain: notify.SlackText(m.Slack),
+	}
+}
+
+func blockViews(blocks []slack.Block) []blockView {
+	var out []blockView
+	for _, b := range blocks {
+		out = append(out, blockViewOf(b))
+	}
+	return out
+}
+
+// blockViewOf renders the block types Slack messages use; any other shows
+// as its type name, so a reviewer sees it is not previewed.
+func blockViewOf(b slack.Block) blockView {
+	text := func(t *slack.TextBlockObject) template.HTML {
+		switch {
+		case t == nil:
+			return ""
+		case t.Type == slack.MarkdownType:
+			return slackHTML(t.Text)
+		default:
+			return template.HTML(template.HTMLEscapeString(t.Text))
+		}
+	}
+	switch b := b.(type) {
+	case *slack.HeaderBlock:
+		return blockView{Kind: "header", HTML: text(b.Text)}
+	case *slack.SectionBlock:
+		v := blockView{Kind: "section", HTML: text(b.Text)}
+		for _, f := range b.Fields {
+			v.Fields = append(v.Fields, text(f))
+		}
+		return v
+	case *slack.ContextBlock:
+		v := blockView{Kind: "context"}
+		for _, el := range b.ContextElements.Elements {
+			if t, ok := el.(*slack.TextBlockObject); ok {
+				v.Fields = append(v.Fields, text(t))
+			}
+		}
+		return v
+	case *slack.ActionBlock:
+		v := blockView{Kind: "actions"}
+		if b.Elements != nil {
+			for _, el := range b.Elements.ElementSet {
+				if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.Text != nil {
+					v.Buttons = append(v.Buttons, buttonView{Label: btn.Text.Text, URL: btn.URL})
+				}
+			}
+		}
+		return v
+	case *slack.DividerBlock:
+		return blockView{Kind: "divider"}
+	case nil:
+		return blockView{Kind: "unknown", HTML: "(nil block)"}
+	default:
+		return blockView{Kind: "unknown", HTML: template.HTML(template.HTMLEscapeString("(" + string(b.BlockType()) + " block, not previewed)"))}
+	}
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+
+// barColor is the CSS colour Slack draws an attachment's bar in: its
+// legacy named colours, or the hex colour itself.
+func barColor(name string) string {
+	switch name {
+	case "good":
+		return "#2eb886"
+	case "warning":
+		return "#daa038"
+	case "danger":
+		return "#a30200"
+	}
+	if hexColor.MatchString(name) {
+		return name
+	}
+	return "#dddddd"
+}

@@ -1,0 +1,176 @@
+package preview
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"precheckwatch/notify"
+	"precheckwatch/precheck"
+)
+
+// Sample is one message the page shows, as notify renders it.
+type Sample struct {
+	// ID names the sample in the page: its element id and data-sample.
+	ID string
+	// Title says what the sample shows.
+	Title string
+	// Message is the rendered message.
+	Message notify.Message
+}
+
+// SampleOptions are the mentions and console link the samples render with,
+// so the page shows where mentions go.
+var SampleOptions = notify.RenderOptions{
+	SlackMention:      "<!subteam^S0DBAONCALL>",
+	DingTalkAtMobiles: []string{"13800000000"},
+	DingTalkAtUserIDs: []string{"oncall-dba"},
+}
+
+// The samples' fixed clock: the page does not change with the time it is
+// served.
+var (
+	sampleFirstSeen = time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	sampleDecidedAt = sampleFirstSeen.Add(4*time.Minute + 12*time.Second)
+	samplePolicy    = precheck.Policy{BackoffInitial: 15 * time.Second, BackoffMax: 5 * time.Minute, Deadline: 2 * time.Hour}
+)
+
+// Samples renders the fixed set of messages the page shows: one verdict
+// per database type (MySQL all PASSED, SQL Server WARNING, Oracle FAILED
+// with a result value outside the catalogue), ERROR with a label full of
+// markup, TIMED_OUT, a mixed digest, a 200-instance result that must be
+// cut short, the "precheck running" notice and the operator alert. Each
+// verdict comes from precheck.Decide, as in the function.
+func Samples() ([]Sample, error) {
+	mysql, err := completed(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0001", UniRegionID: "cn-hangzhou", InstanceUUID: "ebc895506c6911ed800000163e0e0001",
+		DatabaseType: "MYSQL", Label: "orders-db prod",
+	}, instance("i-bp1orders0001", "MYSQL", 180, map[string]string{
+		"OSS_INTERNAL_ENDPOINT_CONNECTIVITY": "PASSED", "SERVICE_CONNECTIVITY": "PASSED", "MYSQL_VERSION": "PASSED", "MYSQL_BINLOG": "PASSED",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	mssql, err := completed(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0002", UniRegionID: "cn-hangzhou", InstanceUUID: "ebc895506c6911ed800000163e0e0002",
+		DatabaseType: "MSSQL", Label: "billing-sqlserver prod",
+	}, instance("i-wz91if83t97xgtn2", "MSSQL", 190, map[string]string{
+		"OSS_INTERNAL_ENDPOINT_CONNECTIVITY": "PASSED", "SERVICE_CONNECTIVITY": "PASSED",
+		"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": "WARNING", "SQL_SERVER_DB_NOT_ONLINE": "PASSED",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	oracle, err := completed(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0003", UniRegionID: "cn-shanghai", DatabaseType: "ORACLE", Label: "erp-oracle",
+	}, instance("i-uf6erp0001", "ORACLE", 200, map[string]string{
+		"OSS_INTERNAL_ENDPOINT_CONNECTIVITY": "PASSED", "SERVICE_CONNECTIVITY": "PASSED",
+		"ORACLE_INSTANCE_STATUS": "PASSED", "ORACLE_DB_STATUS": "PASSED", "ARCHIVELOG": "NOT_ARCHIVELOG",
+	}), instance("i-uf6erp0002", "ORACLE", 210, map[string]string{
+		"OSS_INTERNAL_ENDPOINT_CONNECTIVITY": "PASSED", "SERVICE_CONNECTIVITY": "PASSED",
+		"ORACLE_INSTANCE_STATUS": "PASSED", "ORACLE_DB_STATUS": "WARNING", "ARCHIVELOG": "PASSED",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	errored, err := decided(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0004", UniRegionID: "cn-hangzhou", DatabaseType: "MYSQL",
+		Label: `inventory <script>alert("x")</script> & *staging*`,
+	}, precheck.Status{Progress: 40, Description: precheck.DescError}, sampleDecidedAt, 3)
+	if err != nil {
+		return nil, err
+	}
+	timedOut, err := decided(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0005", UniRegionID: "ap-southeast-1", DatabaseType: "MSSQL",
+	}, precheck.Status{Progress: 60, Description: precheck.DescCreated}, sampleFirstSeen.Add(samplePolicy.Deadline+30*time.Second), 24)
+	if err != nil {
+		return nil, err
+	}
+	var fleet []resultInstance
+	for i := range 200 {
+		binlog := "PASSED"
+		if i == 17 || i == 150 {
+			binlog = "FAILED"
+		}
+		fleet = append(fleet, instance(fmt.Sprintf("i-bp1mysql%04d", i), "MYSQL", i, map[string]string{
+			"OSS_INTERNAL_ENDPOINT_CONNECTIVITY": "PASSED", "SERVICE_CONNECTIVITY": "PASSED", "MYSQL_VERSION": "PASSED", "MYSQL_BINLOG": binlog,
+		}))
+	}
+	many, err := completed(precheck.Task{
+		TaskID: "t-000bc9nqwxsbyvod0007", UniRegionID: "cn-beijing", DatabaseType: "MYSQL", Label: "mysql fleet",
+	}, fleet...)
+	if err != nil {
+		return nil, err
+	}
+
+	verdict := func(f notify.Finished) notify.Message { return notify.RenderVerdict(f.Task, f.Outcome, SampleOptions) }
+	samples := []Sample{
+		{ID: "mysql-passed", Title: "MySQL, every check PASSED", Message: verdict(mysql)},
+		{ID: "sqlserver-warning", Title: "SQL Server in SIMPLE recovery: WARNING", Message: verdict(mssql)},
+		{ID: "oracle-failed", Title: "Oracle FAILED, with a result value outside the catalogue", Message: verdict(oracle)},
+		{ID: "error", Title: "ERROR, with markup in the task's label", Message: verdict(errored)},
+		{ID: "timed-out", Title: "TIMED_OUT, no label", Message: verdict(timedOut)},
+	}
+	pages := notify.RenderDigestPages([]notify.Finished{mysql, mssql, oracle, errored, timedOut}, SampleOptions)
+	for i, p := range pages {
+		s := Sample{ID: "digest-mixed", Title: "Digest of five tasks", Message: p.Message}
+		if len(pages) > 1 {
+			s.ID = fmt.Sprintf("digest-mixed-%d", i+1)
+			s.Title += fmt.Sprintf(", page %d of %d", i+1, len(pages))
+		}
+		samples = append(samples, s)
+	}
+	return append(samples,
+		Sample{ID: "truncated-200-instances", Title: "MySQL fleet of 200 instances, cut short to fit", Message: verdict(many)},
+		Sample{ID: "started", Title: `"Precheck running" notice (Slack threads the verdict under it)`, Message: notify.RenderStarted(mysql.Task)},
+		Sample{ID: "operator-alert", Title: "Operator alert: the function cannot do its work", Message: notify.RenderOperatorAlert(
+			"Security Center denied QueryPreCheckDatabase (NoPermission)",
+			"Grant the function's role `yundun-sas:QueryPreCheckDatabase` (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.", 12)},
+	), nil
+}
+
+// resultInstance is one instance of QueryPreCheckDatabase's Result.
+type resultInstance struct {
+	InstanceID string       `json:"instanceId"`
+	CheckTime  int64        `json:"checkTime"`
+	SourceType string       `json:"sourceType"`
+	Results    []resultItem `json:"results"`
+}
+
+type resultItem struct {
+	Item   string `json:"item"`
+	Result string `json:"result"`
+}
+
+// instance is an instance checked offset seconds after the task was first
+// seen, with results in the order Security Center lists them.
+func instance(id, source string, offset int, results map[string]string) resultInstance {
+	in := resultInstance{InstanceID: id, SourceType: source, CheckTime: sampleFirstSeen.Unix() + int64(offset)}
+	for _, code := range []string{"OSS_INTERNAL_ENDPOINT_CONNECTIVITY", "SERVICE_CONNECTIVITY", "MYSQL_VERSION", "MYSQL_BINLOG",
+		"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE", "SQL_SERVER_DB_NOT_ONLINE", "ORACLE_INSTANCE_STATUS", "ORACLE_DB_STATUS", "ARCHIVELOG"} {
+		if raw, ok := results[code]; ok {
+			in.Results = append(in.Results, resultItem{Item: code, Result: raw})
+		}
+	}
+	return in
+}
+
+// completed is a task whose precheck completed with the given instances.
+func completed(t precheck.Task, instances ...resultInstance) (notify.Finished, error) {
+	result, err := json.Marshal(instances)
+	if err != nil {
+		return notify.Finished{}, err
+	}
+	return decided(t, precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: string(result)}, sampleDecidedAt, 5)
+}
+
+// decided runs t through precheck.Decide at its attempts-th query at now.
+func decided(t precheck.Task, s precheck.Status, now time.Time, attempts int) (notify.Finished, error) {
+	t.FirstSeen = sampleFirstSeen.UnixMilli()
+	t.Attempt = attempts - 1
+	d := precheck.Decide(t, s, now, samplePolicy, 0.5)
+	if d.Action != precheck.Finish || d.Task.Final == nil {
+		return notify.Finished{}, fmt.Errorf("sample task %s: the decision is %v, not a verdict", t.TaskID, d.Action)
+	}
+	return notify.Finished{Task: d.Task, Outcome: *d.Task.Final}, nil
+}
