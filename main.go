@@ -102,6 +102,7 @@ func commands() []command {
 		{"status", "query one task once and print it as the message would read", runStatus},
 		{"config", "print the effective configuration, secrets redacted", runConfig},
 		{"bench", "benchmark the function through the local cloud", runBench},
+		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
 	}
 }
 
