@@ -72,7 +72,7 @@ func codeSpan(s string) []int {
 		if closing > open+1 {
 			return []int{open, closing + 1}
 		}
-		start = closing // "``" is no span; its second backtick may open one
+		start = closing + 1 // "``" is no span, and opens none
 	}
 	return nil
 }
