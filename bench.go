@@ -93,7 +93,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&cfg.Running, "running", 0, "share of tasks (0..1) still running when checked, requeued instead of notified")
 	fs.IntVar(&cfg.Batch, "batch", 16, "EventBridge batch size with --trigger mns")
 	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: slack, dingtalk, both, or none")
-	fs.IntVar(&cfg.ColdStarts, "cold-starts", 5, "instances of each binary the cold-start figures are the median of")
+	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -331,8 +331,12 @@ func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg benchConfig, ru
 	}
 	say("invocation took %.3fs: received %d, checked %d, finished %d, requeued %d, notified %v, errors %v",
 		out.Duration.Seconds(), rep.Received, rep.Checked, rep.Finished, rep.Requeued, rep.Notified, rep.Errors)
-	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.Unhanded != 0 || rep.Redelivering != 0 {
+	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.Unhanded != 0 {
 		return fmt.Errorf("the sweep did not hand on every task as expected: %s", out.Body)
+	}
+	if rep.Redelivering > 0 {
+		say("%d finished tasks went back on the queue: the invocation's time ran out before every channel had them (notify failures %v)",
+			rep.Redelivering, rep.NotifyFailed)
 	}
 	return nil
 }
