@@ -124,8 +124,8 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("--concurrency %d is outside 1..1000", c.Concurrency)
 	case c.RateLimit < 0:
 		return fmt.Errorf("--rate-limit %g is negative", c.RateLimit)
-	case c.MemoryMB < 64:
-		return fmt.Errorf("--memory-mb %d: FC's smallest memory size is 64", c.MemoryMB)
+	case c.MemoryMB < 128 || c.MemoryMB > 32768 || c.MemoryMB%64 != 0:
+		return fmt.Errorf("--memory-mb %d: FC 3.0 takes 128..32768 MB in multiples of 64", c.MemoryMB)
 	case c.Timeout < time.Second:
 		return fmt.Errorf("--timeout %s: want at least 1s", c.Timeout)
 	case c.Trigger != handler.TimerTrigger && c.Trigger != handler.MNSTrigger:

@@ -104,7 +104,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--trigger", "http"}, exitUsage},
 		{[]string{"--channels", "email"}, exitUsage},
 		{[]string{"--running", "1.5"}, exitUsage},
-		{[]string{"--memory-mb", "32"}, exitUsage},
+		{[]string{"--memory-mb", "64"}, exitUsage},
+		{[]string{"--memory-mb", "200"}, exitUsage},
 		{[]string{"--help"}, exitOK},
 	} {
 		var stdout, stderr bytes.Buffer
