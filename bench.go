@@ -197,7 +197,10 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 		return res, err
 	}
 	defer cloud.Close()
-	running := seedBench(cloud, cfg)
+	running, err := seedBench(cloud, cfg)
+	if err != nil {
+		return res, err
+	}
 	say("seeded %d tasks in Security Center and on %s (%d finished, %d still running)", cfg.Tasks, localcloud.PendingQueue, cfg.Tasks-running, running)
 	channelNames := "none"
 	if len(cfg.Channels) > 0 {
@@ -276,7 +279,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 // seedBench registers the tasks with Security Center and puts them on the
 // pending queue through the emulators' own methods, which count no
 // requests. It returns how many are still running.
-func seedBench(cloud *localcloud.Cloud, cfg benchConfig) int {
+func seedBench(cloud *localcloud.Cloud, cfg benchConfig) (int, error) {
 	at := time.Now().Add(-time.Minute)
 	running := int(math.Round(cfg.Running * float64(cfg.Tasks)))
 	kinds := []struct {
@@ -304,14 +307,17 @@ func seedBench(cloud *localcloud.Cloud, cfg benchConfig) int {
 		script := securitycenter.Task{ID: task.TaskID, DatabaseType: k.dbType, InstanceUUID: task.InstanceUUID, UniRegionID: task.UniRegionID,
 			Polls: polls, Result: securitycenter.ResultJSON(securitycenter.Check(k.source, fmt.Sprintf("i-bench%08d", i), at, k.results))}
 		if err := cloud.SAS.AddTask(script); err != nil {
-			panic(err) // the scripts above are valid by construction
+			return 0, fmt.Errorf("seed task %d: %w", i, err)
 		}
-		body, _ := task.Encode()
+		body, err := task.Encode()
+		if err != nil {
+			return 0, fmt.Errorf("seed task %d: %w", i, err)
+		}
 		if _, err := cloud.MNS.Send(localcloud.PendingQueue, string(body), 0); err != nil {
-			panic(err)
+			return 0, fmt.Errorf("enqueue task %d: %w", i, err)
 		}
 	}
-	return running
+	return running, nil
 }
 
 // benchTimer fires one timer sweep over the whole queue.
