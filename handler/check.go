@@ -62,6 +62,7 @@ func (r *run) check(ctx context.Context, j *job) {
 		return
 	}
 	j.task = task
+	r.see(task.TaskID)
 	log = log.With("taskId", task.TaskID)
 	if task.Final != nil {
 		// Only channels are waiting: no need to ask again.
@@ -117,7 +118,7 @@ func (r *run) claimHandoff(ctx context.Context, j *job) bool {
 		return true
 	}
 	key := dedupe.Key{TaskID: j.msg.ID, Channel: "queue", Verdict: handoffVerdict}
-	c, err := r.h.d.Store.Claim(ctx, key, time.Until(r.times.handUntil)+leaseTTL)
+	c, err := r.h.d.Store.Claim(ctx, key, r.leaseTTL())
 	switch {
 	case err != nil:
 		// Without the record a retry may requeue twice; a duplicate
@@ -166,6 +167,17 @@ func refused(t precheck.Task, now time.Time, reason string) precheck.Task {
 // queryAttempts bounds the retries of one query within an invocation.
 const queryAttempts = 3
 
+// queryTimeout bounds one query, so that a call that hangs costs a retry,
+// not the invocation: an answer takes well under a second.
+const queryTimeout = 3 * time.Second
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // query asks Security Center under the rate limit, retrying transient
 // failures while the invocation's check time allows.
 func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, error) {
@@ -174,7 +186,7 @@ func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, erro
 		if err := r.h.limiter.Wait(ctx); err != nil {
 			return precheck.Status{}, Classify(Transient, "deadline", err)
 		}
-		cctx, cancel := context.WithDeadline(ctx, r.times.checkUntil.Add(callGrace))
+		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.callUntil, r.h.d.Now().Add(queryTimeout)))
 		st, err := r.h.d.Checker.Query(cctx, r.inv, t)
 		cancel()
 		if err == nil {
@@ -193,9 +205,6 @@ func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, erro
 	}
 	return precheck.Status{}, lastErr
 }
-
-// callGrace lets a call that started just before checkUntil finish.
-const callGrace = 2 * time.Second
 
 // retryWait is the pause before retry number attempt+1 within an
 // invocation: the service's own hint, else 200ms doubling, jittered.

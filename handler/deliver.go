@@ -12,13 +12,24 @@ import (
 	"precheckwatch/precheck"
 )
 
-// leaseTTL bounds how long one instance may hold the right to send a
-// notification; it outlives a send with its retries.
-const leaseTTL = 2 * time.Minute
+// leaseMargin is how long a lease outlives the invocation that took it.
+const leaseMargin = 2 * time.Second
+
+// leaseTTL is how long a lease taken now lasts: until the invocation's
+// deadline, when FC stops it at the latest, and a margin. A holder that was
+// killed keeps others waiting no longer than its invocation could have run;
+// a live one never loses its lease while it may still send.
+func (r *run) leaseTTL() time.Duration {
+	return max(r.times.deadline.Sub(r.h.d.Now()), 0) + leaseMargin
+}
 
 // sendAttempts bounds the attempts at one message within an invocation;
 // later attempts come from the queue.
 const sendAttempts = 3
+
+// sendTimeout bounds one attempt at a message, the wait for the channel's
+// rate limiter included.
+const sendTimeout = 5 * time.Second
 
 // digestSize is the most tasks one digest message lists.
 const digestSize = 40
@@ -71,29 +82,69 @@ func (r *run) redeliveryDelay(j *job) time.Duration {
 	return precheck.Backoff(len(j.task.Delivered)+j.task.Attempt, r.h.policy, r.h.d.Jitter())
 }
 
+// pendingItem is a verdict this invocation holds the lease to send.
+type pendingItem struct {
+	k     int // index into the jobs
+	key   dedupe.Key
+	lease dedupe.Lease
+	// prior is the record of an earlier attempt whose outcome is unknown.
+	prior *attempt
+}
+
 // deliverTo sends each pending verdict to one channel, one message a task,
-// or digests when many tasks finished together. It returns which jobs the
-// channel now has.
+// or digests when many tasks finished together, after settling earlier
+// attempts whose answer was lost. It returns which jobs the channel now has.
 func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job) []bool {
 	done := make([]bool, len(jobs))
-	var pending []int
+	mode := modeOf(sink)
+	var fresh, retries []pendingItem
 	for k, j := range jobs {
 		if j.task.IsDelivered(sink.Name()) {
 			done[k] = true
-		} else {
-			pending = append(pending, k)
+			continue
 		}
+		key := verdictKey(j, sink.Name())
+		c, ok := r.claim(ctx, key)
+		switch {
+		case !ok || c.State == dedupe.Busy:
+			continue
+		case c.State == dedupe.Delivered:
+			done[k] = true
+			continue
+		}
+		it := pendingItem{k: k, key: key, lease: c.Lease}
+		if mode != plainMode {
+			prior, err := r.priorAttempt(ctx, key)
+			if err != nil {
+				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
+				r.log.Error("attempt record unavailable", "key", key.ID(), "error", err)
+				r.release(ctx, c.Lease)
+				continue
+			}
+			if prior != nil {
+				it.prior = prior
+				retries = append(retries, it)
+				continue
+			}
+		}
+		fresh = append(fresh, it)
 	}
-	if len(pending) > r.h.cfg.DigestThreshold {
-		for len(pending) > 0 {
-			n := min(digestSize, len(pending))
-			r.deliverDigest(ctx, sink, jobs, pending[:n], done)
-			pending = pending[n:]
+	switch mode {
+	case historyMode:
+		fresh = append(fresh, r.settle(ctx, sink.(settler), retries, done)...)
+	case idempotentMode:
+		r.repeat(ctx, sink, jobs, retries, done)
+	}
+	if len(fresh) > r.h.cfg.DigestThreshold {
+		for len(fresh) > 0 {
+			n := min(digestSize, len(fresh))
+			r.deliverDigest(ctx, sink, mode, jobs, fresh[:n], done)
+			fresh = fresh[n:]
 		}
 		return done
 	}
-	for _, k := range pending {
-		done[k] = r.deliverOne(ctx, sink, jobs[k])
+	for _, it := range fresh {
+		done[it.k] = r.deliverOne(ctx, sink, mode, jobs[it.k], it)
 	}
 	return done
 }
@@ -102,29 +153,74 @@ func verdictKey(j *job, channel string) dedupe.Key {
 	return dedupe.Key{TaskID: j.task.TaskID, Channel: channel, Verdict: string(j.task.Final.Verdict)}
 }
 
-// deliverOne sends one task's verdict under the delivery record.
-func (r *run) deliverOne(ctx context.Context, sink notify.Sink, j *job) bool {
-	key := verdictKey(j, sink.Name())
-	claim, ok := r.claim(ctx, key)
-	if !ok || claim.State == dedupe.Busy {
-		return false
+// repeat sends again, under the same key, the message each earlier attempt
+// went out in, on a channel that ignores a repeated key: one send per
+// message, however many of its verdicts this invocation holds.
+func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items []pendingItem, done []bool) {
+	byMsg := map[string][]pendingItem{}
+	var order []string
+	for _, it := range items {
+		if byMsg[it.prior.msg] == nil {
+			order = append(order, it.prior.msg)
+		}
+		byMsg[it.prior.msg] = append(byMsg[it.prior.msg], it)
 	}
-	if claim.State == dedupe.Delivered {
-		return true
+	for _, msg := range order {
+		group := byMsg[msg]
+		var m notify.Message
+		if msg == group[0].key.ID() {
+			m = r.verdictMessage(jobs[group[0].k], sink, group[0].key)
+		} else {
+			var err error
+			if m, err = r.keptMessage(ctx, sink.Name(), msg); err != nil {
+				r.log.Error("digest to repeat unavailable", "key", msg, "error", err)
+				for _, it := range group {
+					r.release(ctx, it.lease)
+				}
+				continue
+			}
+		}
+		out := r.send(ctx, sink, idempotentMode, m, nil, fmt.Sprintf("repeat of %s", msg))
+		for _, it := range group {
+			if out.Status == notify.Sent {
+				r.record(ctx, it.lease, out)
+				done[it.k] = true
+			} else {
+				r.release(ctx, it.lease)
+			}
+		}
 	}
+}
+
+// verdictMessage renders j's verdict for sink, threaded under its running
+// notice when there is one.
+func (r *run) verdictMessage(j *job, sink notify.Sink, key dedupe.Key) notify.Message {
 	m := notify.RenderVerdict(j.task, *j.task.Final, r.h.render)
 	m.Key = key.ID()
-	parent := j.task.Started[sink.Name()]
-	channel, ts, threaded := strings.Cut(parent, " ")
-	if threaded {
+	if _, ts, threaded := strings.Cut(j.task.Started[sink.Name()], " "); threaded {
 		m.ThreadOf = ts
 	}
-	out := r.send(ctx, sink, m, j.task.TaskID)
+	return m
+}
+
+// deliverOne sends one task's verdict under the delivery record.
+func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode, j *job, it pendingItem) bool {
+	m := r.verdictMessage(j, sink, it.key)
+	if mode != plainMode {
+		if err := r.noteAttempt(ctx, it.key, m.Key); err != nil {
+			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
+			r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
+			r.release(ctx, it.lease)
+			return false
+		}
+	}
+	out := r.send(ctx, sink, mode, m, []string{m.Key}, j.task.TaskID)
 	if out.Status != notify.Sent {
-		r.release(ctx, claim.Lease)
+		r.release(ctx, it.lease)
 		return false
 	}
-	r.record(ctx, claim.Lease, out)
+	r.record(ctx, it.lease, out)
+	channel, ts, threaded := strings.Cut(j.task.Started[sink.Name()], " ")
 	if u, ok := sink.(notify.Updater); ok && threaded {
 		m.ThreadOf = ""
 		if up := u.Update(ctx, channel, ts, m); up.Status != notify.Sent {
@@ -134,41 +230,47 @@ func (r *run) deliverOne(ctx context.Context, sink notify.Sink, j *job) bool {
 	return true
 }
 
-// deliverDigest sends one digest for the jobs at idx.
-func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, jobs []*job, idx []int, done []bool) {
-	var (
-		leases []dedupe.Lease
-		items  []notify.Finished
-		keys   []string
-		which  []int
-	)
-	for _, k := range idx {
-		j := jobs[k]
-		key := verdictKey(j, sink.Name())
-		claim, ok := r.claim(ctx, key)
-		switch {
-		case !ok || claim.State == dedupe.Busy:
-		case claim.State == dedupe.Delivered:
-			done[k] = true
-		default:
-			leases = append(leases, claim.Lease)
-			items = append(items, notify.Finished{Task: j.task, Outcome: *j.task.Final})
-			keys = append(keys, key.ID())
-			which = append(which, k)
+// deliverDigest sends one digest of the items.
+func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMode, jobs []*job, items []pendingItem, done []bool) {
+	finished := make([]notify.Finished, len(items))
+	keys := make([]string, len(items))
+	for i, it := range items {
+		j := jobs[it.k]
+		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
+		keys[i] = it.key.ID()
+	}
+	releaseAll := func() {
+		for _, it := range items {
+			r.release(ctx, it.lease)
 		}
 	}
-	if len(items) == 0 {
-		return
-	}
-	m := notify.RenderDigest(items, r.h.render)
+	m := notify.RenderDigest(finished, r.h.render)
 	m.Key = dedupe.Key{TaskID: strings.Join(keys, ","), Channel: sink.Name(), Verdict: "DIGEST"}.ID()
-	out := r.send(ctx, sink, m, fmt.Sprintf("digest of %d", len(items)))
-	for i, lease := range leases {
+	if mode == idempotentMode {
+		if err := r.keepContent(ctx, sink.Name(), m); err != nil {
+			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
+			r.log.Error("digest not recorded; not sending", "key", m.Key, "error", err)
+			releaseAll()
+			return
+		}
+	}
+	if mode != plainMode {
+		for _, it := range items {
+			if err := r.noteAttempt(ctx, it.key, m.Key); err != nil {
+				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
+				r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
+				releaseAll()
+				return
+			}
+		}
+	}
+	out := r.send(ctx, sink, mode, m, keys, fmt.Sprintf("digest of %d", len(items)))
+	for _, it := range items {
 		if out.Status == notify.Sent {
-			r.record(ctx, lease, out)
-			done[which[i]] = true
+			r.record(ctx, it.lease, out)
+			done[it.k] = true
 		} else {
-			r.release(ctx, lease)
+			r.release(ctx, it.lease)
 		}
 	}
 }
@@ -177,7 +279,7 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, jobs []*job, 
 // reached, and then nothing is sent: a verdict not sent now is sent later,
 // a verdict sent twice cannot be taken back.
 func (r *run) claim(ctx context.Context, key dedupe.Key) (dedupe.Claim, bool) {
-	c, err := r.h.d.Store.Claim(ctx, key, leaseTTL)
+	c, err := r.h.d.Store.Claim(ctx, key, r.leaseTTL())
 	if err != nil {
 		r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 		r.log.Error("delivery record unavailable", "key", key.ID(), "error", err)
@@ -200,13 +302,20 @@ func (r *run) release(ctx context.Context, lease dedupe.Lease) {
 	}
 }
 
-// send makes up to sendAttempts attempts at m while the invocation's
-// delivery time allows, honouring the channel's Retry-After.
-func (r *run) send(ctx context.Context, sink notify.Sink, m notify.Message, what string) notify.Outcome {
+// send makes up to sendAttempts attempts at m, which carries the verdicts
+// keys, while the invocation's delivery time allows, honouring the
+// channel's Retry-After. After an attempt whose answer was lost it repeats
+// only on a channel that ignores a repeated key; elsewhere a later
+// invocation settles it through the attempt record.
+func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m notify.Message, keys []string, what string) notify.Outcome {
 	var out notify.Outcome
 	for attempt := 0; attempt < sendAttempts; attempt++ {
-		cctx, cancel := context.WithDeadline(ctx, r.times.notifyUntil)
-		out = sink.Send(cctx, m)
+		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.notifyUntil, r.h.d.Now().Add(sendTimeout)))
+		if s, ok := sink.(settler); ok {
+			out = s.SendCarrying(cctx, m, keys)
+		} else {
+			out = sink.Send(cctx, m)
+		}
 		cancel()
 		if out.Status == notify.Sent {
 			r.tally.add(func(rep *Report) { rep.Notified[sink.Name()]++ })
@@ -214,8 +323,8 @@ func (r *run) send(ctx context.Context, sink notify.Sink, m notify.Message, what
 			return out
 		}
 		r.log.Warn("notification not sent", "channel", sink.Name(), "task", what, "attempt", attempt+1,
-			"status", out.Status.String(), "reason", out.Reason, "error", errText(out.Err))
-		if out.Status != notify.Retry {
+			"status", out.Status.String(), "ambiguous", out.Ambiguous, "reason", out.Reason, "error", errText(out.Err))
+		if out.Status != notify.Retry || (out.Ambiguous && mode == historyMode) {
 			break
 		}
 		wait := max(out.RetryAfter, time.Duration(500<<attempt)*time.Millisecond)
@@ -240,7 +349,7 @@ func (r *run) announceStart(ctx context.Context, j *job) {
 		if claim.State == dedupe.Claimed {
 			m := notify.RenderStarted(j.task)
 			m.Key = key.ID()
-			cctx, cancel := context.WithDeadline(ctx, r.times.checkUntil.Add(callGrace))
+			cctx, cancel := context.WithDeadline(ctx, r.times.callUntil)
 			out := sink.Send(cctx, m)
 			cancel()
 			if out.Status != notify.Sent {
@@ -280,7 +389,7 @@ func (r *run) alertOperators(ctx context.Context) {
 			}
 			m := notify.RenderOperatorAlert(c, a.detail, a.affected)
 			m.Key = key.ID()
-			if out := r.send(ctx, sink, m, "operator alert"); out.Status == notify.Sent {
+			if out := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert"); out.Status == notify.Sent {
 				r.record(ctx, claim.Lease, out)
 			} else {
 				r.release(ctx, claim.Lease)

@@ -86,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	}
 	inv.Credentials = h.credentials(inv)
 	t := newTally(inv.RequestID, ev.Trigger)
-	r := &run{h: h, inv: inv, log: log, tally: t, times: h.plan(ctx), causes: map[string]*alertCause{}}
+	r := &run{h: h, inv: inv, log: log, tally: t, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
 	err = r.execute(ctx, ev)
 	rep := t.report()
 	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
@@ -110,11 +110,16 @@ func (h *Handler) credentials(inv Invocation) secret.Credentials {
 }
 
 // times splits an invocation's time: checks stop at checkUntil, deliveries
-// at notifyUntil, and the rest is kept to hand every task on.
+// at notifyUntil, and the rest is kept to hand every task on before the
+// deadline, when FC stops the invocation at the latest.
 type times struct {
-	checkUntil  time.Time
+	checkUntil time.Time
+	// callUntil lets a call that started just before checkUntil finish,
+	// taking at most a quarter of the delivery time.
+	callUntil   time.Time
 	notifyUntil time.Time
 	handUntil   time.Time
+	deadline    time.Time
 }
 
 // plan divides the time left before ctx's deadline.
@@ -129,8 +134,10 @@ func (h *Handler) plan(ctx context.Context) times {
 	notify := min(max(left/5, 2*time.Second), 60*time.Second)
 	return times{
 		checkUntil:  deadline.Add(-handOn - notify),
+		callUntil:   deadline.Add(-handOn - notify + min(notify/4, 2*time.Second)),
 		notifyUntil: deadline.Add(-handOn),
 		handUntil:   deadline.Add(-200 * time.Millisecond),
+		deadline:    deadline,
 	}
 }
 
@@ -149,6 +156,10 @@ type run struct {
 
 	mu     sync.Mutex
 	causes map[string]*alertCause
+	// seen holds the tasks checked so far; lapped is set when a sweep meets
+	// one again, having come round to what it requeued itself.
+	seen   map[string]bool
+	lapped bool
 }
 
 type alertCause struct {
@@ -233,7 +244,8 @@ const receivers = 2
 const batchSize = 16
 
 // sweep receives up to maxTasks messages, without long polling: an empty
-// queue ends the sweep.
+// queue ends the sweep, and so does a task met twice, since the sweep has
+// then come round to the messages it requeued itself.
 func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 	var (
 		mu       sync.Mutex
@@ -244,7 +256,7 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 	take := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		if empty || reserved >= maxTasks || !r.h.d.Now().Before(r.times.checkUntil) {
+		if empty || reserved >= maxTasks || r.hasLapped() || !r.h.d.Now().Before(r.times.checkUntil) {
 			return 0
 		}
 		n := min(batchSize, maxTasks-reserved)
@@ -256,7 +268,11 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 		go func() {
 			defer wg.Done()
 			for n := take(); n > 0 && ctx.Err() == nil; n = take() {
-				msgs, err := r.pending.Receive(ctx, n)
+				// A receive that hangs must not eat the time kept for
+				// delivering and handing on what was already checked.
+				cctx, cancel := context.WithDeadline(ctx, r.times.checkUntil)
+				msgs, err := r.pending.Receive(cctx, n)
+				cancel()
 				mu.Lock()
 				reserved -= n - len(msgs)
 				if err == nil && len(msgs) == 0 {
@@ -275,6 +291,22 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 		}()
 	}
 	wg.Wait()
+}
+
+// see notes that taskID was checked, and whether it had been before.
+func (r *run) see(taskID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[taskID] {
+		r.lapped = true
+	}
+	r.seen[taskID] = true
+}
+
+func (r *run) hasLapped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lapped
 }
 
 // serviceError counts a failed call and remembers an auth failure for the

@@ -59,6 +59,10 @@ type Options struct {
 	PrecheckDuration time.Duration
 	// Now is the clock of the Security Center and DingTalk emulators.
 	Now func() time.Time
+	// SlackHangAfterPost and DingTalkHangAfterDelivery make an injected hang
+	// lose the answer of a send that succeeded, instead of hanging before
+	// anything is done: the ambiguous outcome a client must settle.
+	SlackHangAfterPost, DingTalkHangAfterDelivery bool
 }
 
 // Cloud is a running local cloud.
@@ -102,11 +106,15 @@ func Start(opts Options) (*Cloud, error) {
 		Channels: []slack.Channel{{ID: SlackChannelID, Name: SlackChannel}},
 		Webhooks: []slack.Webhook{{Path: SlackWebhook, Channel: SlackChannelID}},
 		Faults:   c.SlackFaults,
+
+		HangAfterPost: opts.SlackHangAfterPost,
 	})
 	c.DingTalk = dingtalk.New(dingtalk.Config{
 		Robots: []dingtalk.Robot{{Name: "db-oncall", Token: DingTalkToken, Secret: DingTalkSecret, Keywords: []string{DingTalkKeyword}}},
 		Faults: c.DingTalkFaults,
 		Now:    opts.Now,
+
+		HangAfterDelivery: opts.DingTalkHangAfterDelivery,
 	})
 	for _, s := range []struct {
 		addr string

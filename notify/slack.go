@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -51,6 +53,9 @@ type SlackBot struct {
 	channel string
 	limiter *rate.Limiter
 	scrub   *strings.Replacer
+	// channelID is the channel's ID as posts answer it, for
+	// conversations.history, which takes no #name.
+	channelID atomic.Pointer[string]
 }
 
 // NewSlackBot checks cfg and returns the sink.
@@ -83,8 +88,21 @@ func (b *SlackBot) Name() string { return SlackName }
 // String describes the sink without its token.
 func (b *SlackBot) String() string { return "slack bot sink for " + b.channel }
 
-// Send posts m.Slack to the channel, as a reply under m.ThreadOf when set.
+// Send posts m.Slack to the channel, as a reply under m.ThreadOf when set,
+// tagged with m.Key as SendCarrying does.
 func (b *SlackBot) Send(ctx context.Context, m Message) Outcome {
+	return b.SendCarrying(ctx, m, nil)
+}
+
+// SlackEventType is the metadata event type of every message the bot sink
+// posts with a key. Its payload names the message's key ("key") and the
+// keys of every verdict it carries, space-separated ("carries"), so that
+// Find can tell whether a post whose answer was lost went out.
+const SlackEventType = "precheck_verdict"
+
+// SendCarrying is Send for a message that carries the verdicts keys (a
+// digest); m.Key is always among them.
+func (b *SlackBot) SendCarrying(ctx context.Context, m Message, keys []string) Outcome {
 	if err := b.limiter.Wait(ctx); err != nil {
 		return limiterOutcome(SlackName, err)
 	}
@@ -95,11 +113,95 @@ func (b *SlackBot) Send(ctx context.Context, m Message) Outcome {
 			opts = append(opts, slack.MsgOptionBroadcast())
 		}
 	}
+	if m.Key != "" {
+		carries := []string{m.Key}
+		for _, k := range keys {
+			if k != m.Key {
+				carries = append(carries, k)
+			}
+		}
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{
+			EventType:    SlackEventType,
+			EventPayload: map[string]any{"key": m.Key, "carries": strings.Join(carries, " ")},
+		}))
+	}
 	channel, ts, err := b.api.PostMessageContext(ctx, b.channel, opts...)
 	if err != nil {
 		return classifySlack("slack chat.postMessage", err, b.scrub)
 	}
+	if channel != "" {
+		b.channelID.Store(&channel)
+	}
 	return Outcome{Status: Sent, Channel: channel, Ref: ts}
+}
+
+// History search bounds: a page of 200 (Slack's advice for
+// conversations.history) and at most findPages pages.
+const (
+	findPageSize = 200
+	findPages    = 10
+)
+
+// ErrHistoryTooLong reports that Find read findPages pages of history
+// without reaching since: the answer is unknown, not "absent".
+var ErrHistoryTooLong = errors.New("slack: too many messages since the attempt to search them all")
+
+// Find looks through the channel's history, newest first back to since,
+// for a message posted by this sink carrying key (as its own key or among
+// a digest's). It returns an Outcome with Status Sent, the channel ID and
+// the ts when there is one, the zero Outcome when there is none, and an
+// error when the history could not be read to since.
+func (b *SlackBot) Find(ctx context.Context, key string, since time.Time) (Outcome, error) {
+	channel := b.channel
+	if id := b.channelID.Load(); id != nil {
+		channel = *id
+	}
+	if strings.HasPrefix(channel, "#") {
+		return Outcome{}, fmt.Errorf("slack: cannot search %s by name before a post has named its ID", channel)
+	}
+	params := &slack.GetConversationHistoryParameters{
+		ChannelID: channel, Oldest: slackTS(since), Limit: findPageSize, Inclusive: true, IncludeAllMetadata: true,
+	}
+	for range findPages {
+		if err := b.limiter.Wait(ctx); err != nil {
+			return Outcome{}, limiterOutcome(SlackName, err).Err
+		}
+		resp, err := b.api.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return Outcome{}, classifySlack("slack conversations.history", err, b.scrub).Err
+		}
+		for _, msg := range resp.Messages {
+			if carries(msg.Metadata, key) {
+				return Outcome{Status: Sent, Channel: channel, Ref: msg.Timestamp}, nil
+			}
+		}
+		if !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
+			return Outcome{}, nil
+		}
+		params.Cursor = resp.ResponseMetaData.NextCursor
+	}
+	return Outcome{}, ErrHistoryTooLong
+}
+
+// carries reports whether metadata posted by SendCarrying names key.
+func carries(md slack.SlackMetadata, key string) bool {
+	if md.EventType != SlackEventType {
+		return false
+	}
+	if k, _ := md.EventPayload["key"].(string); k == key {
+		return true
+	}
+	list, _ := md.EventPayload["carries"].(string)
+	return slices.Contains(strings.Fields(list), key)
+}
+
+// slackTS formats t as a Slack ts, to the microsecond.
+func slackTS(t time.Time) string {
+	if t.IsZero() || t.Unix() < 0 {
+		return "0"
+	}
+	micro := t.UnixMicro()
+	return fmt.Sprintf("%d.%06d", micro/1e6, micro%1e6)
 }
 
 // Update replaces message ts of channel with m.Slack: text, blocks and the

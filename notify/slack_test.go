@@ -368,3 +368,96 @@ func TestSinksReadUnexpectedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// A post whose answer is lost is found again in the channel's history by
+// any key it carries, and only since the time asked; a key never posted is
+// reported absent, not guessed.
+func TestSlackBotFindSettlesLostPosts(t *testing.T) {
+	faults := fault.New(1)
+	emu, srv := slackWorkspace(t, func(c *slackemu.Config) { c.Faults = faults; c.HangAfterPost = true })
+	bot := newBot(t, srv, slackToken, "#alerts")
+	start := time.Now()
+
+	// One post that answers, so the sink learns the channel's ID.
+	m := verdictMessage()
+	m.Key = "t-1:slack:PASSED"
+	if out := bot.Send(timeoutCtx(t, 5*time.Second), m); out.Status != notify.Sent {
+		t.Fatalf("first post: %+v", out)
+	}
+	// A digest whose answer is lost: ambiguous, yet posted.
+	faults.Set(fault.Hang, 1)
+	d := verdictMessage()
+	d.Key = "sha256-digest"
+	out := bot.SendCarrying(timeoutCtx(t, 300*time.Millisecond), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
+	faults.Set(fault.Hang, 0)
+	if out.Status != notify.Retry || !out.Ambiguous {
+		t.Fatalf("lost answer classified %+v, want an ambiguous retry", out)
+	}
+	if n := len(emu.Messages()); n != 2 {
+		t.Fatalf("%d messages posted, want 2", n)
+	}
+	digestTS := emu.Messages()[1].TS
+
+	cases := []struct {
+		key   string
+		since time.Time
+		want  string // ts, or "" for absent
+	}{
+		{"t-1:slack:PASSED", start.Add(-time.Minute), emu.Messages()[0].TS},
+		{"sha256-digest", start.Add(-time.Minute), digestTS},
+		{"t-3:slack:WARNING", start.Add(-time.Minute), digestTS},
+		{"t-4:slack:PASSED", start.Add(-time.Minute), ""},
+		{"t-3:slack:WARNING", time.Now().Add(time.Minute), ""},
+		{"t-3:slack", start.Add(-time.Minute), ""},
+	}
+	for _, c := range cases {
+		got, err := bot.Find(timeoutCtx(t, 5*time.Second), c.key, c.since)
+		if err != nil {
+			t.Fatalf("find %s: %v", c.key, err)
+		}
+		if got.Ref != c.want || (c.want != "") != (got.Status == notify.Sent) || (c.want != "" && got.Channel != "C0ALERTS") {
+			t.Errorf("find %s since %s = %+v, want ts %q", c.key, c.since.Format(time.TimeOnly), got, c.want)
+		}
+	}
+
+	// When the history cannot be read, Find says so rather than "absent".
+	faults.Set(fault.Server, 1)
+	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), "t-4:slack:PASSED", start); err == nil {
+		t.Fatalf("find during an outage = %+v, want an error", got)
+	} else if strings.Contains(err.Error(), slackToken) {
+		t.Fatalf("error reveals the token: %v", err)
+	}
+}
+
+// Find pages through the history; with more than it may read it reports
+// that it cannot tell.
+func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
+	emu, srv := slackWorkspace(t, nil)
+	bot := newBot(t, srv, slackToken, "C0ALERTS")
+	start := time.Now()
+	early := verdictMessage()
+	early.Key = "t-early:slack:PASSED"
+	if out := bot.Send(timeoutCtx(t, 5*time.Second), early); out.Status != notify.Sent {
+		t.Fatal(out)
+	}
+	filler := verdictMessage()
+	for i := range 250 {
+		filler.Key = fmt.Sprintf("t-%03d:slack:PASSED", i)
+		if out := bot.Send(timeoutCtx(t, 5*time.Second), filler); out.Status != notify.Sent {
+			t.Fatal(out)
+		}
+	}
+	got, err := bot.Find(timeoutCtx(t, 5*time.Second), early.Key, start.Add(-time.Minute))
+	if err != nil || got.Ref != emu.Messages()[0].TS {
+		t.Fatalf("find across pages = %+v, %v", got, err)
+	}
+	for i := range 2000 {
+		filler.Key = fmt.Sprintf("t-more-%04d:slack:PASSED", i)
+		if out := bot.Send(timeoutCtx(t, 5*time.Second), filler); out.Status != notify.Sent {
+			t.Fatal(out)
+		}
+	}
+	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), "t-never:slack:PASSED", start.Add(-time.Minute)); !errors.Is(err, notify.ErrHistoryTooLong) {
+		t.Fatalf("find past the page limit = %+v, %v; want ErrHistoryTooLong", got, err)
+	}
+}

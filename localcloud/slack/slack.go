@@ -1,5 +1,6 @@
 // Package slack emulates the parts of Slack that precheckwatch talks to: the
-// Web API methods chat.postMessage and chat.update, and incoming webhooks. It
+// Web API methods chat.postMessage (with message metadata), chat.update and
+// conversations.history, and incoming webhooks. It
 // checks what Slack checks (bot token, channel, thread parent, Block Kit
 // limits), answers with Slack's status codes and error bodies, injects
 // faults, and records every accepted message with its edit history.
@@ -9,6 +10,7 @@
 package slack
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,8 +96,17 @@ type Message struct {
 	Text        string
 	Blocks      []Block
 	Attachments []Attachment
+	// Metadata is the message metadata the poster attached, or nil.
+	Metadata *Metadata
 	// History holds the earlier versions, oldest first, one per chat.update.
 	History []Version
+}
+
+// Metadata is a message's metadata: an app-defined event type and payload,
+// returned by conversations.history with include_all_metadata.
+type Metadata struct {
+	EventType    string         `json:"event_type"`
+	EventPayload map[string]any `json:"event_payload"`
 }
 
 // Version is one earlier state of an updated message.
@@ -181,6 +192,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.postMessage(w, r)
 	case r.URL.Path == s.cfg.APIPath+"chat.update":
 		s.update(w, r)
+	case r.URL.Path == s.cfg.APIPath+"conversations.history":
+		s.history(w, r)
 	case strings.HasPrefix(r.URL.Path, s.cfg.APIPath):
 		apiError(w, "unknown_method", nil)
 	default:
@@ -215,6 +228,7 @@ type params struct {
 	token, channel, ts, threadTS string
 	text                         *string
 	blocks, attachments          json.RawMessage
+	metadata                     json.RawMessage
 	broadcast                    bool
 }
 
@@ -235,6 +249,7 @@ func readParams(r *http.Request) (params, string) {
 			Text           *string         `json:"text"`
 			Blocks         json.RawMessage `json:"blocks"`
 			Attachments    json.RawMessage `json:"attachments"`
+			Metadata       json.RawMessage `json:"metadata"`
 			ReplyBroadcast bool            `json:"reply_broadcast"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
@@ -242,6 +257,7 @@ func readParams(r *http.Request) (params, string) {
 		}
 		p.channel, p.ts, p.threadTS, p.text = body.Channel, body.TS, body.ThreadTS, body.Text
 		p.blocks, p.attachments, p.broadcast = body.Blocks, body.Attachments, body.ReplyBroadcast
+		p.metadata = body.Metadata
 		return p, ""
 	}
 	if err := r.ParseForm(); err != nil {
@@ -261,6 +277,9 @@ func readParams(r *http.Request) (params, string) {
 	if r.Form.Has("attachments") {
 		p.attachments = json.RawMessage(r.Form.Get("attachments"))
 	}
+	if r.Form.Has("metadata") {
+		p.metadata = json.RawMessage(r.Form.Get("metadata"))
+	}
 	p.broadcast, _ = strconv.ParseBool(r.Form.Get("reply_broadcast"))
 	return p, ""
 }
@@ -272,6 +291,34 @@ type content struct {
 	attachments           []Attachment
 	hasBlocks, hasAttachs bool
 	truncated             bool
+	metadata              *Metadata
+}
+
+// maxMetadata bounds a message's metadata. (unverified: Slack documents no
+// figure; this one is generous.)
+const maxMetadata = 8 << 10
+
+// checkMetadata reads chat.postMessage's metadata argument: JSON with a
+// non-empty string event_type and an object event_payload.
+func checkMetadata(raw json.RawMessage) (*Metadata, string) {
+	if len(raw) == 0 {
+		return nil, ""
+	}
+	if len(raw) > maxMetadata {
+		return nil, "metadata_too_large"
+	}
+	var m struct {
+		EventType    *string         `json:"event_type"`
+		EventPayload json.RawMessage `json:"event_payload"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || m.EventType == nil || *m.EventType == "" {
+		return nil, "invalid_metadata_format"
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(m.EventPayload, &payload); err != nil || payload == nil {
+		return nil, "invalid_metadata_format"
+	}
+	return &Metadata{EventType: *m.EventType, EventPayload: payload}, ""
 }
 
 var errTooManyAttachments = errors.New("too many attachments")
@@ -343,6 +390,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	c, code, problems := checkContent(p.text, p.blocks, p.attachments)
 	if code == "" && c.empty() {
 		code = "no_text"
+	}
+	if code == "" {
+		c.metadata, code = checkMetadata(p.metadata)
 	}
 	if code != "" {
 		apiError(w, code, problems)
@@ -550,7 +600,7 @@ func (s *Server) record(channel, threadTS string, broadcast, webhook bool, c con
 	}
 	m := &Message{
 		Channel: channel, TS: s.nextTS(), ThreadTS: threadTS, ReplyBroadcast: broadcast && threadTS != "",
-		Webhook: webhook, Blocks: c.blocks, Attachments: c.attachments,
+		Webhook: webhook, Blocks: c.blocks, Attachments: c.attachments, Metadata: c.metadata,
 	}
 	if c.text != nil {
 		m.Text = *c.text
@@ -687,4 +737,142 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// History limits: limit defaults to 100 and may not exceed 999.
+const (
+	historyDefaultLimit = 100
+	historyMaxLimit     = 999
+)
+
+// history answers conversations.history: the channel's messages (thread
+// replies only when broadcast), newest first, between oldest and latest
+// (exclusive unless inclusive), limit at a time with a next_ts cursor, and
+// metadata only when include_all_metadata is set. The channel must be an ID,
+// as for every conversations.* method.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	p, code := readParams(r)
+	if code != "" {
+		apiError(w, code, nil)
+		return
+	}
+	if code := s.authorize(p.token); code != "" {
+		apiError(w, code, nil)
+		return
+	}
+	var ch *Channel
+	for i, c := range s.cfg.Channels {
+		if p.channel != "" && p.channel == c.ID {
+			ch = &s.cfg.Channels[i]
+		}
+	}
+	switch {
+	case ch == nil:
+		apiError(w, "channel_not_found", nil)
+		return
+	case ch.BotAbsent:
+		apiError(w, "not_in_channel", nil)
+		return
+	}
+	form := r.Form
+	inclusive := form.Get("inclusive") == "1" || form.Get("inclusive") == "true"
+	oldest, ok1 := parseTS(form.Get("oldest"), 0)
+	latest, ok2 := parseTS(form.Get("latest"), math.MaxInt64)
+	limit := historyDefaultLimit
+	if v := form.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			apiError(w, "invalid_limit", nil)
+			return
+		}
+		if n > 0 {
+			limit = min(n, historyMaxLimit)
+		}
+	}
+	if !ok1 || !ok2 {
+		apiError(w, "invalid_ts_oldest", nil)
+		return
+	}
+	// A cursor's page starts below the last message of the previous page.
+	below := int64(math.MaxInt64)
+	if cur := form.Get("cursor"); cur != "" {
+		ts, ok := decodeCursor(cur)
+		if !ok {
+			apiError(w, "invalid_cursor", nil)
+			return
+		}
+		below = ts
+	}
+	withMeta := form.Get("include_all_metadata") == "1" || form.Get("include_all_metadata") == "true"
+
+	var picked []Message
+	for _, m := range s.Messages() {
+		if m.Channel != ch.ID || (m.ThreadTS != "" && !m.ReplyBroadcast) {
+			continue
+		}
+		micro, _ := parseTS(m.TS, 0)
+		if micro < oldest || micro > latest || micro >= below || (!inclusive && (micro == oldest || micro == latest)) {
+			continue
+		}
+		picked = append(picked, m)
+	}
+	slices.Reverse(picked)
+	hasMore := len(picked) > limit
+	if hasMore {
+		picked = picked[:limit]
+	}
+	msgs := make([]map[string]any, len(picked))
+	for i, m := range picked {
+		msgs[i] = messageJSON(m)
+		if withMeta && m.Metadata != nil {
+			msgs[i]["metadata"] = m.Metadata
+		}
+	}
+	resp := map[string]any{"ok": true, "messages": msgs, "has_more": hasMore, "pin_count": 0}
+	if hasMore {
+		last, _ := parseTS(picked[len(picked)-1].TS, 0)
+		resp["response_metadata"] = map[string]any{"next_cursor": encodeCursor(last)}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// parseTS reads a Slack ts ("seconds.micros", or whole seconds) as
+// microseconds; "" is def.
+func parseTS(ts string, def int64) (int64, bool) {
+	if ts == "" {
+		return def, true
+	}
+	sec, frac, _ := strings.Cut(ts, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || n < 0 || len(frac) > 6 {
+		return 0, false
+	}
+	var micro int64
+	if frac != "" {
+		f, err := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+		if err != nil || f < 0 {
+			return 0, false
+		}
+		micro = f
+	}
+	return n*1e6 + micro, true
+}
+
+// Cursors look like Slack's: base64 of "next_ts:" and the microsecond ts of
+// the last message returned.
+func encodeCursor(micro int64) string {
+	return base64.StdEncoding.EncodeToString([]byte("next_ts:" + strconv.FormatInt(micro, 10)))
+}
+
+func decodeCursor(c string) (int64, bool) {
+	b, err := base64.StdEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := strings.CutPrefix(string(b), "next_ts:")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
 }
