@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -104,11 +105,11 @@ func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, overri
 
 // seedRandom enqueues n tasks whose prechecks take 1 to 6 queries and end
 // passed, warned, failed or in error.
-func (c *chaosRig) seedRandom(prefix string, n int, maxDelay time.Duration) {
+func (c *chaosRig) seedRandom(n int, maxDelay time.Duration) {
 	c.t.Helper()
 	at := time.Now().Add(-time.Minute)
 	for i := range n {
-		id := fmt.Sprintf("%s-%05d", prefix, i)
+		id := fmt.Sprintf("chaos-%05d", i)
 		c.ids = append(c.ids, id)
 		polls := []int{}
 		for range c.rng.IntN(6) {
@@ -143,25 +144,27 @@ func (c *chaosRig) seedRandom(prefix string, n int, maxDelay time.Duration) {
 	}
 }
 
+// chaosID matches the ids seedRandom gives: fixed width, so no id is a
+// prefix of another.
+var chaosID = regexp.MustCompile(`chaos-\d{5}`)
+
 // verdictCounts counts, per task id, the messages naming it on each channel.
-// Task ids have a fixed width, so no id is a prefix of another.
 func (c *chaosRig) verdictCounts() (slack, ding map[string]int) {
-	slack, ding = map[string]int{}, map[string]int{}
-	for _, m := range c.cloud.Slack.Messages() {
-		text := m.PlainText()
-		for _, id := range c.ids {
-			if strings.Contains(text, id) {
-				slack[id]++
+	count := func(text string, into map[string]int) {
+		named := map[string]bool{}
+		for _, id := range chaosID.FindAllString(text, -1) {
+			if !named[id] {
+				named[id] = true
+				into[id]++
 			}
 		}
 	}
+	slack, ding = map[string]int{}, map[string]int{}
+	for _, m := range c.cloud.Slack.Messages() {
+		count(m.PlainText(), slack)
+	}
 	for _, m := range c.cloud.DingTalk.Messages() {
-		text := m.PlainText()
-		for _, id := range c.ids {
-			if strings.Contains(text, id) {
-				ding[id]++
-			}
-		}
+		count(m.PlainText(), ding)
 	}
 	return slack, ding
 }
@@ -285,7 +288,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func runChaos(t *testing.T, p chaosPlan) {
 	c := newChaosRig(t, p.seed, localcloud.Options{Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true})
 	start := time.Now()
-	c.seedRandom("chaos", p.tasks, 5*time.Second)
+	c.seedRandom(p.tasks, 5*time.Second)
 	c.setFaults(p.faultRate)
 
 	ctx, cancel := context.WithTimeout(context.Background(), p.budget)
