@@ -118,7 +118,9 @@ func (r *run) claimHandoff(ctx context.Context, j *job) bool {
 		return true
 	}
 	key := dedupe.Key{TaskID: j.msg.ID, Channel: "queue", Verdict: handoffVerdict}
-	c, err := r.h.d.Store.Claim(ctx, key, r.leaseTTL())
+	sctx, cancel := storeCtx(ctx)
+	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
+	cancel()
 	switch {
 	case err != nil:
 		// Without the record a retry may requeue twice; a duplicate

@@ -27,6 +27,18 @@ func (r *run) leaseTTL() time.Duration {
 // later attempts come from the queue.
 const sendAttempts = 3
 
+// storeTimeout bounds one call to the delivery record: Redis answers in a
+// millisecond, and one that hangs must cost a verdict its turn, not the
+// invocation its time to hand every task on.
+const storeTimeout = 2 * time.Second
+
+// storeCtx bounds a call to the delivery record. Recording a send that
+// succeeded runs under context.WithoutCancel: the message went out, so the
+// record must be written even as the invocation ends.
+func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, storeTimeout)
+}
+
 // sendTimeout bounds one attempt at a message, the wait for the channel's
 // rate limiter included.
 const sendTimeout = 5 * time.Second
@@ -279,7 +291,9 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 // reached, and then nothing is sent: a verdict not sent now is sent later,
 // a verdict sent twice cannot be taken back.
 func (r *run) claim(ctx context.Context, key dedupe.Key) (dedupe.Claim, bool) {
-	c, err := r.h.d.Store.Claim(ctx, key, r.leaseTTL())
+	sctx, cancel := storeCtx(ctx)
+	defer cancel()
+	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
 	if err != nil {
 		r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 		r.log.Error("delivery record unavailable", "key", key.ID(), "error", err)
@@ -290,14 +304,18 @@ func (r *run) claim(ctx context.Context, key dedupe.Key) (dedupe.Claim, bool) {
 
 func (r *run) record(ctx context.Context, lease dedupe.Lease, out notify.Outcome) {
 	ref := strings.TrimSpace(out.Channel + " " + out.Ref)
-	if err := r.h.d.Store.Done(context.WithoutCancel(ctx), lease, ref); err != nil {
+	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.h.d.Store.Done(sctx, lease, ref); err != nil {
 		r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 		r.log.Error("delivery not recorded", "key", lease.Key.ID(), "error", err)
 	}
 }
 
 func (r *run) release(ctx context.Context, lease dedupe.Lease) {
-	if err := r.h.d.Store.Release(context.WithoutCancel(ctx), lease); err != nil {
+	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.h.d.Store.Release(sctx, lease); err != nil {
 		r.log.Warn("lease not released; it expires by itself", "key", lease.Key.ID(), "error", err)
 	}
 }

@@ -99,7 +99,9 @@ func attemptKey(k dedupe.Key) dedupe.Key {
 
 // priorAttempt returns the record of an earlier attempt at key, if any.
 func (r *run) priorAttempt(ctx context.Context, key dedupe.Key) (*attempt, error) {
-	ref, found, err := r.h.d.Store.Lookup(ctx, attemptKey(key))
+	sctx, cancel := storeCtx(ctx)
+	defer cancel()
+	ref, found, err := r.h.d.Store.Lookup(sctx, attemptKey(key))
 	if err != nil || !found {
 		return nil, err
 	}
@@ -119,7 +121,9 @@ func (r *run) noteAttempt(ctx context.Context, key dedupe.Key, msg string) error
 
 // writeOnce records ref under key unless a record exists.
 func (r *run) writeOnce(ctx context.Context, key dedupe.Key, ref string) error {
-	c, err := r.h.d.Store.Claim(ctx, key, r.leaseTTL())
+	sctx, cancel := storeCtx(ctx)
+	defer cancel()
+	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
 	switch {
 	case err != nil:
 		return err
@@ -128,7 +132,9 @@ func (r *run) writeOnce(ctx context.Context, key dedupe.Key, ref string) error {
 	case c.State == dedupe.Busy:
 		return fmt.Errorf("record %s is being written by another instance", key.ID())
 	}
-	return r.h.d.Store.Done(context.WithoutCancel(ctx), c.Lease, ref)
+	dctx, dcancel := storeCtx(context.WithoutCancel(ctx))
+	defer dcancel()
+	return r.h.d.Store.Done(dctx, c.Lease, ref)
 }
 
 func contentKey(msg, channel string) dedupe.Key {
@@ -147,7 +153,9 @@ func (r *run) keepContent(ctx context.Context, channel string, m notify.Message)
 
 // keptMessage returns the digest msg as first attempted on channel.
 func (r *run) keptMessage(ctx context.Context, channel, msg string) (notify.Message, error) {
-	ref, found, err := r.h.d.Store.Lookup(ctx, contentKey(msg, channel))
+	sctx, cancel := storeCtx(ctx)
+	defer cancel()
+	ref, found, err := r.h.d.Store.Lookup(sctx, contentKey(msg, channel))
 	switch {
 	case err != nil:
 		return notify.Message{}, err
