@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,9 +34,10 @@ type function struct {
 // newFunction wires the handler for cfg, logging JSON to logOut.
 func newFunction(cfg config.Config, logOut io.Writer) (*function, error) {
 	log := newLogger(cfg.LogLevel, logOut)
-	// go-redis reports dial failures through its own logger; route them
-	// into the structured log instead of bare stderr lines.
-	redis.SetLogger(redisLogger{log})
+	// go-redis reports dial failures through its one process-wide logger;
+	// route them into the first function's structured log instead of bare
+	// stderr lines.
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
 	store, err := dedupe.Open(cfg.DedupeURL.Reveal())
 	if err != nil {
 		return nil, err
@@ -145,6 +147,8 @@ func newLogger(level string, out io.Writer) *slog.Logger {
 	_ = l.UnmarshalText([]byte(level)) // config.Load has validated it
 	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: l}))
 }
+
+var redisLogOnce sync.Once
 
 // redisLogger carries go-redis's internal messages into the JSON log.
 type redisLogger struct{ log *slog.Logger }
