@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,8 @@ type pendingItem struct {
 	k     int // index into the jobs
 	key   dedupe.Key
 	lease dedupe.Lease
-	// prior is the record of an earlier attempt whose outcome is unknown.
+	// prior is the record of the latest earlier attempt, if any; unless its
+	// message is void, its outcome is unknown.
 	prior *attempt
 }
 
@@ -126,15 +128,15 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job) []bo
 		}
 		it := pendingItem{k: k, key: key, lease: c.Lease}
 		if mode != plainMode {
-			prior, err := r.priorAttempt(ctx, key)
+			prior, void, err := r.latestAttempt(ctx, key)
 			if err != nil {
 				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 				r.log.Error("attempt record unavailable", "key", key.ID(), "error", err)
 				r.release(ctx, c.Lease)
 				continue
 			}
-			if prior != nil {
-				it.prior = prior
+			it.prior = prior
+			if prior != nil && !void {
 				retries = append(retries, it)
 				continue
 			}
@@ -192,15 +194,10 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 				continue
 			}
 		}
-		out := r.send(ctx, sink, idempotentMode, m, nil, fmt.Sprintf("repeat of %s", msg))
-		for _, it := range group {
-			if out.Status == notify.Sent {
-				r.record(ctx, it.lease, out)
-				done[it.k] = true
-			} else {
-				r.release(ctx, it.lease)
-			}
-		}
+		// A repeat that surely failed proves nothing about the first
+		// attempt: the message stays bound, nothing is made void.
+		out, _ := r.send(ctx, sink, idempotentMode, m, nil, fmt.Sprintf("repeat of %s", msg))
+		r.settleLeases(ctx, group, out, done)
 	}
 }
 
@@ -219,15 +216,18 @@ func (r *run) verdictMessage(j *job, sink notify.Sink, key dedupe.Key) notify.Me
 func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode, j *job, it pendingItem) bool {
 	m := r.verdictMessage(j, sink, it.key)
 	if mode != plainMode {
-		if err := r.noteAttempt(ctx, it.key, m.Key); err != nil {
+		if err := r.noteAttempt(ctx, it.key, it.prior, m.Key); err != nil {
 			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 			r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
 			r.release(ctx, it.lease)
 			return false
 		}
 	}
-	out := r.send(ctx, sink, mode, m, []string{m.Key}, j.task.TaskID)
+	out, unsure := r.send(ctx, sink, mode, m, []string{m.Key}, j.task.TaskID)
 	if out.Status != notify.Sent {
+		if mode != plainMode && !unsure {
+			r.noteVoid(ctx, sink.Name(), m.Key)
+		}
 		r.release(ctx, it.lease)
 		return false
 	}
@@ -257,7 +257,17 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 		}
 	}
 	m := notify.RenderDigest(finished, r.h.render)
-	m.Key = dedupe.Key{TaskID: strings.Join(keys, ","), Channel: sink.Name(), Verdict: "DIGEST"}.ID()
+	// The generations make a digest of the same verdicts sent again after a
+	// void attempt a new message, which a repeat of the old one cannot
+	// be mistaken for.
+	gens := make([]string, len(items))
+	for i, it := range items {
+		gens[i] = keys[i]
+		if it.prior != nil {
+			gens[i] += "#" + strconv.Itoa(it.prior.gen+1)
+		}
+	}
+	m.Key = dedupe.Key{TaskID: strings.Join(gens, ","), Channel: sink.Name(), Verdict: "DIGEST"}.ID()
 	if mode == idempotentMode {
 		if err := r.keepContent(ctx, sink.Name(), m); err != nil {
 			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
@@ -268,15 +278,26 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 	}
 	if mode != plainMode {
 		for _, it := range items {
-			if err := r.noteAttempt(ctx, it.key, m.Key); err != nil {
+			if err := r.noteAttempt(ctx, it.key, it.prior, m.Key); err != nil {
 				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
 				r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
+				// Some verdicts may be bound to a digest that never goes out.
+				r.noteVoid(ctx, sink.Name(), m.Key)
 				releaseAll()
 				return
 			}
 		}
 	}
-	out := r.send(ctx, sink, mode, m, keys, fmt.Sprintf("digest of %d", len(items)))
+	out, unsure := r.send(ctx, sink, mode, m, keys, fmt.Sprintf("digest of %d", len(items)))
+	if out.Status != notify.Sent && mode != plainMode && !unsure {
+		r.noteVoid(ctx, sink.Name(), m.Key)
+	}
+	r.settleLeases(ctx, items, out, done)
+}
+
+// settleLeases records items as delivered when out was sent, else releases
+// them for a later attempt.
+func (r *run) settleLeases(ctx context.Context, items []pendingItem, out notify.Outcome, done []bool) {
 	for _, it := range items {
 		if out.Status == notify.Sent {
 			r.record(ctx, it.lease, out)
@@ -324,9 +345,9 @@ func (r *run) release(ctx context.Context, lease dedupe.Lease) {
 // keys, while the invocation's delivery time allows, honouring the
 // channel's Retry-After. After an attempt whose answer was lost it repeats
 // only on a channel that ignores a repeated key; elsewhere a later
-// invocation settles it through the attempt record.
-func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m notify.Message, keys []string, what string) notify.Outcome {
-	var out notify.Outcome
+// invocation settles it through the attempt record. unsure reports that m
+// was not known to be sent yet may have been.
+func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m notify.Message, keys []string, what string) (out notify.Outcome, unsure bool) {
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.notifyUntil, r.h.d.Now().Add(sendTimeout)))
 		if s, ok := sink.(settler); ok {
@@ -338,8 +359,9 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 		if out.Status == notify.Sent {
 			r.tally.add(func(rep *Report) { rep.Notified[sink.Name()]++ })
 			r.log.Info("notified", "channel", sink.Name(), "task", what, "attempt", attempt+1)
-			return out
+			return out, false
 		}
+		unsure = unsure || !surelyUnsent(out)
 		r.log.Warn("notification not sent", "channel", sink.Name(), "task", what, "attempt", attempt+1,
 			"status", out.Status.String(), "ambiguous", out.Ambiguous, "reason", out.Reason, "error", errText(out.Err))
 		if out.Status != notify.Retry || (out.Ambiguous && mode == historyMode) {
@@ -351,7 +373,7 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 		}
 	}
 	r.tally.add(func(rep *Report) { rep.NotifyFailed[sink.Name()]++ })
-	return out
+	return out, unsure
 }
 
 // announceStart posts the "precheck running" notice on each channel and
@@ -407,7 +429,7 @@ func (r *run) alertOperators(ctx context.Context) {
 			}
 			m := notify.RenderOperatorAlert(c, a.detail, a.affected)
 			m.Key = key.ID()
-			if out := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert"); out.Status == notify.Sent {
+			if out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert"); out.Status == notify.Sent {
 				r.record(ctx, claim.Lease, out)
 			} else {
 				r.release(ctx, claim.Lease)

@@ -24,17 +24,20 @@ import (
 //     attempt repeats that message under the same key: a digest's text is
 //     kept in the record for this.
 //
-// Either way an attempt record is written before the first send, so a kill
-// at any moment leaves the trace a later attempt needs.
+// Either way an attempt record is written before each send, so a kill at
+// any moment leaves the trace a later attempt needs; and a send that surely
+// posted nothing (refused, throttled, never left) marks its message void,
+// so its verdicts are free to go out in another message without a search
+// or a repeat.
 
 // settler is a channel whose history tells whether a post went out.
 type settler interface {
 	notify.Sink
 	// SendCarrying posts m tagged with the keys of every verdict it carries.
 	SendCarrying(ctx context.Context, m notify.Message, keys []string) notify.Outcome
-	// Find returns a Sent outcome for a post carrying key made since since,
-	// the zero Outcome when there is none, or an error when it cannot tell.
-	Find(ctx context.Context, key string, since time.Time) (notify.Outcome, error)
+	// Find returns, for each of keys carried by a post made since since, a
+	// Sent outcome naming the post; an error when it cannot tell.
+	Find(ctx context.Context, keys []string, since time.Time) (map[string]notify.Outcome, error)
 }
 
 // settleMode is how a channel's lost answers are settled.
@@ -67,78 +70,144 @@ func isSettler(sink notify.Sink) bool {
 // instances and the channel.
 const findSkew = time.Minute
 
-// attemptVerdict suffixes a verdict key's verdict to name its attempt record.
+// attemptVerdict suffixes a verdict key's verdict, with a generation, to
+// name its attempt records.
 const attemptVerdict = "-ATTEMPT"
 
 // contentVerdict names the record of a digest's text on an idempotent
-// channel.
-const contentVerdict = "CONTENT"
+// channel; voidVerdict the record that a message surely did not go out.
+const (
+	contentVerdict = "CONTENT"
+	voidVerdict    = "VOID"
+)
 
-// attempt is the record of the first attempt at a verdict on a channel.
+// An attempt record says that a verdict went, or was about to go, out in a
+// message. Records are written once and never changed, so each new attempt
+// after one that surely failed (its message is recorded void) takes the
+// next generation: generations 1..n exist, and n is the one that counts.
 type attempt struct {
-	at time.Time
-	// msg is the key of the message the verdict first went out in: its own
-	// key, or a digest's.
+	gen int
+	at  time.Time
+	// msg is the key of the message the verdict went out in: its own key,
+	// or a digest's.
 	msg string
 }
 
 func (a attempt) ref() string { return strconv.FormatInt(a.at.UnixMilli(), 10) + " " + a.msg }
 
-func parseAttempt(ref string) (attempt, error) {
+func parseAttempt(gen int, ref string) (attempt, error) {
 	ms, msg, ok := strings.Cut(ref, " ")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if !ok || err != nil || msg == "" {
 		return attempt{}, fmt.Errorf("unreadable attempt record %q", ref)
 	}
-	return attempt{at: time.UnixMilli(n), msg: msg}, nil
+	return attempt{gen: gen, at: time.UnixMilli(n), msg: msg}, nil
 }
 
-func attemptKey(k dedupe.Key) dedupe.Key {
-	return dedupe.Key{TaskID: k.TaskID, Channel: k.Channel, Verdict: k.Verdict + attemptVerdict}
+func attemptKey(k dedupe.Key, gen int) dedupe.Key {
+	return dedupe.Key{TaskID: k.TaskID, Channel: k.Channel, Verdict: k.Verdict + attemptVerdict + strconv.Itoa(gen)}
 }
 
-// priorAttempt returns the record of an earlier attempt at key, if any.
-func (r *run) priorAttempt(ctx context.Context, key dedupe.Key) (*attempt, error) {
+func voidKey(msg, channel string) dedupe.Key {
+	return dedupe.Key{TaskID: msg, Channel: channel, Verdict: voidVerdict}
+}
+
+func contentKey(msg, channel string) dedupe.Key {
+	return dedupe.Key{TaskID: msg, Channel: channel, Verdict: contentVerdict}
+}
+
+// lookup reads one record under the store's call timeout.
+func (r *run) lookup(ctx context.Context, key dedupe.Key) (string, bool, error) {
 	sctx, cancel := storeCtx(ctx)
 	defer cancel()
-	ref, found, err := r.h.d.Store.Lookup(sctx, attemptKey(key))
-	if err != nil || !found {
-		return nil, err
+	return r.h.d.Store.Lookup(sctx, key)
+}
+
+// latestAttempt returns the newest attempt record of key, nil when there is
+// none, and whether its message surely did not go out. Generations are
+// found by doubling, then halving: a few lookups however many there are.
+func (r *run) latestAttempt(ctx context.Context, key dedupe.Key) (*attempt, bool, error) {
+	refs := map[int]string{}
+	exists := func(gen int) (bool, error) {
+		ref, found, err := r.lookup(ctx, attemptKey(key, gen))
+		if found {
+			refs[gen] = ref
+		}
+		return found, err
 	}
-	a, err := parseAttempt(ref)
+	lo, hi := 0, 1 // generation lo exists (0 always does), hi does not
+	for {
+		found, err := exists(hi)
+		if err != nil {
+			return nil, false, err
+		}
+		if !found {
+			break
+		}
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		found, err := exists(mid)
+		if err != nil {
+			return nil, false, err
+		}
+		if found {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return nil, false, nil
+	}
+	a, err := parseAttempt(lo, refs[lo])
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &a, nil
+	_, void, err := r.lookup(ctx, voidKey(a.msg, key.Channel))
+	if err != nil {
+		return nil, false, err
+	}
+	return &a, void, nil
 }
 
-// noteAttempt records that key is about to go out in message msg. An
-// earlier record is kept: it is the first attempt that bounds a search and
-// binds a verdict to its message.
-func (r *run) noteAttempt(ctx context.Context, key dedupe.Key, msg string) error {
-	return r.writeOnce(ctx, attemptKey(key), attempt{at: r.h.d.Now(), msg: msg}.ref())
+// noteAttempt records, before the send, that key goes out in message msg,
+// as the generation after prior's (the first when prior is nil).
+func (r *run) noteAttempt(ctx context.Context, key dedupe.Key, prior *attempt, msg string) error {
+	gen := 1
+	if prior != nil {
+		gen = prior.gen + 1
+	}
+	return r.writeOnce(ctx, attemptKey(key, gen), attempt{at: r.h.d.Now(), msg: msg}.ref(), true)
 }
 
-// writeOnce records ref under key unless a record exists.
-func (r *run) writeOnce(ctx context.Context, key dedupe.Key, ref string) error {
+// noteVoid records that message msg surely did not go out, so that its
+// verdicts may go out in another. Failing to record it costs only a search
+// or a repeat later.
+func (r *run) noteVoid(ctx context.Context, channel, msg string) {
+	if err := r.writeOnce(ctx, voidKey(msg, channel), "void", false); err != nil {
+		r.log.Warn("failed send not recorded; it will be settled later", "key", msg, "error", err)
+	}
+}
+
+// writeOnce records ref under key. With exclusive, an existing record is an
+// error (another attempt took this generation); without, it is kept.
+func (r *run) writeOnce(ctx context.Context, key dedupe.Key, ref string, exclusive bool) error {
 	sctx, cancel := storeCtx(ctx)
 	defer cancel()
 	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
 	switch {
 	case err != nil:
 		return err
-	case c.State == dedupe.Delivered:
+	case c.State == dedupe.Delivered && !exclusive:
 		return nil
-	case c.State == dedupe.Busy:
-		return fmt.Errorf("record %s is being written by another instance", key.ID())
+	case c.State != dedupe.Claimed:
+		return fmt.Errorf("record %s was written by another attempt", key.ID())
 	}
 	dctx, dcancel := storeCtx(context.WithoutCancel(ctx))
 	defer dcancel()
 	return r.h.d.Store.Done(dctx, c.Lease, ref)
-}
-
-func contentKey(msg, channel string) dedupe.Key {
-	return dedupe.Key{TaskID: msg, Channel: channel, Verdict: contentVerdict}
 }
 
 // keepContent records a digest's DingTalk text under its key, before the
@@ -148,14 +217,12 @@ func (r *run) keepContent(ctx context.Context, channel string, m notify.Message)
 	if err != nil {
 		return err
 	}
-	return r.writeOnce(ctx, contentKey(m.Key, channel), string(b))
+	return r.writeOnce(ctx, contentKey(m.Key, channel), string(b), false)
 }
 
 // keptMessage returns the digest msg as first attempted on channel.
 func (r *run) keptMessage(ctx context.Context, channel, msg string) (notify.Message, error) {
-	sctx, cancel := storeCtx(ctx)
-	defer cancel()
-	ref, found, err := r.h.d.Store.Lookup(sctx, contentKey(msg, channel))
+	ref, found, err := r.lookup(ctx, contentKey(msg, channel))
 	switch {
 	case err != nil:
 		return notify.Message{}, err
@@ -169,26 +236,48 @@ func (r *run) keptMessage(ctx context.Context, channel, msg string) (notify.Mess
 	return m, nil
 }
 
-// settle decides items attempted before on a history channel: those found
-// in the history are recorded as delivered, those not found are returned to
-// be sent, and those it cannot tell about are released for a later attempt.
+// settle decides items whose last attempt on a history channel may have
+// gone out, with one search back to the oldest of those attempts: those
+// found are recorded as delivered, those not found are returned to be sent,
+// and when the search fails all are released for a later attempt.
 func (r *run) settle(ctx context.Context, s settler, items []pendingItem, done []bool) []pendingItem {
+	if len(items) == 0 {
+		return nil
+	}
+	keys := make([]string, len(items))
+	since := items[0].prior.at
+	for i, it := range items {
+		keys[i] = it.key.ID()
+		if it.prior.at.Before(since) {
+			since = it.prior.at
+		}
+	}
+	cctx, cancel := context.WithDeadline(ctx, r.times.notifyUntil)
+	found, err := s.Find(cctx, keys, since.Add(-findSkew))
+	cancel()
+	if err != nil {
+		r.log.Warn("earlier attempts not settled; retrying later", "channel", s.Name(), "verdicts", len(items), "error", err)
+		for _, it := range items {
+			r.release(ctx, it.lease)
+		}
+		return nil
+	}
 	var unsent []pendingItem
 	for _, it := range items {
-		cctx, cancel := context.WithDeadline(ctx, r.times.notifyUntil)
-		out, err := s.Find(cctx, it.key.ID(), it.prior.at.Add(-findSkew))
-		cancel()
-		switch {
-		case err != nil:
-			r.log.Warn("earlier attempt not settled; retrying later", "key", it.key.ID(), "error", err)
-			r.release(ctx, it.lease)
-		case out.Status == notify.Sent:
+		if out, ok := found[it.key.ID()]; ok {
 			r.log.Info("earlier attempt found delivered", "key", it.key.ID(), "channel", s.Name())
 			r.record(ctx, it.lease, out)
 			done[it.k] = true
-		default:
+		} else {
 			unsent = append(unsent, it)
 		}
 	}
 	return unsent
+}
+
+// surelyUnsent reports whether a failed send certainly posted nothing: an
+// answer refused it, or it never left. An HTTP 5xx page may come from a
+// gateway that did pass the request on, so it is not sure.
+func surelyUnsent(out notify.Outcome) bool {
+	return out.Status != notify.Sent && !out.Ambiguous && !strings.HasPrefix(out.Reason, "http_5")
 }

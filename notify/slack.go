@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -147,52 +146,60 @@ const (
 var ErrHistoryTooLong = errors.New("slack: too many messages since the attempt to search them all")
 
 // Find looks through the channel's history, newest first back to since,
-// for a message posted by this sink carrying key (as its own key or among
-// a digest's). It returns an Outcome with Status Sent, the channel ID and
-// the ts when there is one, the zero Outcome when there is none, and an
-// error when the history could not be read to since.
-func (b *SlackBot) Find(ctx context.Context, key string, since time.Time) (Outcome, error) {
+// for messages posted by this sink carrying any of keys (as their own key or
+// among a digest's), in one pass however many keys there are. It returns a
+// Sent outcome with the channel ID and ts for each key found, and an error
+// when the history could not be read back to since.
+func (b *SlackBot) Find(ctx context.Context, keys []string, since time.Time) (map[string]Outcome, error) {
 	channel := b.channel
 	if id := b.channelID.Load(); id != nil {
 		channel = *id
 	}
 	if strings.HasPrefix(channel, "#") {
-		return Outcome{}, fmt.Errorf("slack: cannot search %s by name before a post has named its ID", channel)
+		return nil, fmt.Errorf("slack: cannot search %s by name before a post has named its ID", channel)
 	}
+	wanted := map[string]bool{}
+	for _, k := range keys {
+		wanted[k] = true
+	}
+	found := map[string]Outcome{}
 	params := &slack.GetConversationHistoryParameters{
 		ChannelID: channel, Oldest: slackTS(since), Limit: findPageSize, Inclusive: true, IncludeAllMetadata: true,
 	}
 	for range findPages {
 		if err := b.limiter.Wait(ctx); err != nil {
-			return Outcome{}, limiterOutcome(SlackName, err).Err
+			return nil, limiterOutcome(SlackName, err).Err
 		}
 		resp, err := b.api.GetConversationHistoryContext(ctx, params)
 		if err != nil {
-			return Outcome{}, classifySlack("slack conversations.history", err, b.scrub).Err
+			return nil, classifySlack("slack conversations.history", err, b.scrub).Err
 		}
 		for _, msg := range resp.Messages {
-			if carries(msg.Metadata, key) {
-				return Outcome{Status: Sent, Channel: channel, Ref: msg.Timestamp}, nil
+			for _, k := range carried(msg.Metadata) {
+				if _, seen := found[k]; wanted[k] && !seen {
+					found[k] = Outcome{Status: Sent, Channel: channel, Ref: msg.Timestamp}
+				}
 			}
 		}
-		if !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
-			return Outcome{}, nil
+		if len(found) == len(wanted) || !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
+			return found, nil
 		}
 		params.Cursor = resp.ResponseMetaData.NextCursor
 	}
-	return Outcome{}, ErrHistoryTooLong
+	return nil, ErrHistoryTooLong
 }
 
-// carries reports whether metadata posted by SendCarrying names key.
-func carries(md slack.SlackMetadata, key string) bool {
+// carried returns the keys that metadata posted by SendCarrying names.
+func carried(md slack.SlackMetadata) []string {
 	if md.EventType != SlackEventType {
-		return false
+		return nil
 	}
-	if k, _ := md.EventPayload["key"].(string); k == key {
-		return true
+	keys, _ := md.EventPayload["carries"].(string)
+	out := strings.Fields(keys)
+	if k, _ := md.EventPayload["key"].(string); k != "" {
+		out = append(out, k)
 	}
-	list, _ := md.EventPayload["carries"].(string)
-	return slices.Contains(strings.Fields(list), key)
+	return out
 }
 
 // slackTS formats t as a Slack ts, to the microsecond.

@@ -398,31 +398,36 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 	}
 	digestTS := emu.Messages()[1].TS
 
+	early := start.Add(-time.Minute)
 	cases := []struct {
-		key   string
+		keys  []string
 		since time.Time
-		want  string // ts, or "" for absent
+		want  map[string]string // key → ts
 	}{
-		{"t-1:slack:PASSED", start.Add(-time.Minute), emu.Messages()[0].TS},
-		{"sha256-digest", start.Add(-time.Minute), digestTS},
-		{"t-3:slack:WARNING", start.Add(-time.Minute), digestTS},
-		{"t-4:slack:PASSED", start.Add(-time.Minute), ""},
-		{"t-3:slack:WARNING", time.Now().Add(time.Minute), ""},
-		{"t-3:slack", start.Add(-time.Minute), ""},
+		{[]string{"t-1:slack:PASSED", "sha256-digest", "t-3:slack:WARNING", "t-4:slack:PASSED", "t-3:slack"}, early,
+			map[string]string{"t-1:slack:PASSED": emu.Messages()[0].TS, "sha256-digest": digestTS, "t-3:slack:WARNING": digestTS}},
+		{[]string{"t-2:slack:FAILED"}, early, map[string]string{"t-2:slack:FAILED": digestTS}},
+		{[]string{"t-4:slack:PASSED"}, early, map[string]string{}},
+		{[]string{"t-3:slack:WARNING"}, time.Now().Add(time.Minute), map[string]string{}},
 	}
 	for _, c := range cases {
-		got, err := bot.Find(timeoutCtx(t, 5*time.Second), c.key, c.since)
+		got, err := bot.Find(timeoutCtx(t, 5*time.Second), c.keys, c.since)
 		if err != nil {
-			t.Fatalf("find %s: %v", c.key, err)
+			t.Fatalf("find %v: %v", c.keys, err)
 		}
-		if got.Ref != c.want || (c.want != "") != (got.Status == notify.Sent) || (c.want != "" && got.Channel != "C0ALERTS") {
-			t.Errorf("find %s since %s = %+v, want ts %q", c.key, c.since.Format(time.TimeOnly), got, c.want)
+		if len(got) != len(c.want) {
+			t.Errorf("find %v since %s = %+v, want %v", c.keys, c.since.Format(time.TimeOnly), got, c.want)
+		}
+		for k, ts := range c.want {
+			if out := got[k]; out.Status != notify.Sent || out.Ref != ts || out.Channel != "C0ALERTS" {
+				t.Errorf("find %s = %+v, want ts %s in C0ALERTS", k, out, ts)
+			}
 		}
 	}
 
 	// When the history cannot be read, Find says so rather than "absent".
 	faults.Set(fault.Server, 1)
-	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), "t-4:slack:PASSED", start); err == nil {
+	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{"t-4:slack:PASSED"}, start); err == nil {
 		t.Fatalf("find during an outage = %+v, want an error", got)
 	} else if strings.Contains(err.Error(), slackToken) {
 		t.Fatalf("error reveals the token: %v", err)
@@ -447,8 +452,8 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 			t.Fatal(out)
 		}
 	}
-	got, err := bot.Find(timeoutCtx(t, 5*time.Second), early.Key, start.Add(-time.Minute))
-	if err != nil || got.Ref != emu.Messages()[0].TS {
+	got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{early.Key}, start.Add(-time.Minute))
+	if err != nil || got[early.Key].Ref != emu.Messages()[0].TS {
 		t.Fatalf("find across pages = %+v, %v", got, err)
 	}
 	for i := range 2000 {
@@ -457,7 +462,7 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 			t.Fatal(out)
 		}
 	}
-	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), "t-never:slack:PASSED", start.Add(-time.Minute)); !errors.Is(err, notify.ErrHistoryTooLong) {
+	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{"t-never:slack:PASSED"}, start.Add(-time.Minute)); !errors.Is(err, notify.ErrHistoryTooLong) {
 		t.Fatalf("find past the page limit = %+v, %v; want ErrHistoryTooLong", got, err)
 	}
 }
