@@ -197,12 +197,17 @@ func (c *chaosRig) injectors() map[string]*fault.Injector {
 }
 
 // setFaults makes each service fail rate of its calls: throttling and 5xx
-// answers share most of it, hangs (which cost a client timeout each) the rest.
+// answers share most of it, hangs (which cost a client timeout each) the
+// rest. The injector draws kind after kind, so each kind's rate is its share
+// of the calls the kinds before it spared.
 func (c *chaosRig) setFaults(rate float64) {
+	throttle := rate * 0.4
+	server := rate * 0.45 / (1 - throttle)
+	hang := rate * 0.15 / ((1 - throttle) * (1 - server))
 	for _, in := range c.injectors() {
-		in.Set(fault.Throttle, rate*0.4)
-		in.Set(fault.Server, rate*0.45)
-		in.Set(fault.Hang, rate*0.15)
+		in.Set(fault.Throttle, throttle)
+		in.Set(fault.Server, server)
+		in.Set(fault.Hang, hang)
 		if rate > 0 {
 			in.SetLatency(5 * time.Millisecond)
 		} else {
@@ -221,7 +226,9 @@ func (c *chaosRig) drive(ctx context.Context, done func() bool) bool {
 	defer cancel()
 	stream, err := eventbridge.NewStream(c.fn, eventbridge.StreamConfig{
 		Queue: c.cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch",
-		BatchSize: 10, BatchWindow: 200 * time.Millisecond, RetryMinDelay: 200 * time.Millisecond, RetryMaxDelay: 400 * time.Millisecond,
+		// Large batches: DingTalk takes 20 messages a minute, so tasks must
+		// share them, and an invocation digests only what it finished.
+		BatchSize: 50, BatchWindow: time.Second, RetryMinDelay: 200 * time.Millisecond, RetryMaxDelay: 400 * time.Millisecond,
 		Visibility: time.Minute,
 	})
 	if err != nil {
@@ -335,13 +342,15 @@ func runChaos(t *testing.T, p chaosPlan) {
 	lost, duplicated := c.tally()
 	var faults []string
 	var injected, requests int
+	calls := c.requests()
 	for _, name := range []string{"sas", "mns", "slack", "dingtalk"} {
 		counts := c.injectors()[name].Counts()
 		n := counts[fault.Throttle] + counts[fault.Server] + counts[fault.Hang]
 		injected += n
-		faults = append(faults, fmt.Sprintf("%s throttle=%d 5xx=%d hang=%d", name, counts[fault.Throttle], counts[fault.Server], counts[fault.Hang]))
+		requests += calls[name]
+		faults = append(faults, fmt.Sprintf("%s %d of %d calls (throttle %d, 5xx %d, hang %d)",
+			name, n, calls[name], counts[fault.Throttle], counts[fault.Server], counts[fault.Hang]))
 	}
-	requests = c.requests()
 	st := c.fn.Stats()
 	t.Logf("chaos: %d tasks, seed %d, %s with faults (all posted: %v), %s in all", p.tasks, p.seed, faultsOn.Round(time.Millisecond), posted, time.Since(start).Round(time.Millisecond))
 	t.Logf("chaos: faults injected %d of %d calls (%.1f%%): %s", injected, requests, 100*float64(injected)/float64(max(requests, 1)), strings.Join(faults, "; "))
@@ -378,13 +387,17 @@ func runChaos(t *testing.T, p chaosPlan) {
 	}
 }
 
-// requests counts the calls every service received, faulted ones included.
-func (c *chaosRig) requests() int {
-	n := c.cloud.Slack.Requests() + c.cloud.DingTalk.Requests()
+// requests counts the calls each service received from the function,
+// faulted ones included.
+func (c *chaosRig) requests() map[string]int {
+	mnsCalls := 0
 	for _, v := range c.cloud.MNS.Requests() {
-		n += v
+		mnsCalls += v
 	}
-	return n + c.cloud.SAS.Calls("QueryPreCheckDatabase")
+	return map[string]int{
+		"sas": c.cloud.SAS.Calls("QueryPreCheckDatabase"), "mns": mnsCalls,
+		"slack": c.cloud.Slack.Requests(), "dingtalk": c.cloud.DingTalk.Requests(),
+	}
 }
 
 func head(s []string, n int) string {

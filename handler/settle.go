@@ -52,18 +52,13 @@ const (
 )
 
 func modeOf(sink notify.Sink) settleMode {
-	switch {
-	case isSettler(sink):
+	if _, ok := sink.(settler); ok {
 		return historyMode
-	case sink.Name() == notify.DingTalkName:
+	}
+	if sink.Name() == notify.DingTalkName {
 		return idempotentMode
 	}
 	return plainMode
-}
-
-func isSettler(sink notify.Sink) bool {
-	_, ok := sink.(settler)
-	return ok
 }
 
 // findSkew widens a history search for clock differences between
