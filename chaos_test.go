@@ -51,7 +51,7 @@ type chaosPlan struct {
 func TestChaos(t *testing.T) {
 	p := chaosPlan{tasks: *chaosTasks, kills: *chaosKills, faultRate: *chaosFaultRate, seed: *chaosSeed, budget: *chaosBudget}
 	if p.budget == 0 {
-		p.budget = 90*time.Second + time.Duration(p.tasks)*300*time.Millisecond
+		p.budget = 2*time.Minute + time.Duration(p.tasks)*300*time.Millisecond
 	}
 	runChaos(t, p)
 }
