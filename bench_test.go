@@ -56,12 +56,12 @@ func TestBenchLine(t *testing.T) {
 		name    string
 		running float64
 		// wantRequests is the exact count for 50 tasks: 50 queries, 4
-		// batch receives, 4 batch deletes, and a digest of up to 40 tasks
-		// on each channel; running tasks add one batch send of the
-		// requeued ones.
+		// batch receives, 4 batch deletes, and one digest on each channel
+		// (50 short tasks fit in one page); running tasks add one batch
+		// send of the requeued ones.
 		wantRequests int
 	}{
-		{"all finished", 0, 50 + 4 + 4 + 2*2},
+		{"all finished", 0, 50 + 4 + 4 + 2*1},
 		{"a fifth still running", 0.2, 50 + 4 + 4 + 1 + 2*1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,22 +121,26 @@ func TestBenchFlags(t *testing.T) {
 	}
 }
 
-// The default rate limit never binds; a low one sets the ideal bound.
+// The default rate limit never binds; a low one sets the ideal bound, and
+// so do the chat services' paces for the messages sent.
 func TestBenchIdealBound(t *testing.T) {
 	for _, tc := range []struct {
-		rate float64
-		want time.Duration
+		rate        float64
+		slack, ding int
+		want        time.Duration
 	}{
-		{0, 3125 * time.Millisecond},    // 1000 × 50ms / 16
-		{100, 10 * time.Second},         // 1000 / 100 a second
-		{1000, 3125 * time.Millisecond}, // above 16 / 50ms = 320 a second
+		{0, 1, 1, 3125 * time.Millisecond},    // 1000 × 50ms / 16
+		{100, 1, 1, 10 * time.Second},         // 1000 / 100 a second
+		{1000, 1, 1, 3125 * time.Millisecond}, // above 16 / 50ms = 320 a second
+		{0, 18, 18, 51 * time.Second},         // 17 DingTalk messages after the first, 3 s apart
+		{0, 9, 0, 8 * time.Second},            // Slack alone: 1 s apart
 	} {
 		cfg := benchConfig{Tasks: 1000, Latency: 50 * time.Millisecond, Concurrency: 16, RateLimit: tc.rate, MemoryMB: 128,
 			Timeout: time.Minute, Trigger: handler.TimerTrigger, Batch: 16, ColdStarts: 1}
 		if err := cfg.validate(); err != nil {
 			t.Fatal(err)
 		}
-		if got := cfg.idealBound(cfg.Tasks); got != tc.want {
+		if got := cfg.idealBound(cfg.Tasks, tc.slack, tc.ding); got != tc.want {
 			t.Errorf("rate %g: ideal %s, want %s", tc.rate, got, tc.want)
 		}
 	}

@@ -44,9 +44,6 @@ func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // rate limiter included.
 const sendTimeout = 5 * time.Second
 
-// digestSize is the most tasks one digest message lists.
-const digestSize = 40
-
 // startedVerdict is the dedupe verdict of a "precheck running" notice.
 const startedVerdict = "STARTED"
 
@@ -150,10 +147,8 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job) []bo
 		r.repeat(ctx, sink, jobs, retries, done)
 	}
 	if len(fresh) > r.h.cfg.DigestThreshold {
-		for len(fresh) > 0 {
-			n := min(digestSize, len(fresh))
-			r.deliverDigest(ctx, sink, mode, jobs, fresh[:n], done)
-			fresh = fresh[n:]
+		for _, page := range r.digestPages(jobs, fresh) {
+			r.deliverDigest(ctx, sink, mode, jobs, page.items, page.msg, done)
 		}
 		return done
 	}
@@ -242,13 +237,38 @@ func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode,
 	return true
 }
 
-// deliverDigest sends one digest of the items.
-func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMode, jobs []*job, items []pendingItem, done []bool) {
+// digestPage is one digest message and the verdicts it shows.
+type digestPage struct {
+	items []pendingItem
+	msg   notify.Message
+}
+
+// digestPages splits many verdicts into digest messages, as few as the
+// channels' size limits allow, each showing every task it holds: a verdict
+// is only recorded as delivered by a message that shows it.
+func (r *run) digestPages(jobs []*job, items []pendingItem) []digestPage {
 	finished := make([]notify.Finished, len(items))
-	keys := make([]string, len(items))
+	byTask := make(map[string]pendingItem, len(items))
 	for i, it := range items {
 		j := jobs[it.k]
 		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
+		byTask[j.task.TaskID] = it
+	}
+	rendered := notify.RenderDigestPages(finished, r.h.render)
+	pages := make([]digestPage, len(rendered))
+	for i, p := range rendered {
+		pages[i].msg = p.Message
+		for _, f := range p.Tasks {
+			pages[i].items = append(pages[i].items, byTask[f.Task.TaskID])
+		}
+	}
+	return pages
+}
+
+// deliverDigest sends m, the digest of the items.
+func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMode, jobs []*job, items []pendingItem, m notify.Message, done []bool) {
+	keys := make([]string, len(items))
+	for i, it := range items {
 		keys[i] = it.key.ID()
 	}
 	releaseAll := func() {
@@ -256,7 +276,6 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 			r.release(ctx, it.lease)
 		}
 	}
-	m := notify.RenderDigest(finished, r.h.render)
 	// The generations make a digest of the same verdicts sent again after a
 	// void attempt a new message, which a repeat of the old one cannot
 	// be mistaken for.

@@ -207,9 +207,22 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 
 	r.deliver(ctx, finished)
 	r.alertOperators(ctx)
-	for _, j := range finished {
-		hand.add(ctx, j)
+	// Hand the finished tasks on from as many goroutines as checked them:
+	// every full batch is a network call, and one after another they
+	// would add a call's latency per 16 tasks.
+	next := make(chan *job)
+	for range min(r.h.cfg.CheckConcurrency, len(finished)) {
+		wg.Go(func() {
+			for j := range next {
+				hand.add(ctx, j)
+			}
+		})
 	}
+	for _, j := range finished {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
 	hand.flush(ctx)
 	return nil
 }
