@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"precheckwatch/dedupe"
@@ -49,24 +48,14 @@ const startedVerdict = "STARTED"
 
 // deliver sends the verdicts of finished jobs to every channel, channels in
 // parallel so that one channel's outage does not delay another.
-func (r *run) deliver(ctx context.Context, finished []*job) {
-	if len(finished) == 0 || len(r.h.d.Sinks) == 0 {
-		return
+func (r *run) deliver(finished []*job, couriers []*courier) {
+	for _, c := range couriers {
+		c.finish()
 	}
-	delivered := make([][]bool, len(r.h.d.Sinks))
-	var wg sync.WaitGroup
-	for i, sink := range r.h.d.Sinks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			delivered[i] = r.deliverTo(ctx, sink, finished)
-		}()
-	}
-	wg.Wait()
-	for i, sink := range r.h.d.Sinks {
-		for k, j := range finished {
-			if delivered[i][k] && !j.task.IsDelivered(sink.Name()) {
-				j.task.Delivered = append(j.task.Delivered, sink.Name())
+	for _, c := range couriers {
+		for _, j := range finished {
+			if c.delivered[j] && !j.task.IsDelivered(c.sink.Name()) {
+				j.task.Delivered = append(j.task.Delivered, c.sink.Name())
 			}
 		}
 	}
@@ -103,9 +92,10 @@ type pendingItem struct {
 }
 
 // deliverTo sends each pending verdict to one channel, one message a task,
-// or digests when many tasks finished together, after settling earlier
-// attempts whose answer was lost. It returns which jobs the channel now has.
-func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job) []bool {
+// or digests when many tasks finished together (or when the invocation has
+// begun sending digests: asDigest), after settling earlier attempts whose
+// answer was lost. It returns which jobs the channel now has.
+func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDigest bool) []bool {
 	done := make([]bool, len(jobs))
 	mode := modeOf(sink)
 	var fresh, retries []pendingItem
@@ -146,7 +136,7 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job) []bo
 	case idempotentMode:
 		r.repeat(ctx, sink, jobs, retries, done)
 	}
-	if len(fresh) > r.h.cfg.DigestThreshold {
+	if len(fresh) > r.h.cfg.DigestThreshold || asDigest && len(fresh) > 1 {
 		for _, page := range r.digestPages(jobs, fresh) {
 			r.deliverDigest(ctx, sink, mode, jobs, page.items, page.msg, done)
 		}

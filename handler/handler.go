@@ -187,6 +187,10 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 		finished []*job
 	)
 	hand := newHandOn(r)
+	couriers := make([]*courier, len(r.h.d.Sinks))
+	for i, sink := range r.h.d.Sinks {
+		couriers[i] = newCourier(ctx, r, sink)
+	}
 	for range r.h.cfg.CheckConcurrency {
 		wg.Add(1)
 		go func() {
@@ -197,6 +201,11 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 					mu.Lock()
 					finished = append(finished, j)
 					mu.Unlock()
+					for _, c := range couriers {
+						if !j.task.IsDelivered(c.sink.Name()) {
+							c.offer(j)
+						}
+					}
 					continue
 				}
 				hand.add(ctx, j)
@@ -205,7 +214,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	}
 	wg.Wait()
 
-	r.deliver(ctx, finished)
+	r.deliver(finished, couriers)
 	r.alertOperators(ctx)
 	// Hand the finished tasks on from as many goroutines as checked them:
 	// every full batch is a network call, and one after another they
