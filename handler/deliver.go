@@ -60,9 +60,18 @@ func (r *run) deliver(finished []*job, couriers []*courier) {
 		}
 	}
 	for _, j := range finished {
+		outcomes := make(map[string]string, len(couriers))
+		for _, c := range couriers {
+			outcomes[c.sink.Name()] = "pending"
+			if j.task.IsDelivered(c.sink.Name()) {
+				outcomes[c.sink.Name()] = "delivered"
+			}
+		}
 		if !r.allDelivered(j) {
 			j.delay = r.redeliveryDelay(j)
 		}
+		r.log.Info("task verdict handed to channels", "taskId", j.task.TaskID, "attempt", j.task.Attempt,
+			"verdict", j.task.Final.Verdict, "channels", outcomes, "redeliverIn", j.delay.Round(time.Millisecond).String())
 	}
 }
 
