@@ -221,7 +221,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	say("CHECK_CONCURRENCY=%d SAS_RATE_LIMIT=%g/s (binds below %.0f/s), latency %s on every service", cfg.Concurrency, cfg.RateLimit,
 		float64(cfg.Concurrency)/max(cfg.Latency.Seconds(), 1e-9), cfg.Latency)
 
-	log := &benchLog{}
+	log := &outputLog{}
 	fnCfg := fcruntime.Config{
 		Binary:       binary,
 		FunctionName: "precheckwatch",
@@ -539,26 +539,28 @@ func (t requestTally) minus(base requestTally) string {
 	return strings.Join(parts, " ")
 }
 
-// benchLog keeps the function's output to time its phases.
-type benchLog struct {
+// outputLog keeps a function's output, safe for the writes of its process
+// and the reads of whoever watches it: the bench times its phases from it,
+// the tests assert on it.
+type outputLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *benchLog) Write(p []byte) (int, error) {
+func (l *outputLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *benchLog) String() string {
+func (l *outputLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
 // tail is the last n bytes of the output.
-func (l *benchLog) tail(n int) string {
+func (l *outputLog) tail(n int) string {
 	s := l.String()
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
@@ -569,7 +571,7 @@ func (l *benchLog) tail(n int) string {
 // phases times the function's work from its JSON log: the checks from the
 // first to the last decision, the notifications from the first to the last
 // notified line, and the end.
-func (l *benchLog) phases() string {
+func (l *outputLog) phases() string {
 	var first, lastDecided, firstNotified, lastNotified, done time.Time
 	sc := bufio.NewScanner(strings.NewReader(l.String()))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)

@@ -72,7 +72,7 @@ func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, overri
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.Close)
-	r := &rig{t: t, cloud: cloud, output: &syncBuffer{}}
+	r := &rig{t: t, cloud: cloud, output: &outputLog{}}
 	base := [][2]string{
 		{"DEDUPE_URL", redis.URL},
 		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "2h"}, {"LOG_LEVEL", "info"},
@@ -377,7 +377,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 		t.Error("no fault was injected; the run proves nothing about faults")
 	}
 	if t.Failed() {
-		t.Logf("function output (tail):\n%s", tail(c.output.String(), 8000))
+		t.Logf("function output (tail):\n%s", c.output.tail(8000))
 	}
 	assertNoSecrets(t, c.output.String())
 	if path := os.Getenv("CHAOS_LOG"); path != "" {

@@ -28,7 +28,7 @@ type faultBench struct {
 	redis *redistest.Server
 	h     *handler.Handler
 	mns   *opFaults
-	out   *syncBuffer
+	out   *outputLog
 	ids   []string
 	runs  int
 }
@@ -56,7 +56,7 @@ func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &outputLog{}
 	f, err := newFunction(cfg, out)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func (b *faultBench) assertOnce() {
 		b.t.Errorf("pending queue not empty: %+v", st)
 	}
 	if b.t.Failed() {
-		b.t.Logf("function log:\n%s", tail(b.out.String(), 6000))
+		b.t.Logf("function log:\n%s", b.out.tail(6000))
 	}
 }
 

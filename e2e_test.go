@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,31 +42,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the function's output for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // rig is the local cloud with the real function binary under the emulated
 // FC runtime.
 type rig struct {
 	t      *testing.T
 	cloud  *localcloud.Cloud
 	fn     *fcruntime.Function
-	output *syncBuffer
+	output *outputLog
 	timer  *eventbridge.Timer
 }
 
@@ -81,7 +62,7 @@ func newRig(t *testing.T, overrides ...[2]string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.Close)
-	r := &rig{t: t, cloud: cloud, output: &syncBuffer{}}
+	r := &rig{t: t, cloud: cloud, output: &outputLog{}}
 	base := [][2]string{
 		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "10m"}, {"LOG_LEVEL", "debug"},
 		// No keys in the environment: the function must use the
@@ -174,7 +155,7 @@ func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) 
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("no verdict on both channels for %v after %s; function output:\n%s", missing, timeout, tail(r.output.String(), 4000))
+			r.t.Fatalf("no verdict on both channels for %v after %s; function output:\n%s", missing, timeout, r.output.tail(4000))
 		}
 		if tick != nil {
 			tick()
@@ -193,13 +174,6 @@ func (r *rig) decisions(taskID string) []logLine {
 		}
 	}
 	return out
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // assertNoSecrets fails if any secret of the local cloud reached the output.
@@ -351,7 +325,7 @@ func TestCredentialsComeFromTheInvocation(t *testing.T) {
 		}
 		return stsKeys
 	}
-	out := &syncBuffer{}
+	out := &outputLog{}
 	fn, err := fcruntime.Start(context.Background(), fcruntime.Config{
 		Binary: functionBinary, FunctionName: "precheckwatch", Timeout: 20 * time.Second, Credentials: creds, Stdout: out, Stderr: out,
 		Env: environ(cloud.Env(), [][2]string{{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""}}),
