@@ -18,10 +18,8 @@ import (
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fault"
-	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
-	"precheckwatch/secret"
 )
 
 // The long chaos run: go test -run 'TestChaos$' -chaos.tasks=2000
@@ -67,39 +65,12 @@ type chaosRig struct {
 func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, overrides ...[2]string) *chaosRig {
 	t.Helper()
 	redis := redistest.Run(t)
-	cloud, err := localcloud.Start(cloudOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloud.Close)
-	r := &rig{t: t, cloud: cloud, output: &outputLog{}}
-	base := [][2]string{
+	env := append([][2]string{
 		{"DEDUPE_URL", redis.URL},
 		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "2h"}, {"LOG_LEVEL", "info"},
 		{"SAS_RATE_LIMIT", "200"}, {"DIGEST_THRESHOLD", "1"},
-		{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	fn, err := fcruntime.Start(ctx, fcruntime.Config{
-		Binary:       functionBinary,
-		FunctionName: "precheckwatch",
-		Env:          environ(cloud.Env(), append(base, overrides...)),
-		Timeout:      10 * time.Second,
-		Concurrency:  2,
-		Credentials:  func() secret.Credentials { return stsKeys },
-		Stdout:       r.output,
-		Stderr:       r.output,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fn.Close() })
-	r.fn = fn
-	r.timer, err = eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Payload: `{"maxTasks":200}`})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, overrides...)
+	r := startRig(t, rigConfig{cloud: cloudOpts, env: env, timeout: 10 * time.Second, timerPayload: `{"maxTasks":200}`})
 	return &chaosRig{rig: r, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 

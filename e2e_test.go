@@ -57,25 +57,38 @@ var stsKeys = secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessK
 
 func newRig(t *testing.T, overrides ...[2]string) *rig {
 	t.Helper()
-	cloud, err := localcloud.Start(localcloud.Options{Seed: 7})
+	env := append([][2]string{
+		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "10m"}, {"LOG_LEVEL", "debug"},
+	}, overrides...)
+	return startRig(t, rigConfig{cloud: localcloud.Options{Seed: 7}, env: env, timeout: 20 * time.Second})
+}
+
+// rigConfig is what differs between rigs.
+type rigConfig struct {
+	cloud        localcloud.Options
+	env          [][2]string // the function's settings beyond the cloud's
+	timeout      time.Duration
+	timerPayload string
+}
+
+// startRig starts the local cloud and the function on it. The function has
+// no keys in its environment: it must use each invocation's STS keys.
+func startRig(t *testing.T, cfg rigConfig) *rig {
+	t.Helper()
+	cloud, err := localcloud.Start(cfg.cloud)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.Close)
 	r := &rig{t: t, cloud: cloud, output: &outputLog{}}
-	base := [][2]string{
-		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "10m"}, {"LOG_LEVEL", "debug"},
-		// No keys in the environment: the function must use the
-		// invocation's STS keys.
-		{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
-	}
+	env := append([][2]string{{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""}}, cfg.env...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fn, err := fcruntime.Start(ctx, fcruntime.Config{
 		Binary:       functionBinary,
 		FunctionName: "precheckwatch",
-		Env:          environ(cloud.Env(), append(base, overrides...)),
-		Timeout:      20 * time.Second,
+		Env:          environ(cloud.Env(), env),
+		Timeout:      cfg.timeout,
 		Concurrency:  2,
 		Credentials:  func() secret.Credentials { return stsKeys },
 		Stdout:       r.output,
@@ -86,7 +99,7 @@ func newRig(t *testing.T, overrides ...[2]string) *rig {
 	}
 	t.Cleanup(func() { fn.Close() })
 	r.fn = fn
-	r.timer, err = eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep"})
+	r.timer, err = eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Payload: cfg.timerPayload})
 	if err != nil {
 		t.Fatal(err)
 	}
