@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"precheckwatch/internal/gobuild"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fault"
@@ -25,20 +24,14 @@ import (
 var functionBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "precheckwatch-e2e-")
+	binary, remove, err := gobuild.Build("precheckwatch")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	functionBinary = filepath.Join(dir, "main")
-	build := exec.Command("go", "build", "-o", functionBinary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the function:", err)
-		os.Exit(1)
-	}
+	functionBinary = binary
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

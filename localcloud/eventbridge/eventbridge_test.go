@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
 
+	"precheckwatch/internal/gobuild"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
@@ -26,21 +26,14 @@ import (
 var echoBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eventbridge-test-")
+	binary, remove, err := gobuild.Build("precheckwatch/localcloud/fcruntime/testdata/echofn")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	echoBinary = filepath.Join(dir, "main")
-	build := exec.Command("go", "build", "-o", echoBinary, "../fcruntime/testdata/echofn")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build echofn:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	echoBinary = binary
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

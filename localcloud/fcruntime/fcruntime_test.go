@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
+	"precheckwatch/internal/gobuild"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/secret"
 )
@@ -27,21 +27,14 @@ import (
 var echoBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fcruntime-test-")
+	binary, remove, err := gobuild.Build("precheckwatch/localcloud/fcruntime/testdata/echofn")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	echoBinary = filepath.Join(dir, "main")
-	build := exec.Command("go", "build", "-o", echoBinary, "./testdata/echofn")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build testdata/echofn:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	echoBinary = binary
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
