@@ -232,6 +232,20 @@ type params struct {
 	broadcast                    bool
 }
 
+// authorized reads a Web API request's parameters and checks its token,
+// answering the error itself when either fails.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) (params, bool) {
+	p, code := readParams(r)
+	if code == "" {
+		code = s.authorize(p.token)
+	}
+	if code != "" {
+		apiError(w, code, nil)
+		return p, false
+	}
+	return p, true
+}
+
 // readParams reads a call the way Slack does: form fields (slack-go's way,
 // token in the form or an Authorization bearer header) or a JSON body (token
 // only in the header). It returns a Slack error code on failure.
@@ -369,13 +383,8 @@ func (c content) empty() bool {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	p, code := readParams(r)
-	if code != "" {
-		apiError(w, code, nil)
-		return
-	}
-	if code := s.authorize(p.token); code != "" {
-		apiError(w, code, nil)
+	p, ok := s.authorized(w, r)
+	if !ok {
 		return
 	}
 	ch, code := s.channel(p.channel)
@@ -411,13 +420,8 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	p, code := readParams(r)
-	if code != "" {
-		apiError(w, code, nil)
-		return
-	}
-	if code := s.authorize(p.token); code != "" {
-		apiError(w, code, nil)
+	p, ok := s.authorized(w, r)
+	if !ok {
 		return
 	}
 	ch, code := s.channel(p.channel)
@@ -751,13 +755,8 @@ const (
 // metadata only when include_all_metadata is set. The channel must be an ID,
 // as for every conversations.* method.
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	p, code := readParams(r)
-	if code != "" {
-		apiError(w, code, nil)
-		return
-	}
-	if code := s.authorize(p.token); code != "" {
-		apiError(w, code, nil)
+	p, ok := s.authorized(w, r)
+	if !ok {
 		return
 	}
 	var ch *Channel
