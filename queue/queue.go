@@ -135,17 +135,6 @@ func (q *Queue) WithCredentials(c secret.Credentials) *Queue {
 	return &out
 }
 
-// Named returns the queue called name on the same endpoint, with the same
-// credentials and connections (the dead-letter queue beside the main one).
-func (q *Queue) Named(name string) (*Queue, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	out := *q
-	out.name = name
-	return &out, nil
-}
-
 // call runs fn on a fresh SDK queue object, bounded by ctx and by
 // q.timeout+wait. When ctx ends first it returns at once; the goroutine
 // still running fn ends by the same deadline, which its connection carries

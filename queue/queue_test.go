@@ -373,13 +373,10 @@ func TestTLSEndpointSpeaksTLS(t *testing.T) {
 	}
 }
 
-func TestNamedQueueAndConcurrentUse(t *testing.T) {
+func TestTwoQueuesInConcurrentUse(t *testing.T) {
 	e := newEnv(t, "q", "dead")
 	q := e.open(t, "q")
-	dead, err := q.Named("dead")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := e.open(t, "dead")
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	for w := range 6 {
