@@ -1,8 +1,12 @@
 package redistest
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,4 +67,64 @@ func TestStartWithoutBinary(t *testing.T) {
 	if !errors.Is(err, ErrNotInstalled) {
 		t.Fatalf("err = %v, want ErrNotInstalled", err)
 	}
+}
+
+// The proxy counts what a client pays for: one round trip per command sent
+// and answered, one for a pipeline of many, and delays each by its latency.
+func TestProxyCountsRoundTrips(t *testing.T) {
+	s := Run(t)
+	const latency = 20 * time.Millisecond
+	p, err := NewProxy(s.Addr, latency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	if err := ping(p.Addr, time.Second); err != nil {
+		t.Fatalf("PING through the proxy: %v", err)
+	}
+	if took := time.Since(start); took < latency {
+		t.Errorf("PING through the proxy took %s, less than the added %s", took, latency)
+	}
+	if got := p.RoundTrips(); got != 1 {
+		t.Errorf("one PING counted %d round trips, want 1", got)
+	}
+	if err := pipelinedPings(ctx, p.Addr, 3); err != nil {
+		t.Fatalf("pipelined PINGs: %v", err)
+	}
+	if got := p.RoundTrips(); got != 2 {
+		t.Errorf("a PING then a pipeline of three counted %d round trips, want 2", got)
+	}
+}
+
+// pipelinedPings writes n inline PINGs at once and reads their n answers.
+func pipelinedPings(ctx context.Context, addr string, n int) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(dl); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.Write([]byte(strings.Repeat("PING\r\n", n))); err != nil {
+		return err
+	}
+	r := bufio.NewReader(conn)
+	for range n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line != "+PONG\r\n" {
+			return fmt.Errorf("PING answered %q", line)
+		}
+	}
+	return nil
 }

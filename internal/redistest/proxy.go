@@ -1,0 +1,160 @@
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Proxy is a loopback TCP proxy in front of a Redis server. It counts round
+// trips, the way a client pays for them, and can add latency to each: a
+// round trip starts when a client writes after the server last answered it
+// (or on a fresh connection), so a pipeline or one script call is one round
+// trip however many commands it carries, and a command split across TCP
+// segments is still one.
+type Proxy struct {
+	// URL is the go-redis URL of database 0 through the proxy.
+	URL string
+	// Addr is the proxy's host:port.
+	Addr string
+
+	target  string
+	latency time.Duration
+	ln      net.Listener
+	trips   atomic.Int64
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewProxy listens on a free loopback port and forwards every connection
+// to target (host:port), adding latency before each round trip reaches it.
+// The caller must call Close.
+func NewProxy(target string, latency time.Duration) (*Proxy, error) {
+	if latency < 0 {
+		return nil, fmt.Errorf("redistest: negative proxy latency %s", latency)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("redistest: proxy listen: %w", err)
+	}
+	p := &Proxy{
+		URL: "redis://" + ln.Addr().String() + "/0", Addr: ln.Addr().String(),
+		target: target, latency: latency, ln: ln, conns: map[net.Conn]bool{},
+	}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// RoundTrips is how many round trips clients have made through the proxy.
+func (p *Proxy) RoundTrips() int { return int(p.trips.Load()) }
+
+// Close stops listening, cuts every connection and waits for the copiers.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.ln.Close()
+	p.wg.Wait()
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		if !p.track(client, server) {
+			return
+		}
+		p.wg.Add(1)
+		go p.serve(client, server)
+	}
+}
+
+// track registers a connection pair so that Close can cut it; it reports
+// false (and closes both) once the proxy is closed.
+func (p *Proxy) track(conns ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		for _, c := range conns {
+			c.Close()
+		}
+		return false
+	}
+	for _, c := range conns {
+		p.conns[c] = true
+	}
+	return true
+}
+
+func (p *Proxy) untrack(conns ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// serve copies one connection both ways until either side closes.
+func (p *Proxy) serve(client, server net.Conn) {
+	defer p.wg.Done()
+	defer p.untrack(client, server)
+	// answered is set when the server has written to the client since the
+	// client's last write: the client's next write starts a round trip.
+	var answered atomic.Bool
+	answered.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 {
+				answered.Store(true)
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if answered.Swap(false) {
+				p.trips.Add(1)
+				if p.latency > 0 {
+					time.Sleep(p.latency)
+				}
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	server.Close()
+	<-done
+}
