@@ -3,7 +3,6 @@ package preview
 import (
 	"html"
 	"html/template"
-	"regexp"
 	"strings"
 )
 
@@ -27,11 +26,11 @@ type mdRenderer struct {
 }
 
 var (
-	mdHeading = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$`)
-	mdRule    = regexp.MustCompile(`^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$`)
-	mdBullet  = regexp.MustCompile(`^ {0,3}[-*+][ \t]+`)
-	mdOrdered = regexp.MustCompile(`^ {0,3}[0-9]{1,9}[.)][ \t]+`)
-	mdQuote   = regexp.MustCompile(`^ {0,3}> ?`)
+	mdHeading = lazyRegexp(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$`)
+	mdRule    = lazyRegexp(`^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$`)
+	mdBullet  = lazyRegexp(`^ {0,3}[-*+][ \t]+`)
+	mdOrdered = lazyRegexp(`^ {0,3}[0-9]{1,9}[.)][ \t]+`)
+	mdQuote   = lazyRegexp(`^ {0,3}> ?`)
 )
 
 // blocks renders a run of lines: each block starts where the one before
@@ -42,23 +41,23 @@ func (r *mdRenderer) blocks(lines []string) {
 		switch {
 		case strings.TrimSpace(line) == "":
 			i++
-		case mdRule.MatchString(line):
+		case mdRule().MatchString(line):
 			r.out.WriteString("<hr>\n")
 			i++
-		case mdHeading.MatchString(line):
-			m := mdHeading.FindStringSubmatch(line)
+		case mdHeading().MatchString(line):
+			m := mdHeading().FindStringSubmatch(line)
 			tag := "h" + string(rune('0'+len(m[1])))
 			r.out.WriteString("<" + tag + ">" + r.inline(m[2]) + "</" + tag + ">\n")
 			i++
-		case mdQuote.MatchString(line):
+		case mdQuote().MatchString(line):
 			var inner []string
-			for ; i < len(lines) && (mdQuote.MatchString(lines[i]) || !r.startsBlock(lines[i])); i++ {
-				inner = append(inner, mdQuote.ReplaceAllString(lines[i], ""))
+			for ; i < len(lines) && (mdQuote().MatchString(lines[i]) || !r.startsBlock(lines[i])); i++ {
+				inner = append(inner, mdQuote().ReplaceAllString(lines[i], ""))
 			}
 			r.out.WriteString("<blockquote>\n")
 			r.blocks(inner)
 			r.out.WriteString("</blockquote>\n")
-		case mdBullet.MatchString(line), mdOrdered.MatchString(line):
+		case mdBullet().MatchString(line), mdOrdered().MatchString(line):
 			i = r.list(lines, i)
 		default:
 			var para []string
@@ -72,16 +71,16 @@ func (r *mdRenderer) blocks(lines []string) {
 
 // startsBlock reports whether line ends the paragraph before it.
 func (r *mdRenderer) startsBlock(line string) bool {
-	return strings.TrimSpace(line) == "" || mdRule.MatchString(line) || mdHeading.MatchString(line) ||
-		mdQuote.MatchString(line) || mdBullet.MatchString(line) || mdOrdered.MatchString(line)
+	return strings.TrimSpace(line) == "" || mdRule().MatchString(line) || mdHeading().MatchString(line) ||
+		mdQuote().MatchString(line) || mdBullet().MatchString(line) || mdOrdered().MatchString(line)
 }
 
 // list renders the list that starts at lines[i], one kind of marker, and
 // returns where it ends. An item's following plain lines continue it.
 func (r *mdRenderer) list(lines []string, i int) int {
-	marker, tag := mdBullet, "ul"
-	if mdOrdered.MatchString(lines[i]) {
-		marker, tag = mdOrdered, "ol"
+	marker, tag := mdBullet(), "ul"
+	if mdOrdered().MatchString(lines[i]) {
+		marker, tag = mdOrdered(), "ol"
 	}
 	r.out.WriteString("<" + tag + ">\n")
 	for i < len(lines) && marker.MatchString(lines[i]) {
@@ -115,8 +114,8 @@ func (r *mdRenderer) paragraph(lines []string) string {
 }
 
 var (
-	mdLink   = regexp.MustCompile(`\[((?:[^\[\]\\]|\\.)*)\]\(([^()\s]*)\)`)
-	mdEscape = regexp.MustCompile("\\\\[!-/:-@\\[-`{-~]")
+	mdLink   = lazyRegexp(`\[((?:[^\[\]\\]|\\.)*)\]\(([^()\s]*)\)`)
+	mdEscape = lazyRegexp("\\\\[!-/:-@\\[-`{-~]")
 )
 
 // inline renders one line's text: escapes and code spans first, then
@@ -127,7 +126,7 @@ func (r *mdRenderer) inline(s string) string {
 	var b strings.Builder
 	for s != "" {
 		code := codeSpan(s)
-		esc := mdEscape.FindStringIndex(s)
+		esc := mdEscape().FindStringIndex(s)
 		switch {
 		case esc != nil && (code == nil || esc[0] < code[0]):
 			b.WriteString(s[:esc[0]])
@@ -142,8 +141,8 @@ func (r *mdRenderer) inline(s string) string {
 			s = ""
 		}
 	}
-	text := mdLink.ReplaceAllStringFunc(b.String(), func(link string) string {
-		m := mdLink.FindStringSubmatch(link)
+	text := mdLink().ReplaceAllStringFunc(b.String(), func(link string) string {
+		m := mdLink().FindStringSubmatch(link)
 		label := r.emphasis(m[1], held)
 		if !linkable(m[2]) {
 			return held.hold(html.EscapeString("[") + label + html.EscapeString("]("+m[2]+")"))

@@ -3,7 +3,6 @@ package preview
 import (
 	"html"
 	"html/template"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -23,7 +22,7 @@ func slackHTML(mrkdwn string) template.HTML {
 
 // slackToken is a Slack link, mention or special command in angle brackets.
 // Literal "<" in text is always sent as "&lt;", so any "<" opens one.
-var slackToken = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
+var slackToken = lazyRegexp(`<([^<>|]*)(?:\|([^<>]*))?>`)
 
 // slackLine renders one line: code spans and angle tokens first (nothing
 // inside them is formatted), then emphasis around and across them.
@@ -33,7 +32,7 @@ func slackLine(line string) string {
 	line = clearPlaceholders(line)
 	for line != "" {
 		code := codeSpan(line)
-		token := slackToken.FindStringIndex(line)
+		token := slackToken().FindStringIndex(line)
 		switch {
 		case code != nil && (token == nil || code[0] < token[0]):
 			b.WriteString(line[:code[0]])
@@ -41,7 +40,7 @@ func slackLine(line string) string {
 			line = line[code[1]:]
 		case token != nil:
 			b.WriteString(line[:token[0]])
-			parts := slackToken.FindStringSubmatch(line[token[0]:token[1]])
+			parts := slackToken().FindStringSubmatch(line[token[0]:token[1]])
 			b.WriteString(held.hold(slackTokenHTML(parts[1], parts[2])))
 			line = line[token[1]:]
 		default:

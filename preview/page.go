@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -24,7 +25,17 @@ var (
 	pageStyle string
 )
 
-var pageTemplate = template.Must(template.New("page").Parse(pageSource))
+// pageTemplate is parsed on first use, like the patterns (lazyRegexp).
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(pageSource))
+})
+
+// lazyRegexp compiles expr on first use: only the preview command needs the
+// page's patterns, and compiling them at package initialisation would add
+// to every cold start of the function.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // contentSecurityPolicy lets the page load nothing at all but its own
 // inline style, so a review never reaches the network and no script runs.
@@ -69,7 +80,7 @@ func Render(samples []Sample) ([]byte, error) {
 		view.Samples = append(view.Samples, sampleViewOf(s))
 	}
 	var b bytes.Buffer
-	if err := pageTemplate.Execute(&b, view); err != nil {
+	if err := pageTemplate().Execute(&b, view); err != nil {
 		return nil, fmt.Errorf("render the preview page: %w", err)
 	}
 	return b.Bytes(), nil
@@ -205,7 +216,7 @@ func blockViewOf(b slack.Block) blockView {
 	}
 }
 
-var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+var hexColor = lazyRegexp(`^#[0-9A-Fa-f]{6}$`)
 
 // barColor is the CSS colour Slack draws an attachment's bar in: its
 // legacy named colours, or the hex colour itself.
@@ -218,7 +229,7 @@ func barColor(name string) string {
 	case "danger":
 		return "#a30200"
 	}
-	if hexColor.MatchString(name) {
+	if hexColor().MatchString(name) {
 		return name
 	}
 	return "#dddddd"
