@@ -16,12 +16,14 @@ import (
 	"precheckwatch/dedupe"
 	"precheckwatch/handler"
 	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 	"precheckwatch/sas"
 )
 
-// function is the handler wired to the real Security Center, MNS, Slack
-// and DingTalk clients.
+// function is the handler wired to the real Security Center, MNS and chat
+// channel clients.
 type function struct {
 	cfg     config.Config
 	handler *handler.Handler
@@ -114,30 +116,24 @@ func classifySAS(err error) error {
 	}
 }
 
+// channels are the chat channels a deployment may configure.
+var channels = []func(config.Config, *http.Client) (notify.Sink, error){
+	slack.FromConfig,
+	dingtalk.FromConfig,
+}
+
 // newSinks builds the configured chat channels.
 func newSinks(cfg config.Config) ([]notify.Sink, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	var sinks []notify.Sink
-	switch {
-	case cfg.SlackBotToken.Set():
-		s, err := notify.NewSlackBot(notify.SlackBotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, HTTPClient: client})
+	for _, open := range channels {
+		s, err := open(cfg, client)
 		if err != nil {
-			return nil, fmt.Errorf("SLACK_BOT_TOKEN: %w", err)
+			return nil, err
 		}
-		sinks = append(sinks, s)
-	case cfg.SlackWebhookURL.Set():
-		s, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: cfg.SlackWebhookURL, HTTPClient: client})
-		if err != nil {
-			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
+		if s != nil {
+			sinks = append(sinks, s)
 		}
-		sinks = append(sinks, s)
-	}
-	if cfg.DingTalkWebhookURL.Set() {
-		s, err := notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret, HTTPClient: client})
-		if err != nil {
-			return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
-		}
-		sinks = append(sinks, s)
 	}
 	return sinks, nil
 }

@@ -12,7 +12,8 @@ import (
 
 	"precheckwatch/handler"
 	"precheckwatch/localcloud/securitycenter"
-	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
 
@@ -239,8 +240,8 @@ func BenchmarkRenderVerdict(b *testing.B) {
 	d := precheck.Decide(task, st, time.Unix(1700000100, 0), benchPolicy, 0.5)
 	b.ReportAllocs()
 	for b.Loop() {
-		m := notify.RenderVerdict(d.Task, *d.Task.Final, notify.RenderOptions{})
-		if m.DingTalk.Text == "" {
+		m := dingtalk.Renderer{}.Verdict(d.Task, *d.Task.Final)
+		if m.Content.(dingtalk.Content).Text == "" {
 			b.Fatal("empty DingTalk text")
 		}
 	}
@@ -258,8 +259,8 @@ func BenchmarkPerTask(b *testing.B) {
 			b.Fatal(err)
 		}
 		d := precheck.Decide(task, st, now, benchPolicy, 0.5)
-		m := notify.RenderVerdict(d.Task, *d.Task.Final, notify.RenderOptions{})
-		if m.Slack.Text == "" {
+		m := slack.Renderer{}.Verdict(d.Task, *d.Task.Final)
+		if m.Content.(slack.Content).Text == "" {
 			b.Fatalf("empty Slack text for %s", d.Task.TaskID)
 		}
 	}

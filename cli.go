@@ -12,7 +12,7 @@ import (
 	"precheckwatch/config"
 	"precheckwatch/handler"
 	"precheckwatch/localcloud"
-	"precheckwatch/notify"
+	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
 
@@ -232,7 +232,6 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "task %s is still running: progress %d%% (Description=%s)\n", t.TaskID, st.Progress, st.Description)
 		return exitOK
 	}
-	m := notify.RenderVerdict(d.Task, *d.Task.Final, notify.RenderOptions{})
-	fmt.Fprintln(stdout, notify.SlackText(m.Slack))
+	fmt.Fprintln(stdout, slack.Renderer{}.Verdict(d.Task, *d.Task.Final).Content.Plain())
 	return exitOK
 }

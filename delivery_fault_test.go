@@ -16,6 +16,8 @@ import (
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
 
@@ -65,11 +67,11 @@ func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
 	// The real sinks, paced faster than production so that a test needs
 	// no minute per DingTalk message; the emulated robot still refuses more
 	// than 20 a minute.
-	slackSink, err := notify.NewSlackBot(notify.SlackBotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, PerSecond: 20, Burst: 5})
+	slackSink, err := slack.NewBot(slack.BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, PerSecond: 20, Burst: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dingSink, err := notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret, PerMinute: 600})
+	dingSink, err := dingtalk.New(dingtalk.Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret, PerMinute: 600})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func (c *courier) fullPages(jobs []*job) []*job {
 		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
 		byTask[j.task.TaskID] = j
 	}
-	pages := notify.RenderDigestPages(finished, c.r.h.render)
+	pages := c.sink.Digest(finished)
 	var full []*job
 	for _, p := range pages[:max(len(pages)-1, 0)] {
 		for _, f := range p.Tasks {

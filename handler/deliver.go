@@ -141,12 +141,12 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDi
 	}
 	switch mode {
 	case historyMode:
-		fresh = append(fresh, r.settle(ctx, sink.(settler), retries, done)...)
+		fresh = append(fresh, r.settle(ctx, sink.(notify.Searcher), retries, done)...)
 	case idempotentMode:
 		r.repeat(ctx, sink, jobs, retries, done)
 	}
 	if len(fresh) > r.h.cfg.DigestThreshold || asDigest && len(fresh) > 1 {
-		for _, page := range r.digestPages(jobs, fresh) {
+		for _, page := range r.digestPages(sink, jobs, fresh) {
 			r.deliverDigest(ctx, sink, mode, jobs, page.items, page.msg, done)
 		}
 		return done
@@ -180,7 +180,7 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 			m = r.verdictMessage(jobs[group[0].k], sink, group[0].key)
 		} else {
 			var err error
-			if m, err = r.keptMessage(ctx, sink.Name(), msg); err != nil {
+			if m, err = r.keptMessage(ctx, sink, msg); err != nil {
 				r.log.Error("digest to repeat unavailable", "key", msg, "error", err)
 				for _, it := range group {
 					r.release(ctx, it.lease)
@@ -198,7 +198,7 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 // verdictMessage renders j's verdict for sink, threaded under its running
 // notice when there is one.
 func (r *run) verdictMessage(j *job, sink notify.Sink, key dedupe.Key) notify.Message {
-	m := notify.RenderVerdict(j.task, *j.task.Final, r.h.render)
+	m := sink.Verdict(j.task, *j.task.Final)
 	m.Key = key.ID()
 	if _, ts, threaded := strings.Cut(j.task.Started[sink.Name()], " "); threaded {
 		m.ThreadOf = ts
@@ -245,7 +245,7 @@ type digestPage struct {
 // digestPages splits many verdicts into digest messages, as few as the
 // channels' size limits allow, each showing every task it holds: a verdict
 // is only recorded as delivered by a message that shows it.
-func (r *run) digestPages(jobs []*job, items []pendingItem) []digestPage {
+func (r *run) digestPages(sink notify.Sink, jobs []*job, items []pendingItem) []digestPage {
 	finished := make([]notify.Finished, len(items))
 	byTask := make(map[string]pendingItem, len(items))
 	for i, it := range items {
@@ -253,7 +253,7 @@ func (r *run) digestPages(jobs []*job, items []pendingItem) []digestPage {
 		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
 		byTask[j.task.TaskID] = it
 	}
-	rendered := notify.RenderDigestPages(finished, r.h.render)
+	rendered := sink.Digest(finished)
 	pages := make([]digestPage, len(rendered))
 	for i, p := range rendered {
 		pages[i].msg = p.Message
@@ -368,7 +368,7 @@ func (r *run) release(ctx context.Context, lease dedupe.Lease) {
 func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m notify.Message, keys []string, what string) (out notify.Outcome, unsure bool) {
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.notifyUntil, r.h.d.Now().Add(sendTimeout)))
-		if s, ok := sink.(settler); ok {
+		if s, ok := sink.(notify.Searcher); ok {
 			out = s.SendCarrying(cctx, m, keys)
 		} else {
 			out = sink.Send(cctx, m)
@@ -405,7 +405,7 @@ func (r *run) announceStart(ctx context.Context, j *job) {
 		}
 		ref := claim.Ref
 		if claim.State == dedupe.Claimed {
-			m := notify.RenderStarted(j.task)
+			m := sink.Started(j.task)
 			m.Key = key.ID()
 			cctx, cancel := context.WithDeadline(ctx, r.times.callUntil)
 			out := sink.Send(cctx, m)
@@ -445,7 +445,7 @@ func (r *run) alertOperators(ctx context.Context) {
 			if !ok || claim.State != dedupe.Claimed {
 				continue
 			}
-			m := notify.RenderOperatorAlert(c, a.detail, a.affected)
+			m := sink.OperatorAlert(notify.Alert{Cause: c, Detail: a.detail, Affected: a.affected})
 			m.Key = key.ID()
 			if out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert"); out.Status == notify.Sent {
 				r.record(ctx, claim.Lease, out)

@@ -40,7 +40,6 @@ type Handler struct {
 	cfg     config.Config
 	d       Deps
 	policy  precheck.Policy
-	render  notify.RenderOptions
 	limiter *rate.Limiter
 }
 
@@ -62,11 +61,6 @@ func New(cfg config.Config, d Deps) *Handler {
 			BackoffInitial: cfg.BackoffInitial,
 			BackoffMax:     cfg.BackoffMax,
 			Deadline:       cfg.TaskDeadline,
-		},
-		render: notify.RenderOptions{
-			SlackMention:      cfg.SlackMention,
-			DingTalkAtMobiles: cfg.DingTalkAtMobiles,
-			DingTalkAtUserIDs: cfg.DingTalkAtUserIDs,
 		},
 		limiter: rate.NewLimiter(rate.Limit(cfg.SASRateLimit), max(1, int(cfg.SASRateLimit))),
 	}

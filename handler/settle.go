@@ -16,10 +16,10 @@ import (
 // process killed mid-send) may or may not have posted. The delivery record
 // settles it instead of guessing, channel by channel:
 //
-//   - A settling channel (the Slack bot) tags every post with the keys of
-//     the verdicts it carries, and before a verdict that was attempted before
+//   - A searchable channel (notify.Searcher) tags every post with the keys
+//     of the verdicts it carries, and before a verdict that was attempted before
 //     is sent again, its history is searched for such a post.
-//   - An idempotent channel (DingTalk, whose msgUuid makes a repeat a no-op)
+//   - An idempotent channel (notify.Idempotent: a repeated key is a no-op)
 //     binds each verdict to the message it first went out in, and every later
 //     attempt repeats that message under the same key: a digest's text is
 //     kept in the record for this.
@@ -30,32 +30,23 @@ import (
 // so its verdicts are free to go out in another message without a search
 // or a repeat.
 
-// settler is a channel whose history tells whether a post went out.
-type settler interface {
-	notify.Sink
-	// SendCarrying posts m tagged with the keys of every verdict it carries.
-	SendCarrying(ctx context.Context, m notify.Message, keys []string) notify.Outcome
-	// Find returns, for each of keys carried by a post made since since, a
-	// Sent outcome naming the post; an error when it cannot tell.
-	Find(ctx context.Context, keys []string, since time.Time) (map[string]notify.Outcome, error)
-}
-
 // settleMode is how a channel's lost answers are settled.
 type settleMode int
 
 const (
-	// plainMode channels can be neither searched nor repeated safely (a
-	// Slack incoming webhook): a lost answer is sent again, at least once.
+	// plainMode channels can be neither searched nor repeated safely (such
+	// as a webhook that answers nothing but "ok"): a lost answer is sent
+	// again, at least once.
 	plainMode settleMode = iota
 	historyMode
 	idempotentMode
 )
 
 func modeOf(sink notify.Sink) settleMode {
-	if _, ok := sink.(settler); ok {
+	if _, ok := sink.(notify.Searcher); ok {
 		return historyMode
 	}
-	if sink.Name() == notify.DingTalkName {
+	if _, ok := sink.(notify.Idempotent); ok {
 		return idempotentMode
 	}
 	return plainMode
@@ -205,37 +196,38 @@ func (r *run) writeOnce(ctx context.Context, key dedupe.Key, ref string, exclusi
 	return r.h.d.Store.Done(dctx, c.Lease, ref)
 }
 
-// keepContent records a digest's DingTalk text under its key, before the
-// digest is first sent, so that any later attempt repeats it exactly.
+// keepContent records a digest's content under its key, before the digest
+// is first sent, so that any later attempt repeats it exactly.
 func (r *run) keepContent(ctx context.Context, channel string, m notify.Message) error {
-	b, err := json.Marshal(m.DingTalk)
+	b, err := json.Marshal(m.Content)
 	if err != nil {
 		return err
 	}
 	return r.writeOnce(ctx, contentKey(m.Key, channel), string(b), false)
 }
 
-// keptMessage returns the digest msg as first attempted on channel.
-func (r *run) keptMessage(ctx context.Context, channel, msg string) (notify.Message, error) {
-	ref, found, err := r.lookup(ctx, contentKey(msg, channel))
+// keptMessage returns the digest msg as first attempted on sink, an
+// idempotent channel.
+func (r *run) keptMessage(ctx context.Context, sink notify.Sink, msg string) (notify.Message, error) {
+	ref, found, err := r.lookup(ctx, contentKey(msg, sink.Name()))
 	switch {
 	case err != nil:
 		return notify.Message{}, err
 	case !found:
 		return notify.Message{}, fmt.Errorf("no record of digest %s's text", msg)
 	}
-	m := notify.Message{Key: msg}
-	if err := json.Unmarshal([]byte(ref), &m.DingTalk); err != nil {
-		return notify.Message{}, fmt.Errorf("digest %s's text: %w", msg, err)
+	c, err := sink.(notify.Idempotent).Restore([]byte(ref))
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("digest %s: %w", msg, err)
 	}
-	return m, nil
+	return notify.Message{Key: msg, Content: c}, nil
 }
 
 // settle decides items whose last attempt on a history channel may have
 // gone out, with one search back to the oldest of those attempts: those
 // found are recorded as delivered, those not found are returned to be sent,
 // and when the search fails all are released for a later attempt.
-func (r *run) settle(ctx context.Context, s settler, items []pendingItem, done []bool) []pendingItem {
+func (r *run) settle(ctx context.Context, s notify.Searcher, items []pendingItem, done []bool) []pendingItem {
 	if len(items) == 0 {
 		return nil
 	}

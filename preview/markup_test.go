@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"precheckwatch/notify"
 )
 
 func TestSlackHTML(t *testing.T) {
@@ -152,7 +150,7 @@ func TestSamplesKeepTheLimits(t *testing.T) {
 			t.Errorf("sample id %q is not unique", s.ID)
 		}
 		seen[s.ID] = true
-		if err := errors.Join(notify.CheckSlackLimits(s.Message.Slack), notify.CheckDingTalkLimits(s.Message.DingTalk)); err != nil {
+		if err := errors.Join(s.Slack.Check(), s.DingTalk.Check()); err != nil {
 			t.Errorf("%s: %v", s.ID, err)
 		}
 	}

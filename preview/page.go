@@ -15,7 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"precheckwatch/notify"
+	notifyslack "precheckwatch/notify/slack"
 )
 
 var (
@@ -130,32 +130,26 @@ type dingTalkView struct {
 	Title    string
 	HTML     template.HTML
 	Mentions []string
-	AtAll    bool
 }
 
 func sampleViewOf(s Sample) sampleView {
-	m := s.Message
-	mentions := append(append([]string(nil), m.DingTalk.AtMobiles...), m.DingTalk.AtUserIds...)
-	if m.DingTalk.AtAll {
-		mentions = append(mentions, "all")
-	}
+	mentions := append(append([]string(nil), s.DingTalk.AtMobiles...), s.DingTalk.AtUserIds...)
 	return sampleView{
 		ID:    s.ID,
 		Title: s.Title,
 		Slack: slackView{
-			Notification: strings.TrimSpace(notify.SlackText(notify.SlackContent{Text: m.Slack.Text})),
-			Body:         blockViews(m.Slack.Blocks),
-			ColorName:    m.Slack.Color,
-			Color:        barColor(m.Slack.Color),
-			Detail:       blockViews(m.Slack.Detail),
+			Notification: strings.TrimSpace(notifyslack.Content{Text: s.Slack.Text}.Plain()),
+			Body:         blockViews(s.Slack.Blocks),
+			ColorName:    s.Slack.Color,
+			Color:        barColor(s.Slack.Color),
+			Detail:       blockViews(s.Slack.Detail),
 		},
 		DingTalk: dingTalkView{
-			Title:    m.DingTalk.Title,
-			HTML:     dingTalkHTML(m.DingTalk.Text, mentions),
+			Title:    s.DingTalk.Title,
+			HTML:     dingTalkHTML(s.DingTalk.Text, mentions),
 			Mentions: mentions,
-			AtAll:    m.DingTalk.AtAll,
 		},
-		Plain: notify.SlackText(m.Slack),
+		Plain: s.Slack.Plain(),
 	}
 }
 

@@ -6,25 +6,36 @@ import (
 	"time"
 
 	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
 
-// Sample is one message the page shows, as notify renders it.
+// Sample is one message the page shows, as each channel renders it.
 type Sample struct {
 	// ID names the sample in the page: its element id and data-sample.
 	ID string
 	// Title says what the sample shows.
 	Title string
-	// Message is the rendered message.
-	Message notify.Message
+	// Slack and DingTalk are the message as each channel renders it.
+	Slack    slack.Content
+	DingTalk dingtalk.Content
 }
 
-// SampleOptions are the mentions and console link the samples render with,
-// so the page shows where mentions go.
-var SampleOptions = notify.RenderOptions{
-	SlackMention:      "<!subteam^S0DBAONCALL>",
-	DingTalkAtMobiles: []string{"13800000000"},
-	DingTalkAtUserIDs: []string{"oncall-dba"},
+// The renderers of the samples, with mentions, so the page shows where
+// mentions go.
+var (
+	slackRenderer    = slack.Renderer{Mention: "<!subteam^S0DBAONCALL>"}
+	dingTalkRenderer = dingtalk.Renderer{AtMobiles: []string{"13800000000"}, AtUserIDs: []string{"oncall-dba"}}
+)
+
+// sample renders one sample on every channel.
+func sample(id, title string, render func(notify.Renderer) notify.Message) Sample {
+	return Sample{
+		ID: id, Title: title,
+		Slack:    render(slackRenderer).Content.(slack.Content),
+		DingTalk: render(dingTalkRenderer).Content.(dingtalk.Content),
+	}
 }
 
 // The samples' fixed clock: the page does not change with the time it is
@@ -103,29 +114,34 @@ func Samples() ([]Sample, error) {
 		return nil, err
 	}
 
-	verdict := func(f notify.Finished) notify.Message { return notify.RenderVerdict(f.Task, f.Outcome, SampleOptions) }
-	samples := []Sample{
-		{ID: "mysql-passed", Title: "MySQL, every check PASSED", Message: verdict(mysql)},
-		{ID: "sqlserver-warning", Title: "SQL Server in SIMPLE recovery: WARNING", Message: verdict(mssql)},
-		{ID: "oracle-failed", Title: "Oracle FAILED, with a result value outside the catalogue", Message: verdict(oracle)},
-		{ID: "error", Title: "ERROR, with markup in the task's label", Message: verdict(errored)},
-		{ID: "timed-out", Title: "TIMED_OUT, no label", Message: verdict(timedOut)},
+	verdict := func(id, title string, f notify.Finished) Sample {
+		return sample(id, title, func(r notify.Renderer) notify.Message { return r.Verdict(f.Task, f.Outcome) })
 	}
-	pages := notify.RenderDigestPages([]notify.Finished{mysql, mssql, oracle, errored, timedOut}, SampleOptions)
-	for i, p := range pages {
-		s := Sample{ID: "digest-mixed", Title: "Digest of five tasks", Message: p.Message}
-		if len(pages) > 1 {
-			s.ID = fmt.Sprintf("digest-mixed-%d", i+1)
-			s.Title += fmt.Sprintf(", page %d of %d", i+1, len(pages))
+	samples := []Sample{
+		verdict("mysql-passed", "MySQL, every check PASSED", mysql),
+		verdict("sqlserver-warning", "SQL Server in SIMPLE recovery: WARNING", mssql),
+		verdict("oracle-failed", "Oracle FAILED, with a result value outside the catalogue", oracle),
+		verdict("error", "ERROR, with markup in the task's label", errored),
+		verdict("timed-out", "TIMED_OUT, no label", timedOut),
+	}
+	mixed := []notify.Finished{mysql, mssql, oracle, errored, timedOut}
+	pages := min(len(slackRenderer.Digest(mixed)), len(dingTalkRenderer.Digest(mixed)))
+	for i := range pages {
+		id, title := "digest-mixed", "Digest of five tasks"
+		if pages > 1 {
+			id, title = fmt.Sprintf("digest-mixed-%d", i+1), title+fmt.Sprintf(", page %d of %d", i+1, pages)
 		}
-		samples = append(samples, s)
+		samples = append(samples, sample(id, title, func(r notify.Renderer) notify.Message { return r.Digest(mixed)[i].Message }))
+	}
+	alert := notify.Alert{
+		Cause:    "Security Center denied QueryPreCheckDatabase (NoPermission)",
+		Detail:   "Grant the function's role `yundun-sas:QueryPreCheckDatabase` (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.",
+		Affected: 12,
 	}
 	return append(samples,
-		Sample{ID: "truncated-200-instances", Title: "MySQL fleet of 200 instances, cut short to fit", Message: verdict(many)},
-		Sample{ID: "started", Title: `"Precheck running" notice (Slack threads the verdict under it)`, Message: notify.RenderStarted(mysql.Task)},
-		Sample{ID: "operator-alert", Title: "Operator alert: the function cannot do its work", Message: notify.RenderOperatorAlert(
-			"Security Center denied QueryPreCheckDatabase (NoPermission)",
-			"Grant the function's role `yundun-sas:QueryPreCheckDatabase` (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.", 12)},
+		verdict("truncated-200-instances", "MySQL fleet of 200 instances, cut short to fit", many),
+		sample("started", `"Precheck running" notice (Slack threads the verdict under it)`, func(r notify.Renderer) notify.Message { return r.Started(mysql.Task) }),
+		sample("operator-alert", "Operator alert: the function cannot do its work", func(r notify.Renderer) notify.Message { return r.OperatorAlert(alert) }),
 	), nil
 }
 

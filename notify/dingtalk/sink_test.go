@@ -1,4 +1,4 @@
-package notify_test
+package dingtalk_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/notifytest"
 	"precheckwatch/secret"
 )
 
@@ -44,9 +46,9 @@ func dingTalkGroup(t *testing.T, mutate func(*dingemu.Config)) (*dingemu.Server,
 	return emu, srv, clock
 }
 
-func newDingTalk(t *testing.T, srv *httptest.Server, token, sec string, now func() time.Time) *notify.DingTalk {
+func newDingTalk(t *testing.T, srv *httptest.Server, token, sec string, now func() time.Time) *dingtalk.Robot {
 	t.Helper()
-	d, err := notify.NewDingTalk(notify.DingTalkConfig{
+	d, err := dingtalk.New(dingtalk.Config{
 		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + token),
 		Secret:     secret.Value(sec), HTTPClient: srv.Client(), PerMinute: 60000, Now: now,
 	})
@@ -79,14 +81,14 @@ func TestDingTalkSend(t *testing.T) {
 		{name: "unsigned for a signing robot", secret: "-", status: notify.Retry, reason: "errcode_310000"},
 		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "errcode_300005"},
 		{name: "missing title", message: func() notify.Message {
-			m := verdictMessage()
-			m.DingTalk.Title = ""
-			return m
+			c := verdictContent()
+			c.Title = ""
+			return withContent(c)
 		}, status: notify.Failed, reason: "errcode_40035"},
 		{name: "too long is not throttling", message: func() notify.Message {
-			m := verdictMessage()
-			m.DingTalk.Text = strings.Repeat("x", 21000)
-			return m
+			c := verdictContent()
+			c.Text = strings.Repeat("x", 21000)
+			return withContent(c)
 		}, status: notify.Failed, reason: "errcode_460101"},
 		{name: "throttled", mutate: dingFault(fault.Throttle, false), status: notify.Retry, reason: "errcode_130101", retryAfter: 10 * time.Minute},
 		{name: "busy", mutate: dingFault(fault.Server, false), status: notify.Retry, reason: "errcode_-1"},
@@ -115,7 +117,7 @@ func TestDingTalkSend(t *testing.T) {
 				timeout = tc.timeout
 			}
 			d := newDingTalk(t, srv, token, sec, func() time.Time { return clock.Now().Add(tc.skew) })
-			out := d.Send(timeoutCtx(t, timeout), message())
+			out := d.Send(notifytest.Within(t, timeout), message())
 			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
 				t.Fatalf("outcome %+v", out)
 			}
@@ -125,7 +127,7 @@ func TestDingTalkSend(t *testing.T) {
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d delivered, want %d", n, tc.recorded)
 			}
-			assertNoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, token, "sign=")
+			notifytest.NoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, token, "sign=")
 		})
 	}
 }
@@ -141,10 +143,11 @@ func dingFault(kind fault.Kind, afterDelivery bool) func(*dingemu.Config) {
 func TestDingTalkRecordsMarkdownWithMentions(t *testing.T) {
 	emu, srv, clock := dingTalkGroup(t, nil)
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
-	m := verdictMessage()
-	m.DingTalk.AtMobiles, m.DingTalk.AtUserIds = []string{"13800000000"}, []string{"user123"}
-	m.DingTalk.Text += "\n\n@13800000000 @user123"
-	if out := d.Send(timeoutCtx(t, 5*time.Second), m); out.Status != notify.Sent {
+	c := verdictContent()
+	c.AtMobiles, c.AtUserIds = []string{"13800000000"}, []string{"user123"}
+	c.Text += "\n\n@13800000000 @user123"
+	m := withContent(c)
+	if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
 		t.Fatalf("outcome %+v", out)
 	}
 	got := emu.RobotMessages("oncall")
@@ -152,7 +155,7 @@ func TestDingTalkRecordsMarkdownWithMentions(t *testing.T) {
 		t.Fatalf("delivered %+v", got)
 	}
 	g := got[0]
-	if g.MsgType != "markdown" || g.Title != m.DingTalk.Title || g.Text != m.DingTalk.Text || g.MsgUUID != m.Key ||
+	if g.MsgType != "markdown" || g.Title != c.Title || g.Text != c.Text || g.MsgUUID != m.Key ||
 		strings.Join(g.AtMobiles, ",") != "13800000000" || strings.Join(g.AtUserIds, ",") != "user123" || g.IsAtAll {
 		t.Fatalf("delivered %+v", g)
 	}
@@ -164,7 +167,7 @@ func TestDingTalkRateLimitWindow(t *testing.T) {
 	send := func(i int) notify.Outcome {
 		m := verdictMessage()
 		m.Key = "task-" + strconv.Itoa(i)
-		return d.Send(timeoutCtx(t, 5*time.Second), m)
+		return d.Send(notifytest.Within(t, 5*time.Second), m)
 	}
 	for i := 0; i < 20; i++ {
 		clock.Advance(2 * time.Second)
@@ -193,12 +196,12 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 	faults.Set(fault.Hang, 1)
 	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults, c.HangAfterDelivery = faults, true })
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
-	if out := d.Send(timeoutCtx(t, 150*time.Millisecond), verdictMessage()); out.Status != notify.Retry || !out.Ambiguous {
+	if out := d.Send(notifytest.Within(t, 150*time.Millisecond), verdictMessage()); out.Status != notify.Retry || !out.Ambiguous {
 		t.Fatalf("attempt with the answer lost: %+v", out)
 	}
 	faults.Reset()
 	clock.Advance(time.Minute)
-	if out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
 		t.Fatalf("resend: %+v", out)
 	}
 	if n := len(emu.Messages()); n != 1 {
@@ -208,19 +211,19 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 
 func TestDingTalkLimiterRespectsContext(t *testing.T) {
 	emu, srv, clock := dingTalkGroup(t, nil)
-	d, err := notify.NewDingTalk(notify.DingTalkConfig{
+	d, err := dingtalk.New(dingtalk.Config{
 		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + dingToken),
 		Secret:     dingSecret, HTTPClient: srv.Client(), Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
 		t.Fatalf("first: %+v", out)
 	}
 	m := verdictMessage()
 	m.Key = "other"
-	out := d.Send(timeoutCtx(t, 100*time.Millisecond), m)
+	out := d.Send(notifytest.Within(t, 100*time.Millisecond), m)
 	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
 		t.Fatalf("second: %+v", out)
 	}
@@ -233,18 +236,38 @@ func TestDingTalkConnectionRefused(t *testing.T) {
 	_, srv, clock := dingTalkGroup(t, nil)
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
 	srv.Close()
-	out := d.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
+	out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
 	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
 		t.Fatalf("outcome %+v", out)
 	}
-	assertNoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, "sign=")
+	notifytest.NoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, "sign=")
 }
 
 func TestDingTalkConfigErrorsHideSecrets(t *testing.T) {
 	for _, raw := range []string{"oapi.dingtalk.com/robot/send?access_token=topsecret", "https://oapi.dingtalk.com/robot/send?token=topsecret", "::topsecret"} {
-		_, err := notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(raw)})
+		_, err := dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(raw)})
 		if err == nil || strings.Contains(err.Error(), "topsecret") {
 			t.Fatalf("%q: got %v", raw, err)
 		}
 	}
+}
+
+func verdictContent() dingtalk.Content {
+	return dingtalk.Content{Title: "precheck task-1 FAILED", Text: "#### precheck task-1 FAILED\n- rm-abc MYSQL_BINLOG: FAILED"}
+}
+
+func verdictMessage() notify.Message { return withContent(verdictContent()) }
+
+func withContent(c dingtalk.Content) notify.Message {
+	return notify.Message{Key: "task-1/dingtalk/FAILED", Content: c}
+}
+
+func TestReadsUnexpectedAnswers(t *testing.T) {
+	notifytest.ReadsAnswers(t, []notifytest.Answer{
+		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
+		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
+		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Want: notify.Failed, Reason: "errcode_400013"},
+	}, func(u string) (notify.Sink, error) {
+		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
+	}, verdictMessage(), "t0ken")
 }

@@ -1,11 +1,9 @@
-package notify_test
+package slack_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,6 +15,8 @@ import (
 
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/notify"
+	"precheckwatch/notify/notifytest"
+	"precheckwatch/notify/slack"
 	"precheckwatch/secret"
 )
 
@@ -51,9 +51,9 @@ func withFault(kind fault.Kind) func(*slackemu.Config) {
 	}
 }
 
-func newBot(t *testing.T, srv *httptest.Server, token, channel string) *notify.SlackBot {
+func newBot(t *testing.T, srv *httptest.Server, token, channel string) *slack.Bot {
 	t.Helper()
-	bot, err := notify.NewSlackBot(notify.SlackBotConfig{
+	bot, err := slack.NewBot(slack.BotConfig{
 		Token: secret.Value(token), Channel: channel, APIURL: srv.URL + "/api/",
 		HTTPClient: srv.Client(), PerSecond: 1000, Burst: 10,
 	})
@@ -63,38 +63,22 @@ func newBot(t *testing.T, srv *httptest.Server, token, channel string) *notify.S
 	return bot
 }
 
-func verdictMessage() notify.Message {
-	return notify.Message{
-		Key: "task-1/slack/FAILED",
-		Slack: notify.SlackContent{
-			Text: "Precheck task-1: FAILED",
-			Blocks: []slackgo.Block{
-				slackgo.NewHeaderBlock(slackgo.NewTextBlockObject("plain_text", "Precheck task-1: FAILED", false, false)),
-				slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", "*rm-abc* MYSQL_BINLOG: FAILED", false, false), nil, nil),
-			},
-			Color:  "danger",
-			Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "fix: enable binlog", false, false))},
+func verdictContent() slack.Content {
+	return slack.Content{
+		Text: "Precheck task-1: FAILED",
+		Blocks: []slackgo.Block{
+			slackgo.NewHeaderBlock(slackgo.NewTextBlockObject("plain_text", "Precheck task-1: FAILED", false, false)),
+			slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", "*rm-abc* MYSQL_BINLOG: FAILED", false, false), nil, nil),
 		},
-		DingTalk: notify.DingTalkContent{Title: "precheck task-1 FAILED", Text: "#### precheck task-1 FAILED\n- rm-abc MYSQL_BINLOG: FAILED"},
+		Color:  "danger",
+		Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "fix: enable binlog", false, false))},
 	}
 }
 
-// assertNoSecrets fails when an outcome's error or the sink's printed form
-// shows a credential.
-func assertNoSecrets(t *testing.T, out notify.Outcome, printed string, secrets ...string) {
-	t.Helper()
-	text := fmt.Sprintf("%v %+v %s", out.Err, out, printed)
-	for _, s := range secrets {
-		if strings.Contains(text, s) {
-			t.Fatalf("%q leaks %q", text, s)
-		}
-	}
-}
+func verdictMessage() notify.Message { return withContent(verdictContent()) }
 
-func timeoutCtx(t *testing.T, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
+func withContent(c slack.Content) notify.Message {
+	return notify.Message{Key: "task-1/slack/FAILED", Content: c}
 }
 
 func TestSlackBotSend(t *testing.T) {
@@ -118,9 +102,9 @@ func TestSlackBotSend(t *testing.T) {
 		{name: "unknown channel", channel: "C0NOPE", status: notify.Failed, reason: "channel_not_found"},
 		{name: "bot not in channel", channel: "C0PRIV", status: notify.Failed, reason: "not_in_channel"},
 		{name: "blocks over the limit", message: func() notify.Message {
-			m := verdictMessage()
-			m.Slack.Blocks = append(m.Slack.Blocks, slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", long, false, false), nil, nil))
-			return m
+			c := verdictContent()
+			c.Blocks = append(c.Blocks, slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", long, false, false), nil, nil))
+			return withContent(c)
 		}, status: notify.Failed, reason: "invalid_blocks"},
 		{name: "throttled with Retry-After", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
@@ -154,7 +138,7 @@ func TestSlackBotSend(t *testing.T) {
 				timeout = tc.timeout
 			}
 			bot := newBot(t, srv, token, channel)
-			out := bot.Send(timeoutCtx(t, timeout), message())
+			out := bot.Send(notifytest.Within(t, timeout), message())
 			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
 				t.Fatalf("outcome %+v", out)
 			}
@@ -167,7 +151,7 @@ func TestSlackBotSend(t *testing.T) {
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d messages recorded, want %d", n, tc.recorded)
 			}
-			assertNoSecrets(t, out, fmt.Sprint(bot), slackToken, token)
+			notifytest.NoSecrets(t, out, fmt.Sprint(bot), slackToken, token)
 			if tc.status != notify.Sent {
 				return
 			}
@@ -186,24 +170,27 @@ func TestSlackBotSend(t *testing.T) {
 func TestSlackBotThreadAndUpdate(t *testing.T) {
 	emu, srv := slackWorkspace(t, nil)
 	bot := newBot(t, srv, slackToken, "#alerts")
-	ctx := timeoutCtx(t, 5*time.Second)
+	ctx := notifytest.Within(t, 5*time.Second)
 
-	notice := notify.Message{Slack: notify.SlackContent{Text: "precheck task-1 running", Color: "#439FE0",
+	notice := notify.Message{Content: slack.Content{Text: "precheck task-1 running", Color: "#439FE0",
 		Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "started", false, false))}}}
 	parent := bot.Send(ctx, notice)
 	if parent.Status != notify.Sent {
 		t.Fatalf("notice: %+v", parent)
 	}
-	reply := verdictMessage()
-	reply.ThreadOf, reply.Slack.Broadcast = parent.Ref, true
+	broadcast := verdictContent()
+	broadcast.Broadcast = true
+	reply := withContent(broadcast)
+	reply.ThreadOf = parent.Ref
 	if out := bot.Send(ctx, reply); out.Status != notify.Sent {
 		t.Fatalf("reply: %+v", out)
 	} else if m, _ := emu.Message(out.Channel, out.Ref); m.ThreadTS != parent.Ref || !m.ReplyBroadcast {
 		t.Fatalf("reply recorded as %+v", m)
 	}
 
-	final := verdictMessage()
-	final.Slack.Color, final.Slack.Detail = "", nil
+	plain := verdictContent()
+	plain.Color, plain.Detail = "", nil
+	final := withContent(plain)
 	out := bot.Update(ctx, parent.Channel, parent.Ref, final)
 	if out.Status != notify.Sent || out.Ref != parent.Ref {
 		t.Fatalf("update: %+v", out)
@@ -220,15 +207,15 @@ func TestSlackBotThreadAndUpdate(t *testing.T) {
 
 func TestSlackLimiterRespectsContext(t *testing.T) {
 	emu, srv := slackWorkspace(t, nil)
-	bot, err := notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C0ALERTS",
+	bot, err := slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C0ALERTS",
 		APIURL: srv.URL + "/api/", HTTPClient: srv.Client(), PerSecond: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := bot.Send(timeoutCtx(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
 		t.Fatalf("first: %+v", out)
 	}
-	out := bot.Send(timeoutCtx(t, 100*time.Millisecond), verdictMessage())
+	out := bot.Send(notifytest.Within(t, 100*time.Millisecond), verdictMessage())
 	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
 		t.Fatalf("second: %+v", out)
 	}
@@ -240,17 +227,17 @@ func TestSlackLimiterRespectsContext(t *testing.T) {
 func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
 	_, srv := slackWorkspace(t, nil)
 	bot := newBot(t, srv, slackToken, "C0ALERTS")
-	hook, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: secret.Value(srv.URL + slackHook), HTTPClient: srv.Client(), PerSecond: 1000})
+	hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + slackHook), HTTPClient: srv.Client(), PerSecond: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()
 	for _, sink := range []notify.Sink{bot, hook} {
-		out := sink.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
+		out := sink.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
 		if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
 			t.Fatalf("%v: %+v", sink, out)
 		}
-		assertNoSecrets(t, out, fmt.Sprint(sink), slackToken, slackHookID)
+		notifytest.NoSecrets(t, out, fmt.Sprint(sink), slackToken, slackHookID)
 	}
 }
 
@@ -286,15 +273,15 @@ func TestSlackWebhookSend(t *testing.T) {
 			if tc.timeout != 0 {
 				timeout = tc.timeout
 			}
-			hook, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), PerSecond: 1000})
+			hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), PerSecond: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := hook.Send(timeoutCtx(t, timeout), verdictMessage())
+			out := hook.Send(notifytest.Within(t, timeout), verdictMessage())
 			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
 				t.Fatalf("outcome %+v", out)
 			}
-			assertNoSecrets(t, out, fmt.Sprint(hook), slackHookID, "guessed", "nothere", srv.URL+path)
+			notifytest.NoSecrets(t, out, fmt.Sprint(hook), slackHookID, "guessed", "nothere", srv.URL+path)
 			want := map[bool]int{true: 1, false: 0}[tc.status == notify.Sent]
 			got := emu.Messages()
 			if len(got) != want {
@@ -308,65 +295,26 @@ func TestSlackWebhookSend(t *testing.T) {
 }
 
 func TestSlackConfigErrorsHideSecrets(t *testing.T) {
-	_, err := notify.NewSlackWebhook(notify.SlackWebhookConfig{URL: "hooks.slack.com/services/T1/B1/topsecret"})
+	_, err := slack.NewWebhook(slack.WebhookConfig{URL: "hooks.slack.com/services/T1/B1/topsecret"})
 	if err == nil || strings.Contains(err.Error(), "topsecret") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: "http://127.0.0.1/api"}); err == nil {
+	if _, err := slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: "http://127.0.0.1/api"}); err == nil {
 		t.Fatal("API URL without a trailing slash accepted")
 	}
-	if _, err := notify.NewSlackBot(notify.SlackBotConfig{Channel: "C1"}); err == nil {
+	if _, err := slack.NewBot(slack.BotConfig{Channel: "C1"}); err == nil {
 		t.Fatal("bot without a token accepted")
 	}
 }
 
-func TestSinksReadUnexpectedAnswers(t *testing.T) {
-	cases := []struct {
-		name      string
-		status    int
-		body      string
-		sink      func(url string) (notify.Sink, error)
-		want      notify.Status
-		reason    string
-		ambiguous bool
-	}{
-		{"slack bot behind a proxy page", 200, "<html>sorry</html>", func(u string) (notify.Sink, error) {
-			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
-		}, notify.Retry, "bad_response", true},
-		{"slack bot, empty answer", 200, "", func(u string) (notify.Sink, error) {
-			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
-		}, notify.Retry, "bad_response", true},
-		{"slack bot, API URL wrong", 404, "not found", func(u string) (notify.Sink, error) {
-			return notify.NewSlackBot(notify.SlackBotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
-		}, notify.Failed, "http_404", false},
-		{"dingtalk behind a failing gateway", 502, "<html>bad gateway</html>", func(u string) (notify.Sink, error) {
-			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
-		}, notify.Retry, "http_502", false},
-		{"dingtalk answer not json", 200, "<html>ok</html>", func(u string) (notify.Sink, error) {
-			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
-		}, notify.Retry, "bad_response", true},
-		{"dingtalk unknown errcode", 200, `{"errcode":400013,"errmsg":"群已被解散"}`, func(u string) (notify.Sink, error) {
-			return notify.NewDingTalk(notify.DingTalkConfig{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
-		}, notify.Failed, "errcode_400013", false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tc.status)
-				io.WriteString(w, tc.body)
-			}))
-			defer srv.Close()
-			sink, err := tc.sink(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := sink.Send(timeoutCtx(t, 5*time.Second), verdictMessage())
-			if out.Status != tc.want || out.Reason != tc.reason || out.Ambiguous != tc.ambiguous {
-				t.Fatalf("outcome %+v", out)
-			}
-			assertNoSecrets(t, out, fmt.Sprint(sink), slackToken, "t0ken")
-		})
-	}
+func TestReadsUnexpectedAnswers(t *testing.T) {
+	notifytest.ReadsAnswers(t, []notifytest.Answer{
+		{Name: "behind a proxy page", Status: 200, Body: "<html>sorry</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
+		{Name: "empty answer", Status: 200, Body: "", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
+		{Name: "API URL wrong", Status: 404, Body: "not found", Want: notify.Failed, Reason: "http_404"},
+	}, func(u string) (notify.Sink, error) {
+		return slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
+	}, verdictMessage(), slackToken)
 }
 
 // A post whose answer is lost is found again in the channel's history by
@@ -381,14 +329,14 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 	// One post that answers, so the sink learns the channel's ID.
 	m := verdictMessage()
 	m.Key = "t-1:slack:PASSED"
-	if out := bot.Send(timeoutCtx(t, 5*time.Second), m); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
 		t.Fatalf("first post: %+v", out)
 	}
 	// A digest whose answer is lost: ambiguous, yet posted.
 	faults.Set(fault.Hang, 1)
 	d := verdictMessage()
 	d.Key = "sha256-digest"
-	out := bot.SendCarrying(timeoutCtx(t, 300*time.Millisecond), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
+	out := bot.SendCarrying(notifytest.Within(t, 300*time.Millisecond), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
 	faults.Set(fault.Hang, 0)
 	if out.Status != notify.Retry || !out.Ambiguous {
 		t.Fatalf("lost answer classified %+v, want an ambiguous retry", out)
@@ -411,7 +359,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 		{[]string{"t-3:slack:WARNING"}, time.Now().Add(time.Minute), map[string]string{}},
 	}
 	for _, c := range cases {
-		got, err := bot.Find(timeoutCtx(t, 5*time.Second), c.keys, c.since)
+		got, err := bot.Find(notifytest.Within(t, 5*time.Second), c.keys, c.since)
 		if err != nil {
 			t.Fatalf("find %v: %v", c.keys, err)
 		}
@@ -427,7 +375,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 
 	// When the history cannot be read, Find says so rather than "absent".
 	faults.Set(fault.Server, 1)
-	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{"t-4:slack:PASSED"}, start); err == nil {
+	if got, err := bot.Find(notifytest.Within(t, 5*time.Second), []string{"t-4:slack:PASSED"}, start); err == nil {
 		t.Fatalf("find during an outage = %+v, want an error", got)
 	} else if strings.Contains(err.Error(), slackToken) {
 		t.Fatalf("error reveals the token: %v", err)
@@ -442,27 +390,27 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 	start := time.Now()
 	early := verdictMessage()
 	early.Key = "t-early:slack:PASSED"
-	if out := bot.Send(timeoutCtx(t, 5*time.Second), early); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), early); out.Status != notify.Sent {
 		t.Fatal(out)
 	}
 	filler := verdictMessage()
 	for i := range 250 {
 		filler.Key = fmt.Sprintf("t-%03d:slack:PASSED", i)
-		if out := bot.Send(timeoutCtx(t, 5*time.Second), filler); out.Status != notify.Sent {
+		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); out.Status != notify.Sent {
 			t.Fatal(out)
 		}
 	}
-	got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{early.Key}, start.Add(-time.Minute))
+	got, err := bot.Find(notifytest.Within(t, 5*time.Second), []string{early.Key}, start.Add(-time.Minute))
 	if err != nil || got[early.Key].Ref != emu.Messages()[0].TS {
 		t.Fatalf("find across pages = %+v, %v", got, err)
 	}
 	for i := range 2000 {
 		filler.Key = fmt.Sprintf("t-more-%04d:slack:PASSED", i)
-		if out := bot.Send(timeoutCtx(t, 5*time.Second), filler); out.Status != notify.Sent {
+		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); out.Status != notify.Sent {
 			t.Fatal(out)
 		}
 	}
-	if got, err := bot.Find(timeoutCtx(t, 5*time.Second), []string{"t-never:slack:PASSED"}, start.Add(-time.Minute)); !errors.Is(err, notify.ErrHistoryTooLong) {
+	if got, err := bot.Find(notifytest.Within(t, 5*time.Second), []string{"t-never:slack:PASSED"}, start.Add(-time.Minute)); !errors.Is(err, slack.ErrHistoryTooLong) {
 		t.Fatalf("find past the page limit = %+v, %v; want ErrHistoryTooLong", got, err)
 	}
 }

@@ -1,4 +1,4 @@
-package notify
+package dingtalk
 
 import (
 	"bytes"
@@ -18,24 +18,26 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"precheckwatch/config"
+	"precheckwatch/notify"
 	"precheckwatch/secret"
 )
 
-// DingTalkName is the DingTalk sink's name.
-const DingTalkName = "dingtalk"
+// Name is the DingTalk sink's name.
+const Name = "dingtalk"
 
 // DingTalk robot limits (reference notify.md §2.4): 20 messages a minute,
 // then a 10-minute block. The sink paces itself below that.
 const (
-	dingTalkDefaultPerMinute = 18
-	dingTalkBlock            = 10 * time.Minute
-	dingTalkTimeout          = 10 * time.Second
-	// dingTalkMaxAnswer bounds how much of an answer is read.
-	dingTalkMaxAnswer = 64 << 10
+	defaultPerMinute = 18
+	throttleBlock    = 10 * time.Minute
+	timeout          = 10 * time.Second
+	// maxAnswer bounds how much of an answer is read.
+	maxAnswer = 64 << 10
 )
 
-// DingTalkConfig configures the DingTalk custom-robot sink.
-type DingTalkConfig struct {
+// Config configures the DingTalk custom-robot sink.
+type Config struct {
 	// WebhookURL is the robot URL with its access_token.
 	WebhookURL secret.Value
 	// Secret is the robot's signing secret ("SEC..."); when set every
@@ -43,6 +45,9 @@ type DingTalkConfig struct {
 	Secret secret.Value
 	// HTTPClient sends the requests; default one with a 10s timeout.
 	HTTPClient *http.Client
+	// AtMobiles and AtUserIDs are @-mentioned when a verdict is not PASSED
+	// (DINGTALK_AT_MOBILES, DINGTALK_AT_USER_IDS).
+	AtMobiles, AtUserIDs []string
 	// PerMinute paces sends to the robot; default 18, under DingTalk's 20,
 	// with no burst, so no minute ever sees more than PerMinute+1.
 	PerMinute float64
@@ -50,8 +55,11 @@ type DingTalkConfig struct {
 	Now func() time.Time
 }
 
-// DingTalk posts markdown messages through a DingTalk custom robot.
-type DingTalk struct {
+// Robot posts markdown messages through a DingTalk custom robot. It is a
+// notify.Idempotent: DingTalk posts a message sent again under the same
+// msgUuid once.
+type Robot struct {
+	Renderer
 	webhook secret.Value
 	secret  secret.Value
 	client  *http.Client
@@ -60,8 +68,8 @@ type DingTalk struct {
 	scrub   *strings.Replacer
 }
 
-// NewDingTalk checks cfg and returns the sink.
-func NewDingTalk(cfg DingTalkConfig) (*DingTalk, error) {
+// New checks cfg and returns the sink.
+func New(cfg Config) (*Robot, error) {
 	u, err := url.Parse(cfg.WebhookURL.Reveal())
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Query().Get("access_token") == "" {
 		// The URL is the credential: say what is wrong without it.
@@ -72,32 +80,33 @@ func NewDingTalk(cfg DingTalkConfig) (*DingTalk, error) {
 	}
 	perMinute := cfg.PerMinute
 	if perMinute <= 0 {
-		perMinute = dingTalkDefaultPerMinute
+		perMinute = defaultPerMinute
 	}
 	pairs := []string{cfg.WebhookURL.Reveal(), secret.RedactURL(cfg.WebhookURL.Reveal()), u.Query().Get("access_token"), secret.Mask}
 	if cfg.Secret.Set() {
 		pairs = append(pairs, cfg.Secret.Reveal(), secret.Mask)
 	}
-	return &DingTalk{
-		webhook: cfg.WebhookURL,
-		secret:  cfg.Secret,
-		client:  httpClientOrDefault(cfg.HTTPClient, dingTalkTimeout),
-		limiter: newLimiter(perMinute/60, 0, 1),
-		now:     cfg.Now,
-		scrub:   strings.NewReplacer(pairs...),
+	return &Robot{
+		Renderer: Renderer{AtMobiles: cfg.AtMobiles, AtUserIDs: cfg.AtUserIDs},
+		webhook:  cfg.WebhookURL,
+		secret:   cfg.Secret,
+		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
+		limiter:  rate.NewLimiter(rate.Limit(perMinute/60), 1),
+		now:      cfg.Now,
+		scrub:    strings.NewReplacer(pairs...),
 	}, nil
 }
 
-// Name implements Sink.
-func (d *DingTalk) Name() string { return DingTalkName }
+// Name implements notify.Sink.
+func (d *Robot) Name() string { return Name }
 
 // String describes the sink without its URL or secret.
-func (d *DingTalk) String() string {
+func (d *Robot) String() string {
 	return "dingtalk robot sink " + secret.RedactURL(d.webhook.Reveal())
 }
 
-// dingTalkMarkdown is the robot's markdown message body (reference §2.1).
-type dingTalkMarkdown struct {
+// markdownBody is the robot's markdown message body (reference §2.1).
+type markdownBody struct {
 	MsgType  string `json:"msgtype"`
 	MsgUUID  string `json:"msgUuid,omitempty"`
 	Markdown struct {
@@ -111,29 +120,33 @@ type dingTalkMarkdown struct {
 	} `json:"at"`
 }
 
-// Send posts m.DingTalk as a markdown message with msgUuid = m.Key, so a
-// resend after an ambiguous failure is delivered once. Each attempt is
-// signed afresh.
-func (d *DingTalk) Send(ctx context.Context, m Message) Outcome {
-	if err := d.limiter.Wait(ctx); err != nil {
-		return limiterOutcome(DingTalkName, err)
+// Send posts m as a markdown message with msgUuid = m.Key, so a resend
+// after an ambiguous failure is delivered once. Each attempt is signed
+// afresh.
+func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
+	c, ok := m.Content.(Content)
+	if !ok {
+		return notify.ForeignOutcome(Name, m.Content)
 	}
-	var body dingTalkMarkdown
+	if err := d.limiter.Wait(ctx); err != nil {
+		return notify.PaceOutcome(Name, err)
+	}
+	var body markdownBody
 	body.MsgType, body.MsgUUID = "markdown", m.Key
-	body.Markdown.Title, body.Markdown.Text = m.DingTalk.Title, m.DingTalk.Text
-	body.At.AtMobiles, body.At.AtUserIds, body.At.IsAtAll = m.DingTalk.AtMobiles, m.DingTalk.AtUserIds, m.DingTalk.AtAll
+	body.Markdown.Title, body.Markdown.Text = c.Title, c.Text
+	body.At.AtMobiles, body.At.AtUserIds = c.AtMobiles, c.AtUserIds
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return Outcome{Status: Failed, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
+		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.signedURL(), bytes.NewReader(raw))
 	if err != nil {
-		return Outcome{Status: Failed, Reason: "request", Err: errors.New("dingtalk: cannot build the request")}
+		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: errors.New("dingtalk: cannot build the request")}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return transportOutcome("dingtalk send", err, d.scrub)
+		return notify.TransportOutcome("dingtalk send", err, d.scrub)
 	}
 	defer resp.Body.Close()
 	return d.classify(resp)
@@ -142,11 +155,11 @@ func (d *DingTalk) Send(ctx context.Context, m Message) Outcome {
 // signedURL returns the webhook URL, with timestamp (ms) and sign =
 // Base64(HMAC-SHA256(secret, timestamp+"\n"+secret)) when a secret is set
 // (reference §2.2). Encode percent-encodes sign exactly once.
-func (d *DingTalk) signedURL() string {
+func (d *Robot) signedURL() string {
 	if !d.secret.Set() {
 		return d.webhook.Reveal()
 	}
-	u, _ := url.Parse(d.webhook.Reveal()) // checked by NewDingTalk
+	u, _ := url.Parse(d.webhook.Reveal()) // checked by New
 	ts := strconv.FormatInt(d.now().UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(d.secret.Reveal()))
 	mac.Write([]byte(ts + "\n" + d.secret.Reveal()))
@@ -159,13 +172,13 @@ func (d *DingTalk) signedURL() string {
 
 // classify reads DingTalk's answer. DingTalk answers HTTP 200 even on
 // failure, so success is errcode 0 and nothing else (reference §2.3).
-func (d *DingTalk) classify(resp *http.Response) Outcome {
+func (d *Robot) classify(resp *http.Response) notify.Outcome {
 	if resp.StatusCode != http.StatusOK {
 		// Only a proxy or gateway answers otherwise.
-		out := Outcome{Status: Failed, Reason: "http_" + strconv.Itoa(resp.StatusCode),
+		out := notify.Outcome{Status: notify.Failed, Reason: "http_" + strconv.Itoa(resp.StatusCode),
 			Err: fmt.Errorf("dingtalk: HTTP %s", resp.Status)}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			out.Status = Retry
+			out.Status = notify.Retry
 		}
 		return out
 	}
@@ -173,35 +186,48 @@ func (d *DingTalk) classify(resp *http.Response) Outcome {
 		ErrCode *int   `json:"errcode"`
 		ErrMsg  string `json:"errmsg"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, dingTalkMaxAnswer)).Decode(&answer); err != nil || answer.ErrCode == nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&answer); err != nil || answer.ErrCode == nil {
 		// The request arrived; whether it was delivered is unknown.
-		return Outcome{Status: Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("dingtalk: unreadable answer")}
+		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("dingtalk: unreadable answer")}
 	}
 	code, msg := *answer.ErrCode, d.scrub.Replace(answer.ErrMsg)
-	out := Outcome{Status: Failed, Reason: "errcode_" + strconv.Itoa(code), Err: fmt.Errorf("dingtalk: errcode %d: %s", code, msg)}
+	out := notify.Outcome{Status: notify.Failed, Reason: "errcode_" + strconv.Itoa(code), Err: fmt.Errorf("dingtalk: errcode %d: %s", code, msg)}
 	switch {
 	case code == 0:
-		return Outcome{Status: Sent}
-	case dingTalkThrottled(code, msg):
-		out.Status, out.RetryAfter = Retry, dingTalkBlock
+		return notify.Outcome{Status: notify.Sent}
+	case throttled(code, msg):
+		out.Status, out.RetryAfter = notify.Retry, throttleBlock
 	case code == -1:
 		// 系统繁忙: transient.
-		out.Status = Retry
+		out.Status = notify.Retry
 	case code == 310000 && strings.Contains(msg, "invalid timestamp"):
 		// Clock skew or a stale signature: a fresh signature may pass.
-		out.Status = Retry
+		out.Status = notify.Retry
 	}
 	return out
 }
 
-// dingTalkThrottled recognises throttling by code or by message: 130101 and
+// throttled recognises throttling by code or by message: 130101 and
 // 410100 (send too fast), 90030 (webhook over limit), or an errmsg saying
 // so. "exceed" alone is not enough: a size refusal can say it too.
-func dingTalkThrottled(code int, msg string) bool {
+func throttled(code int, msg string) bool {
 	switch code {
 	case 130101, 410100, 90030:
 		return true
 	}
 	exceedsRate := strings.Contains(msg, "exceed") && (strings.Contains(msg, "times") || strings.Contains(msg, "minute"))
 	return strings.Contains(msg, "too fast") || strings.Contains(msg, "限流") || exceedsRate
+}
+
+// FromConfig is the DingTalk sink cfg configures; nil when DingTalk is off.
+func FromConfig(cfg config.Config, client *http.Client) (notify.Sink, error) {
+	if !cfg.DingTalkWebhookURL.Set() {
+		return nil, nil
+	}
+	s, err := New(Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret,
+		AtMobiles: cfg.DingTalkAtMobiles, AtUserIDs: cfg.DingTalkAtUserIDs, HTTPClient: client})
+	if err != nil {
+		return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
+	}
+	return s, nil
 }

@@ -16,16 +16,17 @@ type chunk struct {
 	hints []string
 }
 
-// budget bounds a list of chunks laid out in sections.
-type budget struct {
-	sectionMax int // most text in one section
-	sections   int // most sections
-	total      int // most text in all sections together
+// Budget bounds a list of instances or tasks laid out in sections, as the
+// channel's limits allow (sizes as its Markup measures them).
+type Budget struct {
+	SectionMax int // most text in one section
+	Sections   int // most sections
+	Total      int // most text in all sections together
 }
 
 // renderChunk renders chunk i, in full or compact form, knowing which fix
 // hints earlier chunks already spelled out. A compact chunk fits within
-// the budget's sectionMax.
+// the budget's SectionMax.
 type renderChunk func(i int, compact bool, shownHints map[string]bool) chunk
 
 // chunkSep separates chunks within a section.
@@ -36,27 +37,27 @@ const chunkSep = "\n\n"
 // forms and stops at the first that no longer fits. It returns the section
 // texts and how many chunks they hold; the caller counts the rest in an
 // "…and N more" line.
-func fit(m markup, n int, render renderChunk, b budget) (sections []string, shown int) {
+func fit(m Markup, n int, render renderChunk, b Budget) (sections []string, shown int) {
 	if sections, shown = pack(m, n, render, false, b); shown == n {
 		return sections, shown
 	}
 	return pack(m, n, render, true, b)
 }
 
-func pack(m markup, n int, render renderChunk, compact bool, b budget) ([]string, int) {
+func pack(m Markup, n int, render renderChunk, compact bool, b Budget) ([]string, int) {
 	var sections []string
 	used, last := 0, 0 // text in all sections, text in the last one
-	sep := m.size(chunkSep)
+	sep := m.Size(chunkSep)
 	hints := map[string]bool{}
 	for i := range n {
 		c := render(i, compact, hints)
-		size := m.size(c.text)
+		size := m.Size(c.text)
 		switch {
-		case len(sections) > 0 && last+sep+size <= b.sectionMax && used+sep+size <= b.total:
+		case len(sections) > 0 && last+sep+size <= b.SectionMax && used+sep+size <= b.Total:
 			sections[len(sections)-1] += chunkSep + c.text
 			used += sep + size
 			last += sep + size
-		case len(sections) < b.sections && size <= b.sectionMax && used+size <= b.total:
+		case len(sections) < b.Sections && size <= b.SectionMax && used+size <= b.Total:
 			sections = append(sections, c.text)
 			used += size
 			last = size
@@ -91,7 +92,7 @@ const (
 // instanceChunk renders one instance: a heading, then its items worst first,
 // each non-passing one with its fix hint, passed ones as form says. With
 // max > 0 the item list is cut short to keep the chunk within max.
-func instanceChunk(m markup, in precheck.Instance, form itemForm, shownHints map[string]bool, max int) chunk {
+func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map[string]bool, max int) chunk {
 	type entry struct {
 		text  string
 		items int
@@ -102,16 +103,16 @@ func instanceChunk(m markup, in precheck.Instance, form itemForm, shownHints map
 	spelled := map[string]bool{}
 	for _, it := range in.Items {
 		if form != allItems && it.Level == precheck.Pass && it.Raw == "PASSED" {
-			passed = append(passed, m.code(it.Code))
+			passed = append(passed, m.Code(it.Code))
 			continue
 		}
-		e := entry{text: m.item(itemLine(m, it)), items: 1}
+		e := entry{text: m.Item(itemLine(m, it)), items: 1}
 		if it.Level != precheck.Pass {
 			h := hintOf(it)
 			if shownHints[h] || spelled[h] {
-				e.text += "\n" + m.hint("same fix as above")
+				e.text += "\n" + m.Hint("same fix as above")
 			} else {
-				e.text += "\n" + m.hint(m.prose(h))
+				e.text += "\n" + m.Hint(m.Prose(h))
 				e.hint = h
 				spelled[h] = true
 			}
@@ -121,11 +122,11 @@ func instanceChunk(m markup, in precheck.Instance, form itemForm, shownHints map
 	switch {
 	case len(passed) == 0:
 	case form == passedAsCount:
-		entries = append(entries, entry{text: m.item("✅ " + plural(len(passed), "more check", "more checks") + " " + m.code("PASSED")), items: len(passed)})
+		entries = append(entries, entry{text: m.Item("✅ " + plural(len(passed), "more check", "more checks") + " " + m.Code("PASSED")), items: len(passed)})
 	default:
 		for codes := range slices.Chunk(passed, passedPerLine) {
 			entries = append(entries, entry{
-				text:  m.item("✅ " + m.code("PASSED") + ": " + strings.Join(codes, " ")),
+				text:  m.Item("✅ " + m.Code("PASSED") + ": " + strings.Join(codes, " ")),
 				items: len(codes),
 			})
 		}
@@ -133,64 +134,64 @@ func instanceChunk(m markup, in precheck.Instance, form itemForm, shownHints map
 
 	var c chunk
 	var b strings.Builder
-	b.WriteString(m.heading(instanceHeading(m, in)))
-	size := m.size(b.String())
+	b.WriteString(m.Heading(instanceHeading(m, in)))
+	size := m.Size(b.String())
 	for i, e := range entries {
 		line := "\n" + e.text
-		if max > 0 && size+m.size(line) > max-moreItemsReserve && !(i == len(entries)-1 && size+m.size(line) <= max) {
+		if max > 0 && size+m.Size(line) > max-moreItemsReserve && !(i == len(entries)-1 && size+m.Size(line) <= max) {
 			left := 0
 			for _, rest := range entries[i:] {
 				left += rest.items
 			}
-			b.WriteString("\n" + m.item("…and "+plural(left, "more check", "more checks")+" on this instance (open the console)"))
+			b.WriteString("\n" + m.Item("…and "+plural(left, "more check", "more checks")+" on this instance (open the console)"))
 			break
 		}
 		b.WriteString(line)
-		size += m.size(line)
+		size += m.Size(line)
 		if e.hint != "" {
 			c.hints = append(c.hints, e.hint)
 		}
 	}
 	if len(in.Items) == 0 {
-		b.WriteString("\n" + m.item("no check reported"))
+		b.WriteString("\n" + m.Item("no check reported"))
 	}
 	c.text = b.String()
 	return c
 }
 
 // instanceHeading names an instance: its id, source type and check time.
-func instanceHeading(m markup, in precheck.Instance) string {
+func instanceHeading(m Markup, in precheck.Instance) string {
 	checked := "check time not reported"
 	if !in.CheckTime.IsZero() {
 		checked = "checked " + utc(in.CheckTime)
 	}
-	return "🖥️ " + m.code(in.InstanceID) + " · " + sourceType(m, in.SourceType) + " · " + checked
+	return "🖥️ " + m.Code(in.InstanceID) + " · " + sourceType(m, in.SourceType) + " · " + checked
 }
 
 // sourceType shows the raw source type, with its common name when known.
-func sourceType(m markup, raw string) string {
-	if oneLine(raw) == "" {
+func sourceType(m Markup, raw string) string {
+	if OneLine(raw) == "" {
 		return "source type not reported"
 	}
 	if name, ok := sourceNames[strings.ToUpper(strings.TrimSpace(raw))]; ok {
-		return m.bold(name) + " (" + m.text(raw) + ")"
+		return m.Bold(name) + " (" + m.Text(raw) + ")"
 	}
-	return m.text(raw)
+	return m.Text(raw)
 }
 
 // itemLine is one item: level, human name, code and raw result.
-func itemLine(m markup, it precheck.Item) string {
+func itemLine(m Markup, it precheck.Item) string {
 	var b strings.Builder
 	b.WriteString(levelEmoji(it.Level) + " ")
-	if name := oneLine(it.Name); name != "" && name != it.Code {
+	if name := OneLine(it.Name); name != "" && name != it.Code {
 		if it.Level == precheck.Pass {
-			b.WriteString(m.text(name))
+			b.WriteString(m.Text(name))
 		} else {
-			b.WriteString(m.bold(m.text(name)))
+			b.WriteString(m.Bold(m.Text(name)))
 		}
 		b.WriteString(" ")
 	}
-	b.WriteString(m.code(it.Code) + " → " + m.code(it.Raw))
+	b.WriteString(m.Code(it.Code) + " → " + m.Code(it.Raw))
 	return b.String()
 }
 
@@ -230,9 +231,9 @@ func tallyOf(instances []precheck.Instance) tally {
 }
 
 // moreInstances is the line that counts instances left out.
-func moreInstances(m markup, rest []precheck.Instance, console string) string {
+func moreInstances(m Markup, rest []precheck.Instance) string {
 	t := tallyOf(rest)
-	return m.bold(fmt.Sprintf("…and %s", plural(t.instances, "more instance", "more instances"))) +
+	return m.Bold(fmt.Sprintf("…and %s", plural(t.instances, "more instance", "more instances"))) +
 		fmt.Sprintf(" (%s: %d failed, %s, %d passed): ", plural(t.pass+t.warn+t.fail, "check", "checks"), t.fail, plural(t.warn, "warning", "warnings"), t.pass) +
-		m.link("open the console", console)
+		m.Link("open the console", DefaultConsoleURL)
 }

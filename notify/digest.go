@@ -1,0 +1,187 @@
+package notify
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"precheckwatch/precheck"
+)
+
+// Pages splits items into as few digests as keep every task shown, worst
+// tasks first, rendering each with render, which returns the message and
+// how many of the digest's tasks it shows; with more than one page, each
+// title says which page it is.
+func Pages(items []Finished, render func(Digest) (Message, int)) []DigestPage {
+	all := NewDigest(items)
+	var split []Digest
+	for start := 0; start < len(all.items); {
+		_, shown := render(all.slice(start, len(all.items)))
+		end := start + max(1, shown)
+		split = append(split, all.slice(start, end))
+		start = end
+	}
+	pages := make([]DigestPage, len(split))
+	for i, d := range split {
+		if len(split) > 1 {
+			d.page = fmt.Sprintf(" (%d/%d)", i+1, len(split))
+		}
+		m, _ := render(d)
+		pages[i] = DigestPage{Message: m, Tasks: d.items}
+	}
+	return pages
+}
+
+// Worst is the worst verdict among the digest's tasks; PASSED for none.
+func (d Digest) Worst() precheck.Verdict { return d.worst }
+
+// Alerting reports whether any task calls for the on-call team.
+func (d Digest) Alerting() bool { return d.alert }
+
+// Tasks lays the digest's tasks out within b, in full when all fit, else
+// in compact form: the sections, how many tasks they show, and the line
+// that counts the tasks left out ("" when none is).
+func (d Digest) Tasks(m Markup, b Budget) (sections []string, shown int, more string) {
+	sections, shown = fit(m, len(d.views), func(i int, compact bool, hints map[string]bool) chunk {
+		return taskChunk(m, d.views[i], compact, hints, b.SectionMax)
+	}, b)
+	if shown < len(d.views) {
+		more = moreTasks(m, d.views[shown:])
+	}
+	return sections, shown, more
+}
+
+// Digest is what every channel shows of many finished tasks in one
+// message.
+type Digest struct {
+	items  []Finished // worst first
+	views  []Verdict  // items, as shown
+	counts map[precheck.Verdict]int
+	worst  precheck.Verdict
+	alert  bool
+	page   string // " (2/3)" when the digest is one page of several
+}
+
+// NewDigest orders items worst first.
+func NewDigest(items []Finished) Digest {
+	items = slices.Clone(items)
+	slices.SortStableFunc(items, func(a, b Finished) int {
+		return Severity(b.Outcome.Verdict) - Severity(a.Outcome.Verdict)
+	})
+	views := make([]Verdict, len(items))
+	for i, f := range items {
+		views[i] = NewVerdict(f.Task, f.Outcome)
+	}
+	return digestOf(items, views)
+}
+
+// slice is the digest of the tasks from i to j, already in order.
+func (d Digest) slice(i, j int) Digest { return digestOf(d.items[i:j], d.views[i:j]) }
+
+func digestOf(items []Finished, views []Verdict) Digest {
+	d := Digest{items: items, views: views, counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
+	for _, v := range views {
+		d.counts[v.out.Verdict]++
+		d.alert = d.alert || Alerting(v.out.Verdict)
+	}
+	if len(views) > 0 {
+		d.worst = views[0].out.Verdict
+	}
+	return d
+}
+
+// Title is the digest's headline.
+func (d Digest) Title() string {
+	if len(d.views) == 0 {
+		return "✅ No precheck finished"
+	}
+	return Badge(d.worst) + " · " + plural(len(d.views), "precheck", "prechecks") + " finished" + d.page
+}
+
+// Tally counts tasks per verdict, worst first.
+func (d Digest) Tally() string {
+	verdicts := slices.Collect(maps.Keys(d.counts))
+	slices.SortFunc(verdicts, func(a, b precheck.Verdict) int {
+		if r := Severity(b) - Severity(a); r != 0 {
+			return r
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	var parts []string
+	for _, v := range verdicts {
+		parts = append(parts, fmt.Sprintf("%s %d", Badge(v), d.counts[v]))
+	}
+	if len(parts) == 0 {
+		return "No task reached a verdict."
+	}
+	return strings.Join(parts, " · ")
+}
+
+// moreTasks is the line that counts tasks left out.
+func moreTasks(m Markup, rest []Verdict) string {
+	counts := map[precheck.Verdict]int{}
+	var order []precheck.Verdict
+	for _, v := range rest {
+		if counts[v.out.Verdict] == 0 {
+			order = append(order, v.out.Verdict)
+		}
+		counts[v.out.Verdict]++
+	}
+	var parts []string
+	for _, v := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[v], Badge(v)))
+	}
+	return m.Bold("…and "+plural(len(rest), "more task", "more tasks")) + " (" + strings.Join(parts, ", ") + "): " + m.Link("open the console", DefaultConsoleURL)
+}
+
+// taskChunk renders one task of a digest: its verdict, name and id, why it
+// did not pass, and its instances (passed items as codes). The compact form
+// counts passed items, names all-passed instances by id only, and cuts the
+// rest short to fit max.
+func taskChunk(m Markup, v Verdict, compact bool, shownHints map[string]bool, max int) chunk {
+	var b strings.Builder
+	heading := Badge(v.out.Verdict)
+	if name := nameOf(v.task, v.instances); name != "" {
+		heading += " · " + m.Text(name)
+	}
+	b.WriteString(m.Heading(heading + " · task " + m.Code(v.task.TaskID)))
+	b.WriteString("\n" + v.Summary(m))
+	hints := maps.Clone(shownHints)
+	var c chunk
+	form := passedAsCodes
+	if compact {
+		form = passedAsCount
+	}
+	var passedIDs []string
+	for i, in := range v.instances {
+		if compact && in.Worst() == precheck.Pass {
+			passedIDs = append(passedIDs, m.Code(in.InstanceID)+" ("+sourceType(m, in.SourceType)+")")
+			continue
+		}
+		room := 0
+		if compact {
+			room = max - m.Size(b.String()) - moreItemsReserve
+		}
+		ic := instanceChunk(m, in, form, hints, room)
+		if compact && (room < moreItemsReserve || m.Size(ic.text) > room) {
+			b.WriteString("\n" + m.Item("…and "+plural(len(v.instances)-i, "more instance", "more instances")+" of this task (open the console)"))
+			passedIDs = nil
+			break
+		}
+		b.WriteString("\n" + ic.text)
+		for _, h := range ic.hints {
+			hints[h] = true
+			c.hints = append(c.hints, h)
+		}
+	}
+	if len(passedIDs) > 0 {
+		line := "\n" + m.Item("✅ every check passed on "+strings.Join(passedIDs, ", "))
+		if m.Size(b.String())+m.Size(line) > max {
+			line = "\n" + m.Item("✅ every check passed on "+plural(len(passedIDs), "more instance", "more instances"))
+		}
+		b.WriteString(line)
+	}
+	c.text = b.String()
+	return c
+}

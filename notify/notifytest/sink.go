@@ -1,0 +1,67 @@
+package notifytest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"precheckwatch/notify"
+)
+
+// NoSecrets fails when an outcome's error or a sink's printed form shows
+// any of secrets.
+func NoSecrets(t *testing.T, out notify.Outcome, printed string, secrets ...string) {
+	t.Helper()
+	text := fmt.Sprintf("%v %+v %s", out.Err, out, printed)
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Fatalf("%q leaks %q", text, s)
+		}
+	}
+}
+
+// Within is a context that ends after d, or with the test.
+func Within(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+// Answer is what a channel's server answers, and the outcome a sink must
+// read from it.
+type Answer struct {
+	Name      string
+	Status    int
+	Body      string
+	Want      notify.Status
+	Reason    string
+	Ambiguous bool
+}
+
+// ReadsAnswers sends m through the sink open builds against a server giving
+// each answer, and checks the outcome, and that it shows none of secrets.
+func ReadsAnswers(t *testing.T, answers []Answer, open func(url string) (notify.Sink, error), m notify.Message, secrets ...string) {
+	for _, a := range answers {
+		t.Run(a.Name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(a.Status)
+				io.WriteString(w, a.Body)
+			}))
+			defer srv.Close()
+			sink, err := open(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := sink.Send(Within(t, 5*time.Second), m)
+			if out.Status != a.Want || out.Reason != a.Reason || out.Ambiguous != a.Ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			NoSecrets(t, out, fmt.Sprint(sink), secrets...)
+		})
+	}
+}
