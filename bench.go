@@ -104,7 +104,7 @@ func (r benchResult) line() string {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns]", stderr)
+	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns]", stdout, stderr)
 	var cfg benchConfig
 	fs.IntVar(&cfg.Tasks, "tasks", 1000, "precheck tasks to put through the function")
 	fs.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "latency added to every request to every emulated service")
@@ -115,12 +115,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	trigger := fs.String("trigger", "timer", "timer: one timer sweep of the queue; mns: the EventBridge stream pushes batches")
 	fs.Float64Var(&cfg.Running, "running", 0, "share of tasks (0..1) still running when checked, requeued instead of notified")
 	fs.IntVar(&cfg.Batch, "batch", 1000, "EventBridge batch size (CountBasedWindow, 1..10000) with --trigger mns; s.yaml's is 1000")
-	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: slack, dingtalk, both, or none")
+	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: a comma list of slack and dingtalk, or none")
 	fs.StringVar(&cfg.Dedupe, "dedupe", "memory", "delivery record: memory (the function's own) or redis (a real redis-server, round trips counted)")
 	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the pending queue; 0 keeps the local cloud's")
 	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	cfg.Trigger = handler.Trigger(*trigger)

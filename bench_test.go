@@ -153,7 +153,8 @@ func TestBenchFlags(t *testing.T) {
 		if got := runBench(context.Background(), tc.args, &stdout, &stderr); got != tc.want {
 			t.Errorf("bench %v exited %d, want %d; stderr: %s", tc.args, got, tc.want, stderr.String())
 		}
-		if stdout.Len() != 0 {
+		// Only --help prints to stdout: a rejected run prints its reason to stderr.
+		if (stdout.Len() != 0) != (tc.want == exitOK) {
 			t.Errorf("bench %v printed %q to stdout", tc.args, stdout.String())
 		}
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,12 +19,12 @@ import (
 )
 
 func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("localcloud", "localcloud [flags]", stderr)
+	fs := newFlags("localcloud", "localcloud [flags]", stdout, stderr)
 	sasAddr := fs.String("sas", "127.0.0.1:9200", "Security Center emulator address")
 	mnsAddr := fs.String("mns", "127.0.0.1:9100", "MNS emulator address")
 	slackAddr := fs.String("slack", "127.0.0.1:9300", "Slack emulator address")
 	dingAddr := fs.String("dingtalk", "127.0.0.1:9400", "DingTalk emulator address")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr})
@@ -38,10 +40,10 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("invoke", "invoke --event FILE", stderr)
+	fs := newFlags("invoke", "invoke --event FILE", stdout, stderr)
 	eventFile := fs.String("event", "", "event JSON file (see events/); - reads standard input")
 	timeout := fs.Duration("timeout", 60*time.Second, "invocation deadline, as FC's function timeout")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	if *eventFile == "" {
@@ -107,10 +109,11 @@ func (tf taskFlags) task(id, defaultRegion string) precheck.Task {
 }
 
 func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("enqueue", "enqueue --task-id ID --region REGION [flags]", stderr)
+	fs := newFlags("enqueue", "enqueue --task-id ID --region REGION [flags]", stdout, stderr)
 	id := fs.String("task-id", "", "precheck task id (StartPreCheckDatabase's CreateMark)")
 	tf := addTaskFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	skipCheck := fs.Bool("skip-check", false, "enqueue without first asking Security Center whether it knows the task")
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(stderr)
@@ -122,13 +125,54 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "precheckwatch enqueue: %v (use --task-id and --region)\n", err)
 		return exitUsage
 	}
-	return enqueue(ctx, cfg, t, stdout, stderr)
+	if !*skipCheck {
+		known, code := queryTask(ctx, cfg, t, "enqueue", stderr)
+		if code != exitOK {
+			return code
+		}
+		if !known {
+			fmt.Fprintf(stderr, "precheckwatch enqueue: Security Center knows no task %s in %s; not enqueued "+
+				"(check --task-id, --region and --instance-uuid; --skip-check enqueues it anyway)\n", t.TaskID, t.UniRegionID)
+			return exitNotFound
+		}
+	}
+	if err := enqueue(ctx, cfg, t); err != nil {
+		fmt.Fprintf(stderr, "precheckwatch enqueue: %v\n", err)
+		return exitCodeOf(err)
+	}
+	fmt.Fprintf(stdout, "enqueued task %s on %s\n", t.TaskID, cfg.Queue)
+	return exitOK
+}
+
+// queryTask asks Security Center once whether it knows t; code is not
+// exitOK when it could not be asked.
+func queryTask(ctx context.Context, cfg config.Config, t precheck.Task, command string, stderr io.Writer) (known bool, code int) {
+	st, code := queryStatus(ctx, cfg, t, command, stderr)
+	return st.Description != "", code
+}
+
+// queryStatus queries t once with QueryPreCheckDatabase.
+func queryStatus(ctx context.Context, cfg config.Config, t precheck.Task, command string, stderr io.Writer) (precheck.Status, int) {
+	f, err := newFunction(cfg, io.Discard)
+	if err != nil {
+		fmt.Fprintf(stderr, "precheckwatch %s: %v\n", command, err)
+		return precheck.Status{}, exitConfig
+	}
+	defer f.close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := sasChecker{f}.Query(ctx, handler.Invocation{Region: cfg.Region, Credentials: cfg.Credentials}, t)
+	if err != nil {
+		fmt.Fprintf(stderr, "precheckwatch %s: query task %s with Security Center: %v\n", command, t.TaskID, err)
+		return precheck.Status{}, exitFailure
+	}
+	return st, exitOK
 }
 
 func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("start", "start --database-type TYPE --instance-uuid UUID --region REGION [--label L]", stderr)
+	fs := newFlags("start", "start --database-type TYPE --instance-uuid UUID --region REGION [--label L]", stdout, stderr)
 	tf := addTaskFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(stderr)
@@ -166,62 +210,108 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	t.TaskID = id
 	fmt.Fprintf(stdout, "started precheck task %s\n", id)
-	return enqueue(ctx, cfg, t, stdout, stderr)
-}
-
-func enqueue(ctx context.Context, cfg config.Config, t precheck.Task, stdout, stderr io.Writer) int {
-	q, err := newMNSQueues(cfg).Open(ctx, handler.Invocation{Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials}, cfg.Queue)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch: %v\n", err)
-		return exitConfig
-	}
-	body, err := t.Encode()
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch: %v\n", err)
-		return exitFailure
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if errs := q.Send(ctx, []handler.Outgoing{{Body: body}}); len(errs) > 0 && errs[0] != nil {
-		fmt.Fprintf(stderr, "precheckwatch: send to %s: %v\n", cfg.Queue, errs[0])
-		return exitFailure
+	if err := enqueue(ctx, cfg, t); err != nil {
+		// The precheck runs whatever happens here: say how to hand it to the
+		// function once the queue can be reached, so that it is not lost.
+		fmt.Fprintf(stderr, "precheckwatch start: precheck task %s started but not enqueued: %v\n"+
+			"enqueue it with:\n  %s\n", id, err, enqueueCommand(t))
+		return exitNotEnqueued
 	}
 	fmt.Fprintf(stdout, "enqueued task %s on %s\n", t.TaskID, cfg.Queue)
 	return exitOK
 }
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", "status [--region REGION] [--instance-uuid UUID] TASK_ID", stderr)
-	tf := addTaskFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+// enqueueCommand is the command line that enqueues t, in the form this
+// process was started with.
+func enqueueCommand(t precheck.Task) string {
+	words := []string{selfCommand(), "enqueue", "--task-id", shellQuote(t.TaskID), "--region", shellQuote(t.UniRegionID)}
+	for _, f := range [][2]string{{"--instance-uuid", t.InstanceUUID}, {"--database-type", t.DatabaseType}, {"--label", t.Label}} {
+		if f[1] != "" {
+			words = append(words, f[0], shellQuote(f[1]))
+		}
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "precheckwatch status: give exactly one TASK_ID")
-		return exitUsage
+	return strings.Join(words, " ")
+}
+
+// selfCommand is how to run this program again: "go run ." when it was
+// built by go run (its binary then lives in Go's build cache), else the
+// path it was started by.
+func selfCommand() string {
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ."
+	}
+	return shellQuote(os.Args[0])
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// characters.
+func shellQuote(s string) string {
+	plain := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=@,+", c)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// errBadQueue marks an enqueue that failed on configuration rather than
+// on the way to MNS.
+var errBadQueue = errors.New("bad queue configuration")
+
+// enqueue puts t on the pending queue.
+func enqueue(ctx context.Context, cfg config.Config, t precheck.Task) error {
+	q, err := newMNSQueues(cfg).Open(ctx, handler.Invocation{Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials}, cfg.Queue)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadQueue, err)
+	}
+	body, err := t.Encode()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if errs := q.Send(ctx, []handler.Outgoing{{Body: body}}); len(errs) > 0 && errs[0] != nil {
+		return fmt.Errorf("send to %s: %w", cfg.Queue, errs[0])
+	}
+	return nil
+}
+
+// exitCodeOf is the exit code of a failed enqueue.
+func exitCodeOf(err error) int {
+	if errors.Is(err, errBadQueue) {
+		return exitConfig
+	}
+	return exitFailure
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", "status TASK_ID [--region REGION] [--instance-uuid UUID]", stdout, stderr)
+	region := fs.String("region", "", "region of the database host (UniRegionId), e.g. cn-hangzhou; default FC_REGION")
+	uuid := fs.String("instance-uuid", "", "backup agent UUID of the database (InstanceUuid), if Security Center needs it to find the task")
+	positional, code, ok := fs.parseArgs(args, 1)
+	if !ok {
+		return code
 	}
 	cfg, ok := loadConfig(stderr)
 	if !ok {
 		return exitConfig
 	}
-	t := tf.task(fs.Arg(0), cfg.Region)
+	t := precheck.Task{TaskID: positional[0], UniRegionID: *region, InstanceUUID: *uuid}
+	if t.UniRegionID == "" {
+		t.UniRegionID = cfg.Region
+	}
 	if err := t.Validate(); err != nil {
 		fmt.Fprintf(stderr, "precheckwatch status: %v (use --region or FC_REGION)\n", err)
 		return exitUsage
 	}
-	f, err := newFunction(cfg, io.Discard)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch status: %v\n", err)
-		return exitConfig
-	}
-	defer f.close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	inv := handler.Invocation{Region: cfg.Region, Credentials: cfg.Credentials}
-	st, err := sasChecker{f}.Query(ctx, inv, t)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch status: %v\n", err)
-		return exitFailure
+	st, code := queryStatus(ctx, cfg, t, "status", stderr)
+	if code != exitOK {
+		return code
 	}
 	if st.Description == "" {
 		fmt.Fprintf(stderr, "precheckwatch status: Security Center knows no task %s in %s\n", t.TaskID, t.UniRegionID)
@@ -232,6 +322,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "task %s is still running: progress %d%% (Description=%s)\n", t.TaskID, st.Progress, st.Description)
 		return exitOK
 	}
-	fmt.Fprintln(stdout, slack.Renderer{}.Verdict(d.Task, *d.Task.Final).Content.Plain())
+	// One query by hand says nothing of how long the function waited for
+	// the verdict, so the message's count of queries and wait are left out.
+	task, out := d.Task, *d.Task.Final
+	task.Attempt, task.FirstSeen, out.Attempts, out.FirstSeen = 0, 0, 0, 0
+	fmt.Fprintln(stdout, slack.Renderer{}.Verdict(task, out).Content.Plain())
 	return exitOK
 }

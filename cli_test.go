@@ -6,7 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,12 +80,78 @@ func TestHelpAndUsage(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
 	for _, c := range commands() {
-		code, _, errOut := cli(t, c.name, "--help")
-		if code != exitOK || !strings.Contains(errOut, "Usage: precheckwatch "+c.name) {
-			t.Errorf("%s --help: exit %d, %q", c.name, code, errOut)
+		code, out, errOut := cli(t, c.name, "--help")
+		if code != exitOK || !strings.HasPrefix(out, "Usage: precheckwatch "+c.name) || errOut != "" {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q; want the usage on stdout and exit 0", c.name, code, out, errOut)
 		}
-		if code, _, _ := cli(t, c.name, "--no-such-flag"); code != exitUsage {
-			t.Errorf("%s with a bad flag: exit %d, want %d", c.name, code, exitUsage)
+		code, out, errOut = cli(t, c.name, "--no-such-flag")
+		if code != exitUsage || out != "" || !strings.Contains(errOut, "-no-such-flag") || !strings.Contains(errOut, "Usage: precheckwatch "+c.name) {
+			t.Errorf("%s with a bad flag: exit %d, stdout %q, stderr %q; want the error and usage on stderr and exit %d", c.name, code, out, errOut, exitUsage)
+		}
+	}
+}
+
+// Each command's --help lists exactly the flags it reads, and offers only
+// values it accepts.
+func TestHelpListsWhatEachCommandTakes(t *testing.T) {
+	flagsIn := func(help string) []string {
+		var names []string
+		for _, line := range strings.Split(help, "\n") {
+			if f, ok := strings.CutPrefix(line, "  -"); ok {
+				names = append(names, strings.Fields(f)[0])
+			}
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		command string
+		flags   []string
+	}{
+		{"status", []string{"instance-uuid", "region"}},
+		{"enqueue", []string{"database-type", "instance-uuid", "label", "region", "skip-check", "task-id"}},
+		{"start", []string{"database-type", "instance-uuid", "label", "region"}},
+	} {
+		_, out, _ := cli(t, tc.command, "--help")
+		if got := flagsIn(out); !slices.Equal(got, tc.flags) {
+			t.Errorf("%s --help lists %v, want %v:\n%s", tc.command, got, tc.flags, out)
+		}
+	}
+
+	_, help, _ := cli(t, "bench", "--help")
+	if strings.Contains(help, "both") {
+		t.Errorf("bench --help offers \"both\":\n%s", help)
+	}
+	if code, _, errOut := cli(t, "bench", "--channels", "both"); code != exitUsage || !strings.Contains(errOut, "both") {
+		t.Errorf("bench --channels both: exit %d %q, want a usage error", code, errOut)
+	}
+}
+
+// Flags may follow the arguments, as the README writes status; "--" ends the
+// flags; a command that takes no argument refuses one.
+func TestFlagsInAnyOrder(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		n          int
+		positional []string
+		region     string
+		ok         bool
+	}{
+		{[]string{"t-1", "--region", "cn-hangzhou"}, 1, []string{"t-1"}, "cn-hangzhou", true},
+		{[]string{"--region", "cn-hangzhou", "t-1"}, 1, []string{"t-1"}, "cn-hangzhou", true},
+		{[]string{"--region=cn-beijing", "--", "-t-dash"}, 1, []string{"-t-dash"}, "cn-beijing", true},
+		{[]string{"t-1", "t-2"}, 1, nil, "", false},
+		{[]string{"--region", "x"}, 1, nil, "", false},
+		{[]string{"stray"}, 0, nil, "", false},
+	} {
+		var out, errOut bytes.Buffer
+		fs := newFlags("test", "test", &out, &errOut)
+		region := fs.String("region", "", "")
+		positional, code, ok := fs.parseArgs(tc.args, tc.n)
+		if ok != tc.ok || (ok && (!slices.Equal(positional, tc.positional) || *region != tc.region)) {
+			t.Errorf("parse %q: ok %v, arguments %q, region %q; want %v, %q, %q (%s)", tc.args, ok, positional, *region, tc.ok, tc.positional, tc.region, errOut.String())
+		}
+		if !ok && (code != exitUsage || errOut.Len() == 0) {
+			t.Errorf("parse %q: exit %d with %q, want %d and a message", tc.args, code, errOut.String(), exitUsage)
 		}
 	}
 }
@@ -123,8 +192,19 @@ func TestCommandsAgainstLocalCloud(t *testing.T) {
 	if code, _, errOut := cli(t, "enqueue", "--region", "cn-hangzhou"); code != exitUsage || !strings.Contains(errOut, "taskId") {
 		t.Errorf("enqueue without a task id: %d %q", code, errOut)
 	}
-	if code, out, _ := cli(t, "enqueue", "--task-id", "t-cli-manual", "--region", "cn-hangzhou"); code != exitOK || !strings.Contains(out, "enqueued task t-cli-manual on precheck-pending") {
-		t.Errorf("enqueue: %d %q", code, out)
+	if code, out, errOut := cli(t, "enqueue", "--task-id", taskID, "--region", "cn-hangzhou"); code != exitOK || !strings.Contains(out, "enqueued task "+taskID+" on precheck-pending") {
+		t.Errorf("enqueue of a task Security Center knows: %d %q %q", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"enqueue", "--task-id", "t-1", "--region", "cn-hangzhou"},
+		{"enqueue", "--task-id", taskID, "--region", "xx-bad-9"},
+	} {
+		if code, out, errOut := cli(t, args...); code != exitNotFound || out != "" || !strings.Contains(errOut, "knows no task") || !strings.Contains(errOut, "--skip-check") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and the reason", args, code, out, errOut, exitNotFound)
+		}
+	}
+	if code, out, _ := cli(t, "enqueue", "--task-id", "t-cli-manual", "--region", "cn-hangzhou", "--skip-check"); code != exitOK || !strings.Contains(out, "enqueued task t-cli-manual on precheck-pending") {
+		t.Errorf("enqueue --skip-check: %d %q", code, out)
 	}
 
 	if code, out, _ := cli(t, "status", "--region", "cn-hangzhou", taskID); code != exitOK || !strings.Contains(out, "still running") {
@@ -144,7 +224,7 @@ func TestCommandsAgainstLocalCloud(t *testing.T) {
 		Checked  int    `json:"checked"`
 		Requeued int    `json:"requeued"`
 	}
-	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Trigger != "timer" || rep.Received != 2 || rep.Requeued != 2 {
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Trigger != "timer" || rep.Received != 3 || rep.Requeued != 3 {
 		t.Fatalf("invoke timer: %d %+v\n%s\n%s", code, rep, out, errOut)
 	}
 	if code, _, _ := cli(t, "invoke"); code != exitUsage {
@@ -187,4 +267,61 @@ func TestStatusOfFinishedTask(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
+	// One query by hand is not the function's wait for the verdict.
+	for _, wrong := range []string{"1 query", "from first seen", "(warning)"} {
+		if strings.Contains(out, wrong) {
+			t.Errorf("status output says %q:\n%s", wrong, out)
+		}
+	}
+	// The README's order: the task id, then the flags.
+	if code, again, _ := cli(t, "status", "t-status-done", "--region", "cn-hangzhou"); code != exitOK || again != out {
+		t.Errorf("status TASK_ID --region: exit %d, output\n%s\nwant the same as with the flags first:\n%s", code, again, out)
+	}
+}
+
+// start never loses the precheck it started: when the queue cannot be
+// reached it prints the task id and the enqueue command, which then works.
+func TestStartWhoseEnqueueFailsSaysHowToEnqueue(t *testing.T) {
+	startLocalCloud(t)
+	mns := os.Getenv("MNS_ENDPOINT")
+	t.Setenv("MNS_ENDPOINT", closedPortURL(t))
+
+	code, out, errOut := cli(t, "start", "--database-type", "MYSQL", "--instance-uuid", "u-lost", "--region", "cn-hangzhou", "--label", "it's orders")
+	if code != exitNotEnqueued || !strings.HasPrefix(out, "started precheck task t-") {
+		t.Fatalf("start with MNS unreachable: exit %d, stdout %q, stderr %q; want exit %d", code, out, errOut, exitNotEnqueued)
+	}
+	taskID := strings.Fields(out)[3]
+	_, command, ok := strings.Cut(errOut, "enqueue it with:\n  ")
+	if !ok || !strings.Contains(errOut, taskID+" started but not enqueued") {
+		t.Fatalf("start did not say how to enqueue %s:\n%s", taskID, errOut)
+	}
+	self, rest, ok := strings.Cut(strings.TrimSpace(command), " enqueue ")
+	if !ok || self != "go run ." {
+		t.Fatalf("the command %q is not \"go run . enqueue …\" (go test builds in Go's build cache, as go run does)", command)
+	}
+	words, err := exec.Command("sh", "-c", "printf '%s\\n' "+rest).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"enqueue"}, strings.Split(strings.TrimSuffix(string(words), "\n"), "\n")...)
+	if !slices.Contains(args, "it's orders") || !slices.Contains(args, taskID) {
+		t.Fatalf("the command's words are %q", args)
+	}
+
+	t.Setenv("MNS_ENDPOINT", mns)
+	if code, out, errOut := cli(t, args...); code != exitOK || !strings.Contains(out, "enqueued task "+taskID) {
+		t.Fatalf("%q: exit %d %q %q", args, code, out, errOut)
+	}
+}
+
+// closedPortURL is an http URL on which nothing listens.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }

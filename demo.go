@@ -58,10 +58,10 @@ func demoTasks(now time.Time) []demoTask {
 const demoUnreadable = `{"taskId": "t-broken", "uniRegionId": `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "demo [--timeout 90s] [--logs]", stderr)
+	fs := newFlags("demo", "demo [--timeout 90s] [--logs]", stdout, stderr)
 	timeout := fs.Duration("timeout", 90*time.Second, "give up when the verdicts are not all posted by then")
 	showLogs := fs.Bool("logs", false, "also print the function's JSON log lines")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -109,8 +109,8 @@ func (d *demo) run(ctx context.Context) error {
 			return fmt.Errorf("seed %s: %w", t.task.TaskID, err)
 		}
 		d.labels[t.task.TaskID] = t.task.Label
-		if code := enqueue(ctx, cfg, t.task, io.Discard, d.out); code != exitOK {
-			return fmt.Errorf("enqueue %s failed", t.task.TaskID)
+		if err := enqueue(ctx, cfg, t.task); err != nil {
+			return fmt.Errorf("enqueue %s: %w", t.task.TaskID, err)
 		}
 		d.say("enqueued %-22s %s (%s)", t.task.TaskID, t.task.Label, t.task.DatabaseType)
 	}

@@ -31,7 +31,10 @@ const (
 	exitFailure  = 1 // the command ran and failed
 	exitUsage    = 2 // bad flags or arguments
 	exitConfig   = 3 // bad configuration
-	exitNotFound = 4 // status: the task is unknown
+	exitNotFound = 4 // status, enqueue: Security Center knows no such task
+	// start: the precheck started but could not be enqueued; the error
+	// says how to enqueue it.
+	exitNotEnqueued = 5
 )
 
 func main() {
@@ -136,28 +139,78 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'precheckwatch <command> --help' for a command's flags. Configuration comes from environment variables; see 'precheckwatch config'.")
 }
 
-// newFlags returns a flag set whose --help prints the summary and flags
-// and whose errors go to stderr.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// flagSet is one subcommand's flags. --help prints the usage to standard
+// output and exits 0; a bad flag prints the error and the usage to standard
+// error and exits 2; flags may come before or after the arguments.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis       string
+	stdout, stderr io.Writer
+}
+
+// newFlags returns the flag set of the subcommand name; synopsis is its
+// usage line after "precheckwatch".
+func newFlags(name, synopsis string, stdout, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, stdout: stdout, stderr: stderr}
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: precheckwatch %s\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {} // printed by parse, to the stream the case calls for
 	return fs
 }
 
-// parseFlags parses args; ok is false with the exit code when the command
-// must stop (help asked for, or bad flags).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+// parse parses args, which must hold flags only; ok is false with the exit
+// code when the command must stop (help asked for, or bad usage).
+func (fs *flagSet) parse(args []string) (code int, ok bool) {
+	_, code, ok = fs.parseArgs(args, 0)
+	return code, ok
+}
+
+// parseArgs parses args holding exactly n arguments besides the flags, in
+// any order ("--" ends the flags), and returns the arguments.
+func (fs *flagSet) parseArgs(args []string, n int) (positional []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.printUsage(fs.stdout)
+				return nil, exitOK, false
+			}
+			fs.printUsage(fs.stderr)
+			return nil, exitUsage, false
 		}
-		return exitUsage, false
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if len(rest) == 0 || (consumed > 0 && args[consumed-1] == "--") {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return exitOK, true
+	if len(positional) != n {
+		switch {
+		case n == 0:
+			fmt.Fprintf(fs.stderr, "precheckwatch %s: unexpected argument %q\n", fs.Name(), positional[0])
+		case len(positional) < n:
+			fmt.Fprintf(fs.stderr, "precheckwatch %s: missing argument\n", fs.Name())
+		default:
+			fmt.Fprintf(fs.stderr, "precheckwatch %s: unexpected argument %q\n", fs.Name(), positional[n])
+		}
+		fs.printUsage(fs.stderr)
+		return nil, exitUsage, false
+	}
+	return positional, exitOK, true
+}
+
+func (fs *flagSet) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: precheckwatch %s\n", fs.synopsis)
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	if !has {
+		return
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(fs.stderr)
 }
 
 // loadConfig reads the configuration, reporting problems once.
@@ -171,8 +224,8 @@ func loadConfig(stderr io.Writer) (config.Config, bool) {
 }
 
 func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("config", "config", stderr)
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newFlags("config", "config", stdout, stderr)
+	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(stderr)

@@ -15,14 +15,10 @@ import (
 // runPreview serves the page of sample messages, as Slack and DingTalk
 // would show them, until interrupted.
 func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("preview", "preview [--addr 127.0.0.1:8080]", stderr)
+	fs := newFlags("preview", "preview [--addr 127.0.0.1:8080]", stdout, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "host:port to serve the page on (port 0 picks a free one)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "precheckwatch preview: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		fmt.Fprintf(stderr, "precheckwatch preview: --addr %q is not host:port: %v\n", *addr, err)

@@ -22,17 +22,18 @@ func TestPreviewCommandArguments(t *testing.T) {
 		name   string
 		args   []string
 		code   int
+		stdout string
 		stderr string
 	}{
-		{"help", []string{"--help"}, exitOK, "Usage: precheckwatch preview [--addr 127.0.0.1:8080]"},
-		{"extra argument", []string{"now"}, exitUsage, `unexpected argument "now"`},
-		{"address without a port", []string{"--addr", "localhost"}, exitUsage, `--addr "localhost" is not host:port`},
-		{"address in use", []string{"--addr", busy.Addr().String()}, exitFailure, "cannot listen on --addr " + busy.Addr().String()},
+		{"help", []string{"--help"}, exitOK, "Usage: precheckwatch preview [--addr 127.0.0.1:8080]", ""},
+		{"extra argument", []string{"now"}, exitUsage, "", `unexpected argument "now"`},
+		{"address without a port", []string{"--addr", "localhost"}, exitUsage, "", `--addr "localhost" is not host:port`},
+		{"address in use", []string{"--addr", busy.Addr().String()}, exitFailure, "", "cannot listen on --addr " + busy.Addr().String()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := cli(t, append([]string{"preview"}, tc.args...)...)
-			if code != tc.code || !strings.Contains(errOut, tc.stderr) || out != "" {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, out, errOut, tc.code, tc.stderr)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) || !strings.Contains(out, tc.stdout) || (tc.stdout == "") != (out == "") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, %q and %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
 			}
 		})
 	}

@@ -19,8 +19,11 @@ type Config struct {
 	Queue           string
 	DeadLetterQueue string
 	// MNSEndpoint is the MNS_ENDPOINT override; empty means the region's
-	// internal endpoint for the invoking account (see MNSEndpointFor).
+	// endpoint for the invoking account (see MNSEndpointFor).
 	MNSEndpoint string
+	// InsideFC is whether the process runs under FC's runtime API
+	// (FC_RUNTIME_API is set), where the internal MNS endpoint is reachable.
+	InsideFC bool
 	// SASEndpoint is the SAS_ENDPOINT override, a host or URL; empty means
 	// the site endpoint of the region (see SASEndpointFor).
 	SASEndpoint string
@@ -84,6 +87,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Queue:              r.name("PRECHECK_QUEUE", DefaultQueue),
 		DeadLetterQueue:    r.name("PRECHECK_DEAD_LETTER_QUEUE", DefaultDeadLetterQueue),
 		MNSEndpoint:        r.url("MNS_ENDPOINT", false),
+		InsideFC:           getenv("FC_RUNTIME_API") != "",
 		SASEndpoint:        r.str("SAS_ENDPOINT", ""),
 		SlackBotToken:      secret.Value(r.str("SLACK_BOT_TOKEN", "")),
 		SlackChannel:       r.str("SLACK_CHANNEL", ""),
@@ -161,7 +165,9 @@ func (c Config) SASEndpointFor(region string) string {
 }
 
 // MNSEndpointFor is the MNS endpoint for the invoking account and region:
-// the override when set, else the region's internal endpoint.
+// the override when set, else the region's internal endpoint inside FC and
+// its public one elsewhere (a laptop or a pipeline cannot resolve the
+// internal name).
 func (c Config) MNSEndpointFor(region, accountID string) (string, error) {
 	if c.MNSEndpoint != "" {
 		return c.MNSEndpoint, nil
@@ -169,7 +175,26 @@ func (c Config) MNSEndpointFor(region, accountID string) (string, error) {
 	if region == "" || accountID == "" {
 		return "", errors.New("MNS_ENDPOINT is not set and the region or account id is unknown (set FC_REGION and FC_ACCOUNT_ID, or MNS_ENDPOINT)")
 	}
-	return fmt.Sprintf("http://%s.mns.%s-internal.aliyuncs.com", accountID, region), nil
+	if c.InsideFC {
+		return fmt.Sprintf("http://%s.mns.%s-internal.aliyuncs.com", accountID, region), nil
+	}
+	return fmt.Sprintf("https://%s.mns.%s.aliyuncs.com", accountID, region), nil
+}
+
+// mnsEndpointShown is MNS_ENDPOINT as config shows it: the override (its
+// user:password, if any, masked), else the default this process would use.
+func (c Config) mnsEndpointShown() string {
+	if c.MNSEndpoint != "" {
+		return secret.RedactUserinfo(c.MNSEndpoint)
+	}
+	where := "public endpoint of the region, as outside FC"
+	if c.InsideFC {
+		where = "internal endpoint of the region, as inside FC"
+	}
+	if e, err := c.MNSEndpointFor(c.Region, c.AccountID); err == nil {
+		return e + " (" + where + ")"
+	}
+	return "(" + where + "; needs FC_REGION and FC_ACCOUNT_ID)"
 }
 
 // Redacted lists the effective configuration as variable=value pairs, in
@@ -179,8 +204,8 @@ func (c Config) Redacted() [][2]string {
 	return [][2]string{
 		{"PRECHECK_QUEUE", c.Queue},
 		{"PRECHECK_DEAD_LETTER_QUEUE", c.DeadLetterQueue},
-		{"MNS_ENDPOINT", orDefault(c.MNSEndpoint, "(internal endpoint of the region)")},
-		{"SAS_ENDPOINT", orDefault(c.SASEndpoint, "(site endpoint of the region)")},
+		{"MNS_ENDPOINT", c.mnsEndpointShown()},
+		{"SAS_ENDPOINT", orDefault(secret.RedactUserinfo(c.SASEndpoint), "(site endpoint of the region)")},
 		{"SLACK_BOT_TOKEN", c.SlackBotToken.String()},
 		{"SLACK_CHANNEL", c.SlackChannel},
 		{"SLACK_WEBHOOK_URL", redactURL(c.SlackWebhookURL)},
@@ -257,7 +282,7 @@ func (r *reader) name(name, def string) string {
 }
 
 // url checks that a URL setting is an absolute http(s) URL; a secret one is
-// never quoted back.
+// never quoted back, nor the user info of any.
 func (r *reader) url(name string, isSecret bool) string {
 	v := r.str(name, "")
 	if v == "" {
@@ -268,7 +293,7 @@ func (r *reader) url(name string, isSecret bool) string {
 		if isSecret {
 			r.fail(name, "is not an http(s) URL")
 		} else {
-			r.fail(name, fmt.Sprintf("%q is not an http(s) URL", v))
+			r.fail(name, fmt.Sprintf("%q is not an http(s) URL", secret.RedactUserinfo(v)))
 		}
 		return ""
 	}

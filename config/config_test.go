@@ -32,8 +32,12 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("SASEndpointFor(%s) = %s, want %s", region, got, want)
 		}
 	}
-	if got, _ := c.MNSEndpointFor("cn-hangzhou", "123"); got != "http://123.mns.cn-hangzhou-internal.aliyuncs.com" {
-		t.Errorf("MNSEndpointFor = %s", got)
+	if got, _ := c.MNSEndpointFor("cn-hangzhou", "123"); got != "https://123.mns.cn-hangzhou.aliyuncs.com" {
+		t.Errorf("MNSEndpointFor outside FC = %s, want the public endpoint", got)
+	}
+	inFC, _ := Load(env(map[string]string{"FC_RUNTIME_API": "127.0.0.1:9000"}))
+	if got, _ := inFC.MNSEndpointFor("cn-hangzhou", "123"); got != "http://123.mns.cn-hangzhou-internal.aliyuncs.com" {
+		t.Errorf("MNSEndpointFor inside FC = %s, want the internal endpoint", got)
 	}
 	if _, err := c.MNSEndpointFor("", ""); err == nil || !strings.Contains(err.Error(), "MNS_ENDPOINT") {
 		t.Errorf("MNSEndpointFor without region: %v", err)
@@ -97,5 +101,41 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	}
 	if !strings.Contains(dump, "LTAIid") || !strings.Contains(dump, "oapi.dingtalk.com") {
 		t.Errorf("dump lost non-secret parts: %s", dump)
+	}
+}
+
+// config shows endpoints with their user info masked, however the password
+// is spelt, and names the default MNS endpoint this process would use.
+func TestRedactedEndpoints(t *testing.T) {
+	shown := func(c Config, name string) string {
+		for _, kv := range c.Redacted() {
+			if kv[0] == name {
+				return kv[1]
+			}
+		}
+		t.Fatalf("Redacted lacks %s", name)
+		return ""
+	}
+	for _, password := range []string{"plain", "p/ss", "p#ss", "p?ss", "p@ss", "a:b/c?d#e@f"} {
+		c, err := Load(env(map[string]string{
+			"MNS_ENDPOINT": "http://user:" + password + "@127.0.0.1:9100",
+			"SAS_ENDPOINT": "https://user:" + password + "@tds.example.com/x",
+		}))
+		if err != nil {
+			// MNS_ENDPOINT's own check must not quote the password either.
+			if strings.Contains(err.Error(), password) {
+				t.Errorf("the error quotes the password %q: %v", password, err)
+			}
+			continue
+		}
+		for _, name := range []string{"MNS_ENDPOINT", "SAS_ENDPOINT"} {
+			if got := shown(c, name); strings.Contains(got, password) || strings.Contains(got, "user") || !strings.Contains(got, "[redacted]@") {
+				t.Errorf("%s with password %q shows as %q", name, password, got)
+			}
+		}
+	}
+	c, _ := Load(env(map[string]string{"FC_REGION": "cn-hangzhou", "FC_ACCOUNT_ID": "123"}))
+	if got := shown(c, "MNS_ENDPOINT"); !strings.HasPrefix(got, "https://123.mns.cn-hangzhou.aliyuncs.com (public") {
+		t.Errorf("MNS_ENDPOINT shows as %q, want the public endpoint", got)
 	}
 }

@@ -130,18 +130,27 @@ func Open(rawURL string) (Store, error) {
 	if rawURL == "" {
 		return nil, errors.New("DEDUPE_URL is empty; use memory:// or redis://host:port/db")
 	}
-	u, err := url.Parse(rawURL)
+	// Check the URL without its user info first: url.Parse quotes what it
+	// cannot read, and a password holding '/', '?', '#' or '%' would be
+	// split into host, path or query and quoted in part.
+	bare, hadUser := secret.WithoutUserinfo(rawURL)
+	u, err := url.Parse(bare)
 	if err != nil {
-		// url.Error quotes the whole URL, password included: keep only its cause.
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
 		return nil, fmt.Errorf("DEDUPE_URL %s is not a URL (%w); use memory:// or redis://host:port/db", secret.RedactURL(rawURL), err)
 	}
+	if hadUser {
+		if full, err := url.Parse(rawURL); err != nil || full.Host != u.Host || full.User == nil {
+			return nil, fmt.Errorf("DEDUPE_URL %s: its user:password@ cannot be read as URL user info; "+
+				"percent-escape '%%', '/', '?', '#', '@' and spaces in the password (%%25, %%2F, %%3F, %%23, %%40, %%20)", secret.RedactURL(rawURL))
+		}
+	}
 	switch u.Scheme {
 	case "memory":
-		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || hadUser {
 			return nil, fmt.Errorf("DEDUPE_URL %s: a memory store takes no address or options; use memory://", secret.RedactURL(rawURL))
 		}
 		return NewMemory(), nil

@@ -6,6 +6,7 @@ package secret
 import (
 	"log/slog"
 	"net/url"
+	"strings"
 )
 
 // Mask is what a Value prints as.
@@ -57,11 +58,16 @@ func (c Credentials) Complete() bool { return c.AccessKeyID != "" && c.AccessKey
 // reduced to the first segment: webhook URLs carry their credential in the
 // path (Slack) or the query (DingTalk).
 func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
+	bare, hadUser := WithoutUserinfo(raw)
+	u, err := url.Parse(bare)
 	if err != nil || u.Host == "" {
 		return Mask
 	}
-	out := u.Scheme + "://" + u.Host
+	out := u.Scheme + "://"
+	if hadUser {
+		out += Mask + "@"
+	}
+	out += u.Host
 	if u.Path != "" && u.Path != "/" {
 		out += "/" + Mask
 	}
@@ -69,4 +75,34 @@ func RedactURL(raw string) string {
 		out += "?" + Mask
 	}
 	return out
+}
+
+// RedactUserinfo returns raw with its user info (user:password@) masked and
+// the rest as it is.
+func RedactUserinfo(raw string) string {
+	bare, hadUser := WithoutUserinfo(raw)
+	if !hadUser {
+		return raw
+	}
+	if scheme, rest, ok := strings.Cut(bare, "://"); ok {
+		return scheme + "://" + Mask + "@" + rest
+	}
+	return Mask
+}
+
+// WithoutUserinfo drops everything between "scheme://" and the last "@",
+// without parsing: a password holding '/', '#', '?' or '@' makes a URL
+// parser split it into host, path, fragment or query, and quote it in its
+// error. With no "://", any "@" makes the whole string suspect, and bare is
+// empty. hadUser says whether anything was dropped.
+func WithoutUserinfo(raw string) (bare string, hadUser bool) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	switch {
+	case !ok && strings.Contains(raw, "@"):
+		return "", true
+	case !ok || at < 0:
+		return raw, false
+	}
+	return scheme + "://" + rest[at+1:], true
 }

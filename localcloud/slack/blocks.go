@@ -370,7 +370,7 @@ func decodeAttachments(raw json.RawMessage, errs *blockError) ([]Attachment, int
 
 // PlainText renders the message as a person reading it in Slack would see
 // it: the blocks line by line (or the text when there are none), then each
-// attachment behind a bar naming its colour.
+// attachment behind a bar (Slack colours it; the text carries the meaning).
 func (m Message) PlainText() string {
 	var lines []string
 	if len(m.Blocks) == 0 {
@@ -379,9 +379,6 @@ func (m Message) PlainText() string {
 	lines = append(lines, blockLines(m.Blocks)...)
 	for _, a := range m.Attachments {
 		bar := "▌"
-		if a.Color != "" {
-			lines = append(lines, bar+" ("+a.Color+")")
-		}
 		inner := blockLines(a.Blocks)
 		if len(a.Blocks) == 0 {
 			for _, s := range []string{a.Title, a.Text} {

@@ -94,7 +94,7 @@ func TestPostMessageRecordsBlocksAndAttachment(t *testing.T) {
 		m.Blocks[1].Text != "*rm-abc* MYSQL_BINLOG: FAILED" || len(m.Attachments) != 1 || m.Attachments[0].Color != "danger" {
 		t.Fatalf("recorded %+v", m)
 	}
-	want := "Precheck task-1\n*rm-abc* MYSQL_BINLOG: FAILED\n▌ (danger)\n▌ fix: enable binlog"
+	want := "Precheck task-1\n*rm-abc* MYSQL_BINLOG: FAILED\n▌ fix: enable binlog"
 	if got := m.PlainText(); got != want {
 		t.Fatalf("plain text\n%s\nwant\n%s", got, want)
 	}
@@ -384,7 +384,7 @@ func TestPlainText(t *testing.T) {
 		},
 		Attachments: []slack.Attachment{{Color: "good", Text: "all fine"}},
 	}
-	want := "Title\nbody\n  a\n  b\n────────\nx · y\n[Open]\nid | level\nrm-1 | PASSED\n▌ (good)\n▌ all fine"
+	want := "Title\nbody\n  a\n  b\n────────\nx · y\n[Open]\nid | level\nrm-1 | PASSED\n▌ all fine"
 	if got := m.PlainText(); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

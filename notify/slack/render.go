@@ -369,9 +369,9 @@ func blockText(blocks []slackapi.Block) int {
 	return n
 }
 
-// Plain renders the message as plain lines for a terminal: the
-// body, then the attachment behind a bar in its colour's name; links,
-// mentions and entities become readable text.
+// Plain renders the message as plain lines for a terminal: the body,
+// then the attachment behind a bar (its colour repeats the verdict the
+// text already shows); links, mentions and entities become readable text.
 func (c Content) Plain() string {
 	var b strings.Builder
 	if len(c.Blocks) == 0 && len(c.Detail) == 0 {
@@ -383,7 +383,6 @@ func (c Content) Plain() string {
 		}
 	}
 	if len(c.Detail) > 0 {
-		fmt.Fprintf(&b, "┃ (%s)\n", c.Color)
 		for _, blk := range c.Detail {
 			for _, line := range blockLines(blk) {
 				b.WriteString(strings.TrimRight("┃ "+line, " ") + "\n")
