@@ -7,9 +7,11 @@
 // its in-flight invocations with it, and the next invocation cold-starts a
 // fresh instance.
 //
-// One instance runs at a time; it takes up to Config.Concurrency invocations
-// at once (FC's instanceConcurrency) and further invocations wait for a slot,
-// where FC would scale out to another instance.
+// It scales as FC does: an instance takes up to Config.Concurrency
+// invocations at once (1 for go1: one invocation at a time), and when every
+// instance is busy the next invocation starts another instance, up to
+// Config.MaxInstances; further invocations wait for a free one. An instance
+// that has been idle for Config.IdleTimeout is reclaimed.
 package fcruntime
 
 import (
@@ -20,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +38,13 @@ const (
 	MaxAsyncPayloadBytes = 128 << 10
 	maxTimeout           = 86400 * time.Second
 	maxConcurrency       = 200
+	// defaultMaxInstances is FC's default per-region limit of concurrent
+	// instances (reference fc-runtime.md §6).
+	defaultMaxInstances = 100
+	// defaultIdleTimeout is how long an idle instance is kept. FC does not
+	// document it (unverified); instances are known to stay warm for
+	// minutes.
+	defaultIdleTimeout = 5 * time.Minute
 )
 
 // Errors an invocation can end with besides a *FunctionError.
@@ -51,8 +61,11 @@ var (
 	ErrEntityTooLarge = errors.New("EntityTooLarge: payload size exceeds maximum allowed size")
 )
 
-// errKilled is the death cause Kill gives an instance.
-var errKilled = errors.New("killed (Function.Kill)")
+// The death causes Kill and the idle reaper give an instance.
+var (
+	errKilled    = errors.New("killed (Function.Kill)")
+	errReclaimed = errors.New("reclaimed after its idle timeout")
+)
 
 // FunctionError is the error body a function posted to /error:
 // {"errorMessage": ..., "errorType": ...} as fc-runtime-go-sdk writes it
@@ -145,8 +158,17 @@ type Config struct {
 	// up; the deadline header carries it to the millisecond, so tests may
 	// use sub-second timeouts.
 	Timeout time.Duration
-	// Concurrency is instanceConcurrency, 1..200, default 1.
+	// Concurrency is instanceConcurrency, 1..200, default 1. A go1
+	// instance serves one invocation at a time; larger values emulate the
+	// runtimes that take several.
 	Concurrency int
+	// MaxInstances caps the instances running at once, as
+	// concurrencyConfig.reservedConcurrency does; default 100, FC's
+	// per-region limit.
+	MaxInstances int
+	// IdleTimeout is how long an instance with nothing to do lives before
+	// it is reclaimed, default 5 min.
+	IdleTimeout time.Duration
 	// StartTimeout bounds process start to first /invocation/next,
 	// default 10 s; an instance that takes longer is killed.
 	StartTimeout time.Duration
@@ -202,6 +224,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 10 * time.Second
 	}
+	if c.MaxInstances == 0 {
+		c.MaxInstances = defaultMaxInstances
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = defaultIdleTimeout
+	}
 	switch {
 	case c.MemoryMB < 0:
 		return c, fmt.Errorf("fcruntime: MemoryMB %d is negative", c.MemoryMB)
@@ -211,6 +239,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("fcruntime: Concurrency %d is outside 1..%d", c.Concurrency, maxConcurrency)
 	case c.StartTimeout < 0:
 		return c, fmt.Errorf("fcruntime: StartTimeout %s is negative", c.StartTimeout)
+	case c.MaxInstances < 1:
+		return c, fmt.Errorf("fcruntime: MaxInstances %d is under 1", c.MaxInstances)
+	case c.IdleTimeout < 0:
+		return c, fmt.Errorf("fcruntime: IdleTimeout %s is negative", c.IdleTimeout)
 	}
 	if c.Stdout == nil {
 		c.Stdout = io.Discard
@@ -235,24 +267,31 @@ type Stats struct {
 	InstanceDied int // invocations lost with their instance, or to one that could not start
 	ColdStarts   int // instances started
 	Kills        int // SIGKILLs for timeouts and Kill
+	Reclaimed    int // idle instances stopped after IdleTimeout
+	// PeakInstances is the most instances alive at once; PeakInFlight the
+	// most invocations running at once.
+	PeakInstances, PeakInFlight int
 	// ColdStartTimes holds, per instance that became ready, the time from
 	// process start to its first /invocation/next.
 	ColdStartTimes []time.Duration
 }
 
-// Function is a running function: an instance (when one is up) and the
-// runtime API it polls.
+// Function is a running function: its instances and the runtime API each
+// of them polls.
 type Function struct {
 	cfg    Config
-	slots  chan struct{} // one token per invocation in flight
 	closed chan struct{}
 
 	closeOnce sync.Once
-	wg        sync.WaitGroup // instance goroutines
+	wg        sync.WaitGroup // instance and reaper goroutines
 
-	mu      sync.Mutex
-	current *instance
-	stats   Stats
+	mu        sync.Mutex
+	instances []*instance // alive, oldest first
+	inFlight  int         // slots reserved over all instances
+	// freed is closed and replaced whenever a slot frees or an instance
+	// goes, waking invocations that wait for capacity.
+	freed chan struct{}
+	stats Stats
 }
 
 // Start validates cfg, starts the first instance and waits (bounded by ctx
@@ -264,19 +303,16 @@ func Start(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Function{
-		cfg:    cfg,
-		slots:  make(chan struct{}, cfg.Concurrency),
-		closed: make(chan struct{}),
-	}
-	inst, err := f.instance()
+	f := &Function{cfg: cfg, closed: make(chan struct{}), freed: make(chan struct{})}
+	f.mu.Lock()
+	inst, err := f.startLocked()
+	f.mu.Unlock()
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	select {
 	case <-inst.ready:
-		return f, nil
 	case <-inst.dead:
 		f.Close()
 		return nil, fmt.Errorf("fcruntime: start %s: %w: %v", cfg.FunctionName, ErrInstanceDied, inst.deathCause())
@@ -284,6 +320,9 @@ func Start(ctx context.Context, cfg Config) (*Function, error) {
 		f.Close()
 		return nil, fmt.Errorf("fcruntime: start %s: %w", cfg.FunctionName, ctx.Err())
 	}
+	f.wg.Add(1)
+	go f.reap()
+	return f, nil
 }
 
 // Invoke runs the function on event as a synchronous invocation. The error
@@ -304,13 +343,6 @@ func (f *Function) InvokeRetry(ctx context.Context, event []byte, retryCount int
 	if retryCount < 0 {
 		return Result{}, fmt.Errorf("fcruntime: retry count %d is negative", retryCount)
 	}
-	select {
-	case f.slots <- struct{}{}:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	case <-f.closed:
-		return Result{}, ErrClosed
-	}
 	inv := newInvocation(f, event, retryCount)
 	if err := f.dispatch(ctx, inv); err != nil {
 		outcome := Pending
@@ -328,80 +360,198 @@ func (f *Function) InvokeRetry(ctx context.Context, event []byte, retryCount int
 	}
 }
 
-// dispatch hands inv to a parked /invocation/next of a live instance,
-// starting one if there is none. It returns once an instance has taken inv.
+// dispatch hands inv to a parked /invocation/next of an instance with a
+// free slot, starting an instance when all are busy and waiting when the
+// cap is reached. It returns once an instance has taken inv.
 func (f *Function) dispatch(ctx context.Context, inv *invocation) error {
 	for {
-		inst, err := f.instance()
+		inst, freed, err := f.reserve()
 		if err != nil {
 			return err
+		}
+		if inst == nil {
+			select {
+			case <-freed:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-f.closed:
+				return ErrClosed
+			}
 		}
 		select {
 		case inst.work <- inv:
 			if <-inv.accepted {
-				return nil
+				return nil // the slot is released when inv completes
 			}
 			// The instance was going down: FC routes to a fresh one.
 		case <-inst.dead:
 			if !inst.wasReady() && !errors.Is(inst.deathCause(), errKilled) {
 				// It could not start: another instance would fail alike.
+				f.release(inst)
 				return fmt.Errorf("fcruntime: invoke %s: %w: %v", f.cfg.FunctionName, ErrInstanceDied, inst.deathCause())
 			}
 			// Killed, or died between invocations: FC routes to a fresh
 			// instance.
 		case <-ctx.Done():
+			f.release(inst)
 			return ctx.Err()
 		case <-f.closed:
+			f.release(inst)
 			return ErrClosed
 		}
+		f.release(inst)
 	}
 }
 
-// instance returns the live instance, starting one if needed.
-func (f *Function) instance() (*instance, error) {
+// reserve takes a slot on the live instance that has one (the oldest
+// first, as warm instances are preferred), starting an instance if none has
+// and the cap allows. With no capacity it returns a nil instance and a
+// channel closed when capacity may have freed.
+func (f *Function) reserve() (*instance, <-chan struct{}, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	select {
 	case <-f.closed:
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	default:
 	}
-	if f.current != nil && !f.current.isDead() {
-		return f.current, nil
+	for _, inst := range f.instances {
+		if inst.busy < f.cfg.Concurrency && !inst.isDead() {
+			f.take(inst)
+			return inst, nil, nil
+		}
 	}
+	if len(f.instances) >= f.cfg.MaxInstances {
+		return nil, f.freed, nil
+	}
+	inst, err := f.startLocked()
+	if err != nil {
+		return nil, nil, err
+	}
+	f.take(inst)
+	return inst, nil, nil
+}
+
+// take reserves a slot on inst; f.mu is held.
+func (f *Function) take(inst *instance) {
+	inst.busy++
+	inst.idleSince = time.Time{}
+	f.inFlight++
+	f.stats.PeakInFlight = max(f.stats.PeakInFlight, f.inFlight)
+}
+
+// release frees a slot that take reserved on inst.
+func (f *Function) release(inst *instance) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inst.busy--
+	f.inFlight--
+	if inst.busy == 0 {
+		inst.idleSince = time.Now()
+	}
+	f.wake()
+}
+
+// wake tells waiting invocations that capacity may have freed; f.mu is
+// held.
+func (f *Function) wake() {
+	close(f.freed)
+	f.freed = make(chan struct{})
+}
+
+// startLocked starts an instance and adds it to the live ones; f.mu is
+// held.
+func (f *Function) startLocked() (*instance, error) {
 	inst, err := startInstance(f)
 	if err != nil {
 		return nil, err
 	}
-	f.current = inst
+	inst.idleSince = time.Now()
+	f.instances = append(f.instances, inst)
 	f.stats.ColdStarts++
+	f.stats.PeakInstances = max(f.stats.PeakInstances, len(f.instances))
 	return inst, nil
 }
 
-// Kill SIGKILLs the current instance, as a chaos test does at random
-// moments: its in-flight invocations end as InstanceDied, and invocations
-// not yet handed over go to a fresh instance. It reports whether a live
-// instance was killed.
-func (f *Function) Kill() bool {
+// gone drops inst from the live instances once its process has exited.
+func (f *Function) gone(inst *instance) {
 	f.mu.Lock()
-	inst := f.current
-	f.mu.Unlock()
-	if inst == nil {
-		return false
-	}
-	return inst.kill(errKilled)
+	defer f.mu.Unlock()
+	f.instances = slices.DeleteFunc(f.instances, func(i *instance) bool { return i == inst })
+	f.wake()
 }
 
-// RuntimeAPI is the FC_RUNTIME_API address (host:port) of the current
+// reap stops instances that have been idle for IdleTimeout, checking a few
+// times per IdleTimeout, until the Function closes.
+func (f *Function) reap() {
+	defer f.wg.Done()
+	tick := time.NewTicker(max(f.cfg.IdleTimeout/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.closed:
+			return
+		case <-tick.C:
+		}
+		f.mu.Lock()
+		var idle []*instance
+		f.instances = slices.DeleteFunc(f.instances, func(i *instance) bool {
+			if i.busy == 0 && !i.idleSince.IsZero() && time.Since(i.idleSince) >= f.cfg.IdleTimeout {
+				idle = append(idle, i)
+				return true
+			}
+			return false
+		})
+		f.stats.Reclaimed += len(idle)
+		f.mu.Unlock()
+		for _, inst := range idle {
+			inst.stop(errReclaimed)
+		}
+	}
+}
+
+// Kill SIGKILLs one instance, as a chaos test does at random moments: a
+// busy one if any (the oldest), else the oldest idle one. Its in-flight
+// invocations end as InstanceDied, and invocations not yet handed over go
+// to another instance. It reports whether a live instance was killed.
+func (f *Function) Kill() bool {
+	f.mu.Lock()
+	var victim *instance
+	for _, inst := range f.instances {
+		if inst.isDead() {
+			continue
+		}
+		if victim == nil || (victim.busy == 0 && inst.busy > 0) {
+			victim = inst
+		}
+	}
+	f.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	return victim.kill(errKilled)
+}
+
+// Instances is how many instances are alive now.
+func (f *Function) Instances() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.instances)
+}
+
+// RuntimeAPI is the FC_RUNTIME_API address (host:port) of the oldest live
 // instance, or "" if none runs. Each instance has its own, so a request
 // from a dead instance can never complete a new instance's invocation.
 func (f *Function) RuntimeAPI() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.current == nil || f.current.isDead() {
-		return ""
+	for _, inst := range f.instances {
+		if !inst.isDead() {
+			return inst.addr
+		}
 	}
-	return f.current.addr
+	return ""
 }
 
 // Stats returns a snapshot of the counters.
@@ -413,16 +563,16 @@ func (f *Function) Stats() Stats {
 	return s
 }
 
-// Close kills the instance, fails invocations still in flight with
+// Close kills every instance, fails invocations still in flight with
 // ErrInstanceDied, and waits for every process and goroutine it started.
 func (f *Function) Close() error {
 	f.closeOnce.Do(func() {
-		close(f.closed)
 		f.mu.Lock()
-		inst := f.current
-		f.current = nil
+		close(f.closed)
+		live := f.instances
+		f.instances = nil
 		f.mu.Unlock()
-		if inst != nil {
+		for _, inst := range live {
 			inst.stop(ErrClosed)
 		}
 		f.wg.Wait()
@@ -446,6 +596,7 @@ type invocation struct {
 
 	once     sync.Once
 	done     chan struct{}
+	host     *instance   // whose slot it holds; set at hand-over
 	timer    *time.Timer // the deadline; set at hand-over
 	deadline time.Time
 	started  time.Time
@@ -494,7 +645,9 @@ func (inv *invocation) complete(r Result, err error) {
 				s.InstanceDied++
 			}
 		})
-		<-inv.f.slots
+		if inv.host != nil {
+			inv.f.release(inv.host)
+		}
 		close(inv.done)
 	})
 }

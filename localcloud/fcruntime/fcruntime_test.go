@@ -374,68 +374,133 @@ func TestCrashAndKillFailTheInvocation(t *testing.T) {
 	}
 }
 
-func TestConcurrency(t *testing.T) {
-	t.Run("N=3 runs three at once", func(t *testing.T) {
-		fn, pids := start(t, fcruntime.Config{Concurrency: 3, Timeout: 10 * time.Second})
-		barrier := t.TempDir()
-		event := fmt.Sprintf(`{"barrier":%q,"parties":3}`, barrier)
-		var wg sync.WaitGroup
-		errs := make(chan error, 3)
-		var mu sync.Mutex
-		for range 3 {
-			wg.Go(func() {
-				res, err := fn.Invoke(context.Background(), []byte(event))
-				if err != nil {
-					errs <- fmt.Errorf("%v: %s", err, res.Body)
-					return
-				}
-				var r reply
-				errs <- json.Unmarshal(res.Body, &r)
-				mu.Lock()
-				*pids = append(*pids, r.PID)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+// span is one invocation as the function saw it.
+type span struct {
+	pid, from, to int64
+	instance      string
+}
+
+// invokeAll runs n invocations of event at once and returns their spans.
+func invokeAll(t *testing.T, fn *fcruntime.Function, pids *[]int, n int, event string) []span {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var spans []span
+	for range n {
+		wg.Go(func() {
+			res, err := fn.Invoke(context.Background(), []byte(event))
 			if err != nil {
+				t.Errorf("%v: %s", err, res.Body)
+				return
+			}
+			var r reply
+			if err := json.Unmarshal(res.Body, &r); err != nil {
 				t.Error(err)
+				return
 			}
-		}
-	})
-	t.Run("N=1 runs one at a time", func(t *testing.T) {
-		fn, pids := start(t, fcruntime.Config{Concurrency: 1, Timeout: 10 * time.Second})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var spans [][2]int64
-		for range 3 {
-			wg.Go(func() {
-				res, err := fn.Invoke(context.Background(), []byte(`{"sleep":"50ms"}`))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				var r reply
-				if err := json.Unmarshal(res.Body, &r); err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				spans = append(spans, [2]int64{r.StartedMs, r.EndedMs})
-				*pids = append(*pids, r.PID)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		for i, a := range spans {
-			for _, b := range spans[i+1:] {
-				if a[0] < b[1] && b[0] < a[1] {
-					t.Errorf("invocations overlap: %v and %v", a, b)
+			if r.Env["FC_INSTANCE_ID"] != res.InstanceID {
+				t.Errorf("instance %s answered with FC_INSTANCE_ID %q", res.InstanceID, r.Env["FC_INSTANCE_ID"])
+			}
+			mu.Lock()
+			spans = append(spans, span{int64(r.PID), r.StartedMs, r.EndedMs, res.InstanceID})
+			*pids = append(*pids, r.PID)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return spans
+}
+
+func TestScaleOut(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		cfg                   fcruntime.Config
+		invocations           int
+		event                 func(t *testing.T) string
+		wantInstances         int // started
+		wantPeakInFlight      int
+		overlapOnSameInstance bool
+	}{
+		{
+			name: "busy instances make another, one invocation each", cfg: fcruntime.Config{MaxInstances: 3}, invocations: 3,
+			event: func(t *testing.T) string {
+				return fmt.Sprintf(`{"barrier":%q,"parties":3}`, t.TempDir()) // all three must run at once
+			},
+			wantInstances: 3, wantPeakInFlight: 3,
+		},
+		{
+			name: "the cap makes invocations wait for a free instance", cfg: fcruntime.Config{MaxInstances: 2}, invocations: 6,
+			event:         func(*testing.T) string { return `{"sleep":"60ms"}` },
+			wantInstances: 2, wantPeakInFlight: 2,
+		},
+		{
+			name: "one instance serves one invocation at a time", cfg: fcruntime.Config{MaxInstances: 1}, invocations: 3,
+			event:         func(*testing.T) string { return `{"sleep":"50ms"}` },
+			wantInstances: 1, wantPeakInFlight: 1,
+		},
+		{
+			name: "instanceConcurrency 3 shares one instance", cfg: fcruntime.Config{Concurrency: 3, MaxInstances: 1}, invocations: 3,
+			event: func(t *testing.T) string {
+				return fmt.Sprintf(`{"barrier":%q,"parties":3}`, t.TempDir())
+			},
+			wantInstances: 1, wantPeakInFlight: 3, overlapOnSameInstance: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Timeout = 10 * time.Second
+			fn, pids := start(t, tc.cfg)
+			spans := invokeAll(t, fn, pids, tc.invocations, tc.event(t))
+			sawOverlap := false
+			for i, a := range spans {
+				for _, b := range spans[i+1:] {
+					if a.instance == b.instance && a.from < b.to && b.from < a.to {
+						sawOverlap = true
+						if !tc.overlapOnSameInstance {
+							t.Errorf("instance %s ran two invocations at once: %v and %v", a.instance, a, b)
+						}
+					}
 				}
 			}
-		}
-	})
+			if tc.overlapOnSameInstance && !sawOverlap {
+				t.Error("no invocations shared the instance at once")
+			}
+			instances := map[string]bool{}
+			for _, sp := range spans {
+				instances[sp.instance] = true
+			}
+			s := fn.Stats()
+			if s.ColdStarts != tc.wantInstances || len(instances) != tc.wantInstances || s.PeakInstances != tc.wantInstances {
+				t.Errorf("%d instances served, stats %+v; want %d started", len(instances), s, tc.wantInstances)
+			}
+			if s.PeakInFlight != tc.wantPeakInFlight {
+				t.Errorf("peak in flight %d, want %d", s.PeakInFlight, tc.wantPeakInFlight)
+			}
+		})
+	}
+}
+
+func TestIdleInstancesAreReclaimed(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{MaxInstances: 2, IdleTimeout: 200 * time.Millisecond, Timeout: 10 * time.Second})
+	invokeAll(t, fn, pids, 2, fmt.Sprintf(`{"barrier":%q,"parties":2}`, t.TempDir()))
+	if n := fn.Instances(); n != 2 {
+		t.Fatalf("%d instances after two concurrent invocations, want 2", n)
+	}
+	for _, pid := range *pids {
+		waitGone(t, pid)
+	}
+	if n := fn.Instances(); n != 0 {
+		t.Errorf("%d instances alive after their idle timeout, want 0", n)
+	}
+	res, _, err := invoke(t, fn, pids, `{}`)
+	if err != nil {
+		t.Fatalf("invoke after the reclaim: %v", err)
+	}
+	if !res.ColdStart {
+		t.Error("invocation after the reclaim was not a cold start")
+	}
+	if s := fn.Stats(); s.Reclaimed != 2 || s.Kills != 0 || s.ColdStarts != 3 {
+		t.Errorf("stats %+v, want 2 reclaimed, no kills, 3 cold starts", s)
+	}
 }
 
 func TestRuntimeAPIRejectsBadRequests(t *testing.T) {

@@ -22,17 +22,19 @@ func FuzzRuntimeAPI(f *testing.F) {
 		if err != nil || !strings.HasPrefix(req.URL.Path, "/") {
 			return
 		}
-		fn := &Function{slots: make(chan struct{}, 1), closed: make(chan struct{})}
+		fn := &Function{closed: make(chan struct{}), freed: make(chan struct{})}
 		inv := newInvocation(fn, []byte(`{}`), 0)
 		inv.id = "1-known"
-		fn.slots <- struct{}{}
 		in := &instance{
 			f:        fn,
 			work:     make(chan *invocation),
 			ready:    make(chan struct{}),
 			dead:     make(chan struct{}),
 			inflight: map[string]*invocation{inv.id: inv},
+			busy:     1,
 		}
+		fn.instances = []*instance{in}
+		inv.host = in
 		close(in.dead) // a parked /next returns at once
 		rec := httptest.NewRecorder()
 		in.ServeHTTP(rec, req)

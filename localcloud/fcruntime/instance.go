@@ -36,6 +36,11 @@ type instance struct {
 	readyOnce    sync.Once
 	startupTimer *time.Timer
 
+	// busy counts the slots reserved on it and idleSince is when it last
+	// had none; both are guarded by f.mu.
+	busy      int
+	idleSince time.Time
+
 	mu       sync.Mutex
 	exited   bool
 	cause    error // why it died; the first reason given wins
@@ -146,6 +151,7 @@ func (in *instance) wait() {
 			fmt.Errorf("fcruntime: invocation %s: %w: %v", inv.id, ErrInstanceDied, cause))
 	}
 	close(in.dead)
+	in.f.gone(in)
 	// Parked /next handlers return on dead; Shutdown waits for them.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -153,11 +159,6 @@ func (in *instance) wait() {
 		_ = in.srv.Close()
 	}
 
-	in.f.mu.Lock()
-	if in.f.current == in {
-		in.f.current = nil
-	}
-	in.f.mu.Unlock()
 }
 
 // kill SIGKILLs the process and counts it, unless it already exited.
@@ -281,6 +282,7 @@ func (in *instance) handOver(w http.ResponseWriter, inv *invocation) {
 		return
 	}
 	in.served++
+	inv.host = in
 	inv.cold = in.served == 1
 	inv.instance = in.id
 	inv.started = now

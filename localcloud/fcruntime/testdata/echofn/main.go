@@ -1,7 +1,8 @@
 // Command echofn is the function the fcruntime and eventbridge tests run
 // under the emulated FC runtime. It answers with the event and everything
 // the SDK put in its context, and the event (or, for MNS batches, each
-// message body) can tell it to sleep, fail, panic or exit.
+// message body, and for timers the payload) can tell it to sleep, fail,
+// panic or exit.
 package main
 
 import (
@@ -109,6 +110,12 @@ func handle(ctx context.Context, event json.RawMessage) (any, error) {
 		out.Timer = new(events.TimerEvent)
 		if err := json.Unmarshal(trimmed, out.Timer); err != nil {
 			return nil, fmt.Errorf("decode timer event: %w", err)
+		}
+		if out.Timer.Payload != nil {
+			var c command
+			if json.Unmarshal([]byte(*out.Timer.Payload), &c) == nil {
+				commands = append(commands, c)
+			}
 		}
 	case bytes.Contains(trimmed, []byte(`"mns:Queue:SendMessage"`)):
 		var e events.MnsQueueEvent
