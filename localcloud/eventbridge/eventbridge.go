@@ -17,6 +17,9 @@ import (
 // the delivery fail.
 type Invoker interface {
 	Invoke(ctx context.Context, event []byte) (fcruntime.Result, error)
+	// InvokeRetry is Invoke for the retryCount-th retry of an
+	// asynchronous invocation (x-fc-retry-count).
+	InvokeRetry(ctx context.Context, event []byte, retryCount int) (fcruntime.Result, error)
 }
 
 // Defaults shared by the triggers; they match fcruntime's.

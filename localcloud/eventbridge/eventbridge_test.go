@@ -47,9 +47,11 @@ type reply struct {
 
 // push is one invocation the function received, and what came of it.
 type push struct {
-	event []byte
-	reply reply
-	err   error
+	event      []byte
+	retryCount int
+	at         time.Time
+	reply      reply
+	err        error
 }
 
 // recorder passes invocations to the real function and keeps a log of
@@ -61,8 +63,13 @@ type recorder struct {
 }
 
 func (r *recorder) Invoke(ctx context.Context, event []byte) (fcruntime.Result, error) {
-	res, err := r.fn.Invoke(ctx, event)
-	p := push{event: event, err: err}
+	return r.InvokeRetry(ctx, event, 0)
+}
+
+func (r *recorder) InvokeRetry(ctx context.Context, event []byte, retryCount int) (fcruntime.Result, error) {
+	at := time.Now()
+	res, err := r.fn.InvokeRetry(ctx, event, retryCount)
+	p := push{event: event, retryCount: retryCount, at: at, err: err}
 	if err == nil {
 		if jerr := json.Unmarshal(res.Body, &p.reply); jerr != nil {
 			p.err = fmt.Errorf("decode reply %s: %w", res.Body, jerr)
@@ -136,7 +143,7 @@ func fastConfig(srv *mns.Server) eventbridge.StreamConfig {
 		Queue: srv, QueueName: "tasks", FunctionName: "precheckwatch", TriggerName: "mnsTrigger",
 		Region: "cn-shanghai", AccountID: "1888000011112222",
 		BatchWindow: 200 * time.Millisecond, PollInterval: 5 * time.Millisecond,
-		RetryMinDelay: 5 * time.Millisecond, RetryMaxDelay: 10 * time.Millisecond,
+		RetryScale: 0.0005, // BACKOFF_RETRY's 10-20 s become 5-10 ms
 	}
 }
 
@@ -273,11 +280,10 @@ func TestStreamRetries(t *testing.T) {
 			want:   eventbridge.StreamStats{Received: 1, Pushes: 3, Delivered: 1, Retries: 2},
 		},
 		{
-			name:   "always fails, left on the queue",
+			name:   "always fails, discarded without a dead-letter queue",
 			body:   func(string) string { return `{"error":"downstream unavailable"}` },
 			pushes: 4,
-			want:   eventbridge.StreamStats{Received: 1, Pushes: 4, Retries: 3, Left: 1},
-			left:   1,
+			want:   eventbridge.StreamStats{Received: 1, Pushes: 4, Retries: 3, Discarded: 1},
 		},
 		{
 			name:       "always fails, dead-lettered",
@@ -307,12 +313,14 @@ func TestStreamRetries(t *testing.T) {
 			}
 			runStream(t, stream, func() bool {
 				s := stream.Stats()
-				return s.Delivered+s.Left+s.DeadLettered == 1
+				return s.Delivered+s.Discarded+s.DeadLettered == 1
 			})
 			if got := len(rec.pushes()); got != tc.pushes {
 				t.Errorf("%d pushes, want %d", got, tc.pushes)
 			}
-			if got := stream.Stats(); got != tc.want {
+			got := stream.Stats()
+			got.PeakInFlight = 0 // one batch: always 1
+			if got != tc.want {
 				t.Errorf("stats %+v, want %+v", got, tc.want)
 			}
 			if got := len(srv.Messages("tasks")); got != tc.left {
@@ -364,15 +372,170 @@ func TestTimer(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
 	go func() { stopped <- timer.Run(runCtx) }()
-	for timer.Fired() < 3 && ctx.Err() == nil {
+	for timer.Stats().Fired < 3 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
 	if err := <-stopped; err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	if timer.Fired() < 3 {
-		t.Errorf("timer fired %d times, want at least 3", timer.Fired())
+	if n := timer.Stats().Fired; n < 3 {
+		t.Errorf("timer fired %d times, want at least 3", n)
+	}
+}
+
+func TestTimerRetriesAsynchronousInvocations(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		payload     func(dir string) string
+		wantRetries []int // x-fc-retry-count of each invocation
+		wantErr     bool
+		want        eventbridge.TimerStats
+	}{
+		{
+			name: "fails twice then succeeds",
+			payload: func(dir string) string {
+				return fmt.Sprintf(`{"failTimes":2,"counterFile":%q}`, filepath.Join(dir, "n"))
+			},
+			wantRetries: []int{0, 1, 2},
+			want:        eventbridge.TimerStats{Fired: 1, Invocations: 3, Retries: 2},
+		},
+		{
+			name:        "always fails: three retries, then given up",
+			payload:     func(string) string { return `{"error":"Security Center unavailable"}` },
+			wantRetries: []int{0, 1, 2, 3},
+			wantErr:     true,
+			want:        eventbridge.TimerStats{Fired: 1, Invocations: 4, Retries: 3, Failed: 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := startFunction(t)
+			timer, err := eventbridge.NewTimer(rec, eventbridge.TimerConfig{Payload: tc.payload(t.TempDir()), RetryScale: 0.01})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := timer.FireAsync(ctx); (err != nil) != tc.wantErr {
+				t.Errorf("FireAsync: %v, want error %v", err, tc.wantErr)
+			}
+			var counts []int
+			for _, p := range rec.pushes() {
+				counts = append(counts, p.retryCount)
+			}
+			if !slices.Equal(counts, tc.wantRetries) {
+				t.Errorf("retry counts %v, want %v", counts, tc.wantRetries)
+			}
+			if got := timer.Stats(); got != tc.want {
+				t.Errorf("stats %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTimerSweepsOverlap(t *testing.T) {
+	rec := startFunction(t)
+	// Each sweep outlasts the interval, so a second one starts while the
+	// first runs: both must be in the barrier at once.
+	timer, err := eventbridge.NewTimer(rec, eventbridge.TimerConfig{
+		Payload: fmt.Sprintf(`{"barrier":%q,"parties":2}`, t.TempDir()), Interval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- timer.Run(ctx) }()
+	for ctx.Err() == nil && len(succeeded(rec.pushes())) < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if n := len(succeeded(rec.pushes())); n < 2 {
+		t.Errorf("%d sweeps met in the barrier, want 2 running at once", n)
+	}
+}
+
+func succeeded(ps []push) []push {
+	return slices.DeleteFunc(ps, func(p push) bool { return p.err != nil })
+}
+
+func TestStreamPushesConcurrently(t *testing.T) {
+	srv := newQueues(t, "tasks")
+	barrier := t.TempDir()
+	for range 3 {
+		if _, err := srv.Send("tasks", fmt.Sprintf(`{"barrier":%q,"parties":3}`, barrier), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := startFunction(t)
+	cfg := fastConfig(srv)
+	cfg.BatchSize, cfg.BatchWindow, cfg.Concurrency = 1, time.Millisecond, 3
+	stream, err := eventbridge.NewStream(rec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStream(t, stream, func() bool { return stream.Stats().Delivered == 3 })
+	if s := stream.Stats(); s.PeakInFlight != 3 || s.Retries != 0 {
+		t.Errorf("stats %+v, want three pushes in flight at once and no retries", s)
+	}
+	if s := rec.fn.Stats(); s.PeakInstances != 3 {
+		t.Errorf("function stats %+v, want three instances for three pushes at once", s)
+	}
+}
+
+func TestStreamRetrySchedules(t *testing.T) {
+	const scale = 0.01
+	for _, tc := range []struct {
+		name     string
+		strategy eventbridge.RetryStrategy
+		retries  int
+		min, max []time.Duration // real waits before each retry
+	}{
+		{"BACKOFF_RETRY: 3 retries 10-20 s apart", eventbridge.BackoffRetry, 0,
+			[]time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second},
+			[]time.Duration{20 * time.Second, 20 * time.Second, 20 * time.Second}},
+		{"EXPONENTIAL_DECAY_RETRY: 1 s doubling", eventbridge.ExponentialDecayRetry, 5,
+			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second},
+			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newQueues(t, "tasks")
+			if _, err := srv.Send("tasks", `{"error":"always"}`, 0); err != nil {
+				t.Fatal(err)
+			}
+			rec := startFunction(t)
+			cfg := fastConfig(srv)
+			cfg.RetryStrategy, cfg.Retries, cfg.RetryScale = tc.strategy, tc.retries, scale
+			stream, err := eventbridge.NewStream(rec, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runStream(t, stream, func() bool { return stream.Stats().Discarded == 1 })
+			ps := rec.pushes()
+			if len(ps) != len(tc.min)+1 {
+				t.Fatalf("%d pushes, want %d", len(ps), len(tc.min)+1)
+			}
+			// A wait is at least its scaled minimum; the push before it
+			// and scheduling may add to it, never take away.
+			const slack = 150 * time.Millisecond
+			for i := range tc.min {
+				gap := ps[i+1].at.Sub(ps[i].at)
+				lo, hi := time.Duration(float64(tc.min[i])*scale), time.Duration(float64(tc.max[i])*scale)
+				if gap < lo || gap > hi+slack {
+					t.Errorf("retry %d came %s after the push before, want %s..%s", i+1, gap, lo, hi)
+				}
+			}
+			if len(srv.Messages("tasks")) != 0 {
+				t.Error("the exhausted message is still on the queue")
+			}
+		})
+	}
+	if got := eventbridge.ExponentialDecayRetry.String(); got != "EXPONENTIAL_DECAY_RETRY" {
+		t.Errorf("String %q", got)
 	}
 }
 
@@ -387,8 +550,9 @@ func TestConfigErrors(t *testing.T) {
 		{"no function", eventbridge.StreamConfig{Queue: srv, QueueName: "q"}},
 		{"batch too big", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", BatchSize: 10001}},
 		{"window too long", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", BatchWindow: 16 * time.Second}},
-		{"retry range inverted", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", RetryMinDelay: time.Second, RetryMaxDelay: time.Millisecond}},
-		{"visibility under 1s", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", Visibility: time.Millisecond}},
+		{"negative retry scale", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", RetryScale: -1}},
+		{"unknown retry strategy", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", RetryStrategy: 7}},
+		{"no concurrency", eventbridge.StreamConfig{Queue: srv, QueueName: "q", FunctionName: "f", Concurrency: -1}},
 	} {
 		if _, err := eventbridge.NewStream(rec, tc.cfg); err == nil {
 			t.Errorf("%s: NewStream accepted %+v", tc.name, tc.cfg)

@@ -21,7 +21,8 @@ import (
 // Queue is the MNS source of a stream. *mns.Server satisfies it.
 type Queue interface {
 	// Receive takes up to max messages without waiting and hides them for
-	// visibility; an empty queue is an empty slice.
+	// visibility (0: the queue's VisibilityTimeout); an empty queue is an
+	// empty slice.
 	Receive(queue string, max int, visibility time.Duration) ([]mns.Message, error)
 	// Delete removes the message that handle controls.
 	Delete(queue, handle string) error
@@ -35,6 +36,46 @@ const (
 	dataContentType = "application/json;charset=utf-8"
 	publishAddr     = "127.0.0.1"
 )
+
+// RetryStrategy is runOptions.retryStrategy.PushRetryStrategy: how often
+// and how far apart a failed push is repeated (EventBridge "Retry policies
+// and dead-letter queues", reference fc-runtime.md §4 and §7).
+type RetryStrategy int
+
+// The push retry strategies.
+const (
+	// BackoffRetry (BACKOFF_RETRY, the default) retries 3 times, each
+	// after a random 10 to 20 s.
+	BackoffRetry RetryStrategy = iota
+	// ExponentialDecayRetry (EXPONENTIAL_DECAY_RETRY) retries 176 times,
+	// 1 s after the first failure, doubling up to 512 s apart: about one
+	// day in all.
+	ExponentialDecayRetry
+)
+
+// String is the strategy's name in runOptions.
+func (r RetryStrategy) String() string {
+	if r == ExponentialDecayRetry {
+		return "EXPONENTIAL_DECAY_RETRY"
+	}
+	return "BACKOFF_RETRY"
+}
+
+// retries is how many retries the strategy makes.
+func (r RetryStrategy) retries() int {
+	if r == ExponentialDecayRetry {
+		return 176
+	}
+	return 3
+}
+
+// delay is the real wait before retry n (1-based).
+func (r RetryStrategy) delay(n int) time.Duration {
+	if r == ExponentialDecayRetry {
+		return time.Second << min(n-1, 9) // 1 s, 2 s, … 512 s, then 512 s
+	}
+	return 10*time.Second + mathrand.N(10*time.Second+1)
+}
 
 // StreamConfig configures a Stream: the trigger's eventSourceParameters
 // (sourceMNSParameters) and runOptions. Zero fields take the defaults named
@@ -56,6 +97,11 @@ type StreamConfig struct {
 	// batch is pushed when it is full or BatchWindow after its first
 	// message arrived.
 	BatchWindow time.Duration
+	// Concurrency is how many pushes may be in flight at once, each a
+	// synchronous invocation that holds its batch until the function
+	// returns; default 4. EventBridge pushes a stream's batches in
+	// parallel but documents no figure (unverified).
+	Concurrency int
 	// SingleEvent pushes each message as one CloudEvent object, FC 2.0's
 	// shape, instead of FC 3.0's JSON array.
 	SingleEvent bool
@@ -63,19 +109,19 @@ type StreamConfig struct {
 	// that is valid standard base64 is decoded before it becomes
 	// data.messageBody; any other body passes unchanged.
 	SkipBase64Decode bool
-	// Retries after a failed push, default 3 (BACKOFF_RETRY); negative
-	// means none. Each waits a random time in [RetryMinDelay,
-	// RetryMaxDelay], default 10 s to 20 s; tests compress these.
-	Retries                      int
-	RetryMinDelay, RetryMaxDelay time.Duration
-	// DeadLetter receives each CloudEvent of a batch whose retries ran out;
-	// the message is then deleted from the source. Nil leaves such
-	// messages on the queue, to come back when their visibility ends.
+	// RetryStrategy is PushRetryStrategy, default BackoffRetry.
+	RetryStrategy RetryStrategy
+	// Retries is MaximumRetryAttempts: the retries after a failed push,
+	// default the strategy's; negative means none.
+	Retries int
+	// RetryScale multiplies every retry interval, default 1 (real time);
+	// tests pass 0.01 to wait 100-200 ms where EventBridge waits 10-20 s.
+	RetryScale float64
+	// DeadLetter is deadLetterQueue: it receives each CloudEvent of a
+	// batch whose retries ran out, and the message is then deleted from
+	// the source. Nil discards such messages, as EventBridge does without a
+	// dead-letter queue.
 	DeadLetter func(ctx context.Context, event []byte) error
-	// Visibility hides received messages while they are batched and
-	// pushed, default 5 min. (unverified: EventBridge does not document
-	// its own value.)
-	Visibility time.Duration
 	// PollInterval separates receives that found nothing, default 100 ms.
 	PollInterval time.Duration
 	// Logger receives push failures and queue errors; nil discards them.
@@ -104,17 +150,17 @@ func (c StreamConfig) withDefaults() (StreamConfig, error) {
 	if c.BatchWindow == 0 {
 		c.BatchWindow = time.Second
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
 	switch {
 	case c.Retries == 0:
-		c.Retries = 3
+		c.Retries = c.RetryStrategy.retries()
 	case c.Retries < 0:
 		c.Retries = 0
 	}
-	if c.RetryMinDelay == 0 && c.RetryMaxDelay == 0 {
-		c.RetryMinDelay, c.RetryMaxDelay = 10*time.Second, 20*time.Second
-	}
-	if c.Visibility == 0 {
-		c.Visibility = 5 * time.Minute
+	if c.RetryScale == 0 {
+		c.RetryScale = 1
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 100 * time.Millisecond
@@ -124,10 +170,12 @@ func (c StreamConfig) withDefaults() (StreamConfig, error) {
 		return c, fmt.Errorf("eventbridge: BatchSize %d is outside 1..10000", c.BatchSize)
 	case c.BatchWindow < 0 || c.BatchWindow > 15*time.Second:
 		return c, fmt.Errorf("eventbridge: BatchWindow %s is outside 0..15s", c.BatchWindow)
-	case c.RetryMinDelay < 0 || c.RetryMaxDelay < c.RetryMinDelay:
-		return c, fmt.Errorf("eventbridge: retry delays %s..%s are not a range", c.RetryMinDelay, c.RetryMaxDelay)
-	case c.Visibility < time.Second:
-		return c, fmt.Errorf("eventbridge: Visibility %s is under MNS's 1s minimum", c.Visibility)
+	case c.Concurrency < 1:
+		return c, fmt.Errorf("eventbridge: Concurrency %d is under 1", c.Concurrency)
+	case c.RetryStrategy != BackoffRetry && c.RetryStrategy != ExponentialDecayRetry:
+		return c, fmt.Errorf("eventbridge: unknown RetryStrategy %d", c.RetryStrategy)
+	case c.RetryScale < 0:
+		return c, fmt.Errorf("eventbridge: RetryScale %g is negative", c.RetryScale)
 	case c.PollInterval < 0:
 		return c, fmt.Errorf("eventbridge: PollInterval %s is negative", c.PollInterval)
 	}
@@ -142,9 +190,12 @@ type StreamStats struct {
 	Delivered     int // messages whose push succeeded
 	Retries       int // pushes that repeated a failed one
 	DeadLettered  int // messages handed to DeadLetter and deleted
-	Left          int // messages left on the queue after the last retry
+	Discarded     int // messages deleted unprocessed after the last retry, with no DeadLetter
+	Left          int // messages DeadLetter refused, left on the queue
 	ReceiveErrors int
 	DeleteErrors  int
+	// PeakInFlight is the most pushes that were in flight at once.
+	PeakInFlight int
 }
 
 // Stream is an EventBridge event stream from an MNS queue to a function.
@@ -152,8 +203,9 @@ type Stream struct {
 	cfg     StreamConfig
 	invoker Invoker
 
-	mu    sync.Mutex
-	stats StreamStats
+	mu       sync.Mutex
+	stats    StreamStats
+	inFlight int
 }
 
 // NewStream validates cfg and returns a stream that pushes to invoker once
@@ -169,26 +221,58 @@ func NewStream(invoker Invoker, cfg StreamConfig) (*Stream, error) {
 	return &Stream{cfg: cfg, invoker: invoker}, nil
 }
 
-// Run reads the queue and pushes batches until ctx ends, then returns nil,
-// or until the function is closed (fcruntime.ErrClosed). Pushes run one at
-// a time, in order. Messages not yet delivered come back to the queue when
-// their visibility ends.
+// Run reads the queue and pushes batches, up to Concurrency at once, until
+// ctx ends, then waits for the pushes in flight and returns nil; or until
+// the function is closed (fcruntime.ErrClosed). A batch is read only when a
+// push slot is free, so no message waits invisible for a slot. Messages
+// received with the queue's visibility timeout (a receive has no visibility
+// of its own) and not yet delivered come back when it ends.
 func (s *Stream) Run(ctx context.Context) error {
-	for {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	slots := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
 		batch := s.collect(ctx)
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
-		if s.cfg.SingleEvent {
-			for _, m := range batch {
-				if err := s.push(ctx, []received{m}); err != nil {
-					return err
-				}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := s.pushAll(ctx, batch); err != nil {
+				stop(err)
 			}
-		} else if err := s.push(ctx, batch); err != nil {
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, fcruntime.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// pushAll pushes a collected batch: as one array, or one event at a time
+// in FC 2.0's shape.
+func (s *Stream) pushAll(ctx context.Context, batch []received) error {
+	s.count(func(st *StreamStats) {
+		s.inFlight++
+		st.PeakInFlight = max(st.PeakInFlight, s.inFlight)
+	})
+	defer s.count(func(*StreamStats) { s.inFlight-- })
+	if !s.cfg.SingleEvent {
+		return s.push(ctx, batch)
+	}
+	for _, m := range batch {
+		if err := s.push(ctx, []received{m}); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -218,7 +302,7 @@ func (s *Stream) collect(ctx context.Context) []received {
 	var windowEnd time.Time
 	for {
 		want := min(s.cfg.BatchSize-len(batch), mns.MaxBatch)
-		msgs, err := s.cfg.Queue.Receive(s.cfg.QueueName, want, s.cfg.Visibility)
+		msgs, err := s.cfg.Queue.Receive(s.cfg.QueueName, want, 0)
 		if err != nil {
 			s.count(func(st *StreamStats) { st.ReceiveErrors++ })
 			s.cfg.Logger.Warn("eventbridge: receive", "queue", s.cfg.QueueName, "err", err)
@@ -251,7 +335,7 @@ func (s *Stream) collect(ctx context.Context) []received {
 }
 
 // push invokes the function with the batch, retrying per the strategy,
-// then deletes, dead-letters or leaves its messages. Its error is
+// then deletes, dead-letters or discards its messages. Its error is
 // fcruntime.ErrClosed, when there is no function left to push to.
 func (s *Stream) push(ctx context.Context, batch []received) error {
 	payload := batch[0].event
@@ -265,7 +349,7 @@ func (s *Stream) push(ctx context.Context, batch []received) error {
 	for attempt := 0; attempt <= s.cfg.Retries; attempt++ {
 		if attempt > 0 {
 			s.count(func(st *StreamStats) { st.Retries++ })
-			if !sleep(ctx, s.retryDelay()) {
+			if !sleep(ctx, s.scaled(s.cfg.RetryStrategy.delay(attempt))) {
 				return nil
 			}
 		}
@@ -286,7 +370,10 @@ func (s *Stream) push(ctx context.Context, batch []received) error {
 			"events", len(batch), "attempt", attempt+1, "of", s.cfg.Retries+1, "err", err)
 	}
 	if s.cfg.DeadLetter == nil {
-		s.count(func(st *StreamStats) { st.Left += len(batch) })
+		s.cfg.Logger.Warn("eventbridge: retries exhausted, events discarded", "queue", s.cfg.QueueName,
+			"events", len(batch), "strategy", s.cfg.RetryStrategy)
+		s.count(func(st *StreamStats) { st.Discarded += len(batch) })
+		s.delete(batch)
 		return nil
 	}
 	for _, r := range batch {
@@ -312,12 +399,9 @@ func (s *Stream) delete(batch []received) {
 	}
 }
 
-func (s *Stream) retryDelay() time.Duration {
-	spread := s.cfg.RetryMaxDelay - s.cfg.RetryMinDelay
-	if spread <= 0 {
-		return s.cfg.RetryMinDelay
-	}
-	return s.cfg.RetryMinDelay + mathrand.N(spread+1)
+// scaled is d under RetryScale.
+func (s *Stream) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.cfg.RetryScale)
 }
 
 // cloudEvent is the CloudEvent EventBridge makes of an MNS message.
