@@ -13,7 +13,8 @@ import (
 // round trip starts when a client writes after the server last answered it
 // (or on a fresh connection), so a pipeline or one script call is one round
 // trip however many commands it carries, and a command split across TCP
-// segments is still one.
+// segments is still one. It can also freeze, as a hung Redis or a network
+// partition looks to a client: connections stay open, nothing is answered.
 type Proxy struct {
 	// URL is the go-redis URL of database 0 through the proxy.
 	URL string
@@ -21,13 +22,14 @@ type Proxy struct {
 	Addr string
 
 	target  string
-	latency time.Duration
+	latency atomic.Int64 // time.Duration added to each round trip
 	ln      net.Listener
 	trips   atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	closed bool
+	thawed chan struct{} // closed while not frozen
 	wg     sync.WaitGroup
 }
 
@@ -44,8 +46,10 @@ func NewProxy(target string, latency time.Duration) (*Proxy, error) {
 	}
 	p := &Proxy{
 		URL: "redis://" + ln.Addr().String() + "/0", Addr: ln.Addr().String(),
-		target: target, latency: latency, ln: ln, conns: map[net.Conn]bool{},
+		target: target, ln: ln, conns: map[net.Conn]bool{}, thawed: make(chan struct{}),
 	}
+	p.latency.Store(int64(latency))
+	close(p.thawed)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -53,6 +57,42 @@ func NewProxy(target string, latency time.Duration) (*Proxy, error) {
 
 // RoundTrips is how many round trips clients have made through the proxy.
 func (p *Proxy) RoundTrips() int { return int(p.trips.Load()) }
+
+// SetLatency changes the latency added to each round trip from the next
+// one on, on open connections too: a slow spell of a running Redis. 150 ms
+// each way is SetLatency(300 * time.Millisecond).
+func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(max(d, 0))) }
+
+// Freeze stops forwarding in both directions until Thaw; what clients and
+// the server write meanwhile is held, not lost.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.thawed:
+		p.thawed = make(chan struct{})
+	default: // already frozen
+	}
+}
+
+// Thaw undoes Freeze.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.thawed:
+	default:
+		close(p.thawed)
+	}
+}
+
+// awaitThaw blocks while the proxy is frozen.
+func (p *Proxy) awaitThaw() {
+	p.mu.Lock()
+	thawed := p.thawed
+	p.mu.Unlock()
+	<-thawed
+}
 
 // Close stops listening, cuts every connection and waits for the copiers.
 func (p *Proxy) Close() {
@@ -62,6 +102,7 @@ func (p *Proxy) Close() {
 		c.Close()
 	}
 	p.mu.Unlock()
+	p.Thaw() // copiers held by a freeze find their connections cut
 	p.ln.Close()
 	p.wg.Wait()
 }
@@ -127,6 +168,7 @@ func (p *Proxy) serve(client, server net.Conn) {
 		for {
 			n, err := server.Read(buf)
 			if n > 0 {
+				p.awaitThaw()
 				answered.Store(true)
 				if _, werr := client.Write(buf[:n]); werr != nil {
 					return
@@ -143,10 +185,11 @@ func (p *Proxy) serve(client, server net.Conn) {
 		if n > 0 {
 			if answered.Swap(false) {
 				p.trips.Add(1)
-				if p.latency > 0 {
-					time.Sleep(p.latency)
+				if d := time.Duration(p.latency.Load()); d > 0 {
+					time.Sleep(d)
 				}
 			}
+			p.awaitThaw()
 			if _, werr := server.Write(buf[:n]); werr != nil {
 				break
 			}

@@ -1,6 +1,8 @@
 // Package redistest runs a real redis-server on a loopback port for tests,
-// without persistence, so the Redis delivery record is tested against Redis
-// itself rather than a fake that could only agree with the client.
+// so the Redis delivery record is tested against Redis itself rather than a
+// fake that could only agree with the client. It also makes Redis misbehave
+// the ways a deployed one does: slow or frozen (Proxy), paused, crashed, or
+// restarted empty or from its append-only file (Restart).
 //
 // redis-server must be on PATH; scripts/test.sh installs it when missing. A
 // missing binary fails the test instead of skipping it, so the suite never
@@ -39,18 +41,42 @@ type Server struct {
 	// Addr is the server's host:port.
 	Addr string
 
+	path    string
+	port    int
+	dir     string
+	persist bool
+	log     *lockedBuffer
+	stop    sync.Once
+
+	mu   sync.Mutex
+	proc *process // the current redis-server; Restart replaces it
+}
+
+// process is one redis-server process of a Server.
+type process struct {
 	cmd    *exec.Cmd
-	dir    string
 	exited chan struct{} // closed when the process has been reaped
-	log    *lockedBuffer
-	stop   sync.Once
+}
+
+// Options choose how a server runs.
+type Options struct {
+	// Persistent turns on the append-only file with an fsync per write,
+	// so Restart brings back every write Redis acknowledged, as a durable
+	// ApsaraDB for Redis / Tair does. By default nothing is kept.
+	Persistent bool
 }
 
 // Run starts a server for t and stops it when t ends. It fails t when the
 // server cannot start, including when redis-server is not installed.
 func Run(t testing.TB) *Server {
 	t.Helper()
-	s, err := Start()
+	return RunWith(t, Options{})
+}
+
+// RunWith is Run with options.
+func RunWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := StartWith(opts)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -61,7 +87,10 @@ func Run(t testing.TB) *Server {
 // Start starts a server on a free loopback port and waits until it answers
 // PING. The caller must call Stop; it suits TestMain, where one server can
 // serve a whole test binary.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartWith(Options{}) }
+
+// StartWith is Start with options.
+func StartWith(opts Options) (*Server, error) {
 	path, err := exec.LookPath(Binary)
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -70,7 +99,7 @@ func Start() (*Server, error) {
 	// can take it before redis-server binds; a few attempts cover that race.
 	var lastErr error
 	for range 3 {
-		s, err := start(path)
+		s, err := start(path, opts)
 		if err == nil {
 			return s, nil
 		}
@@ -79,7 +108,7 @@ func Start() (*Server, error) {
 	return nil, lastErr
 }
 
-func start(path string) (*Server, error) {
+func start(path string, opts Options) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -90,40 +119,79 @@ func start(path string) (*Server, error) {
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &Server{
-		URL:    "redis://" + addr + "/0",
-		Addr:   addr,
-		dir:    dir,
-		exited: make(chan struct{}),
-		log:    &lockedBuffer{},
+		URL:     "redis://" + addr + "/0",
+		Addr:    addr,
+		path:    path,
+		port:    port,
+		dir:     dir,
+		persist: opts.Persistent,
+		log:     &lockedBuffer{},
 	}
-	s.cmd = exec.Command(path,
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", dir,
-		"--loglevel", "warning",
-	)
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	s.cmd.SysProcAttr = dieWithParent()
-	if err := s.cmd.Start(); err != nil {
+	if err := s.launch(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s: %w", Binary, err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.awaitPing(); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("%s on %s: %w; its output: %s", Binary, addr, err, bytes.TrimSpace(s.log.Bytes()))
+		return nil, err
 	}
 	return s, nil
 }
 
+// launch starts redis-server on s's port and waits for its PING.
+func (s *Server) launch() error {
+	args := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--dir", s.dir,
+		"--loglevel", "warning",
+	}
+	if s.persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	cmd := exec.Command(s.path, args...)
+	cmd.Stdout = s.log
+	cmd.Stderr = s.log
+	cmd.SysProcAttr = dieWithParent()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", Binary, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	if err := s.awaitPing(p); err != nil {
+		p.kill()
+		return fmt.Errorf("%s on %s: %w; its output: %s", Binary, s.Addr, err, bytes.TrimSpace(s.log.Bytes()))
+	}
+	return nil
+}
+
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+func (s *Server) current() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// Restart kills the server as a crash would (SIGKILL) and starts a new one
+// on the same address: empty, or, for a Persistent server, with what its
+// append-only file holds. Clients see their connections drop, then a
+// server that answers again.
+func (s *Server) Restart() error {
+	s.current().kill()
+	return s.launch()
+}
+
 // awaitPing polls until the server answers PING, exits, or startTimeout passes.
-func (s *Server) awaitPing() error {
+func (s *Server) awaitPing(p *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := ping(s.Addr, time.Second)
@@ -131,7 +199,7 @@ func (s *Server) awaitPing() error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-p.exited:
 			return errors.New("exited before answering PING")
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -169,8 +237,7 @@ func ping(addr string, timeout time.Duration) error {
 // safe to call more than once, and on a paused server.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+		s.current().kill()
 		os.RemoveAll(s.dir)
 	})
 }
@@ -183,12 +250,13 @@ func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
 
 func (s *Server) signal(sig os.Signal) error {
+	p := s.current()
 	select {
-	case <-s.exited:
+	case <-p.exited:
 		return fmt.Errorf("%s on %s has exited", Binary, s.Addr)
 	default:
 	}
-	return s.cmd.Process.Signal(sig)
+	return p.cmd.Process.Signal(sig)
 }
 
 // Ping reports whether the server answers PING within timeout.

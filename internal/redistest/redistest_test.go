@@ -128,3 +128,89 @@ func pipelinedPings(ctx context.Context, addr string, n int) error {
 	}
 	return nil
 }
+
+// A slow spell and a freeze hit open and new connections alike; a thaw
+// delivers what was held.
+func TestProxySlowAndFrozen(t *testing.T) {
+	s := Run(t)
+	p, err := NewProxy(s.Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	p.SetLatency(200 * time.Millisecond)
+	start := time.Now()
+	if err := ping(p.Addr, 2*time.Second); err != nil || time.Since(start) < 200*time.Millisecond {
+		t.Errorf("PING in a slow spell took %s (%v), want at least 200ms", time.Since(start), err)
+	}
+	p.SetLatency(0)
+
+	p.Freeze()
+	if err := ping(p.Addr, 300*time.Millisecond); err == nil {
+		t.Error("a frozen proxy answered PING")
+	}
+	held := make(chan error, 1)
+	go func() { held <- ping(p.Addr, 5*time.Second) }()
+	select {
+	case err := <-held:
+		t.Fatalf("PING finished while frozen: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	p.Thaw()
+	if err := <-held; err != nil {
+		t.Errorf("PING held over the freeze: %v", err)
+	}
+}
+
+func TestRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		persistent bool
+		want       string // the value read back after the restart
+	}{
+		{"empty after a restart", false, "$-1\r\n"},
+		{"persistent keeps acknowledged writes", true, "$1\r\n1\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := RunWith(t, Options{Persistent: tc.persistent})
+			if got := command(t, s.Addr, "SET k 1"); got != "+OK\r\n" {
+				t.Fatalf("SET answered %q", got)
+			}
+			if err := s.Restart(); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if got := command(t, s.Addr, "GET k"); got != tc.want {
+				t.Errorf("GET after restart answered %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// command sends one inline command and returns the reply's first line, or
+// its first two for a bulk string.
+func command(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte(cmd + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+		body, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		line += body
+	}
+	return line
+}
