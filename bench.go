@@ -506,7 +506,7 @@ func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.
 	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
 		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
 		BatchSize: cfg.Batch, BatchWindow: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond,
-		RetryMinDelay: 100 * time.Millisecond, RetryMaxDelay: 200 * time.Millisecond,
+		RetryScale: 0.01,
 	})
 	if err != nil {
 		return err
@@ -530,7 +530,7 @@ func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.
 			say("stream: %d pushes, %d delivered, %d retries", st.Pushes, st.Delivered, st.Retries)
 			return nil
 		}
-		if st.DeadLettered+st.Left > 0 {
+		if st.DeadLettered+st.Discarded+st.Left > 0 {
 			stop()
 			<-done
 			return fmt.Errorf("the stream gave up on messages: %+v", st)

@@ -62,7 +62,7 @@ type chaosRig struct {
 	ids []string
 }
 
-func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, overrides ...[2]string) *chaosRig {
+func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, maxInstances int, overrides ...[2]string) *chaosRig {
 	t.Helper()
 	redis := redistest.Run(t)
 	env := append([][2]string{
@@ -70,7 +70,7 @@ func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, overri
 		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "2h"}, {"LOG_LEVEL", "info"},
 		{"SAS_RATE_LIMIT", "200"}, {"DIGEST_THRESHOLD", "1"},
 	}, overrides...)
-	r := startRig(t, rigConfig{cloud: cloudOpts, env: env, timeout: 10 * time.Second, timerPayload: `{"maxTasks":200}`})
+	r := startRig(t, rigConfig{cloud: cloudOpts, env: env, timeout: 10 * time.Second, timerPayload: `{"maxTasks":200}`, maxInstances: maxInstances})
 	return &chaosRig{rig: r, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
@@ -199,8 +199,11 @@ func (c *chaosRig) drive(ctx context.Context, done func() bool) bool {
 		Queue: c.cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch",
 		// Large batches: DingTalk takes 20 messages a minute, so tasks must
 		// share them, and an invocation digests only what it finished.
-		BatchSize: 50, BatchWindow: time.Second, RetryMinDelay: 200 * time.Millisecond, RetryMaxDelay: 400 * time.Millisecond,
-		Visibility: time.Minute,
+		BatchSize: 50, BatchWindow: time.Second,
+		// Without a dead-letter queue EventBridge discards a batch whose
+		// retries ran out; EXPONENTIAL_DECAY_RETRY keeps retrying for a
+		// (scaled) day, so only the function can lose a task.
+		RetryStrategy: eventbridge.ExponentialDecayRetry, RetryScale: 0.01,
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -264,7 +267,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func runChaos(t *testing.T, p chaosPlan) {
-	c := newChaosRig(t, p.seed, localcloud.Options{Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true})
+	c := newChaosRig(t, p.seed, localcloud.Options{Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true, VisibilityTimeout: 60}, 1)
 	start := time.Now()
 	c.seedRandom(p.tasks, 5*time.Second)
 	c.setFaults(p.faultRate)

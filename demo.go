@@ -150,7 +150,7 @@ func (d *demo) run(ctx context.Context) error {
 
 	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
 		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
-		BatchSize: 10, BatchWindow: 500 * time.Millisecond, RetryMinDelay: time.Second, RetryMaxDelay: 2 * time.Second,
+		BatchSize: 10, BatchWindow: 500 * time.Millisecond, RetryScale: 0.1,
 	})
 	if err != nil {
 		return err

@@ -63,6 +63,9 @@ type Options struct {
 	// lose the answer of a send that succeeded, instead of hanging before
 	// anything is done: the ambiguous outcome a client must settle.
 	SlackHangAfterPost, DingTalkHangAfterDelivery bool
+	// VisibilityTimeout is the queues' VisibilityTimeout in seconds; 0
+	// keeps MNS's default of 30 s.
+	VisibilityTimeout int
 }
 
 // Cloud is a running local cloud.
@@ -97,7 +100,7 @@ func Start(opts Options) (*Cloud, error) {
 	c.MNS = mns.New(mns.Config{AccessKeys: map[string]string{AccessKeyID: AccessKeySecret}, Faults: c.MNSFaults})
 	c.MNS.AddSTSKey(STSAccessKeyID, STSAccessKeySecret, STSToken)
 	for _, q := range []string{PendingQueue, DeadLetterQueue} {
-		if err := c.MNS.CreateQueue(q, mns.QueueAttributes{VisibilityTimeout: 60}); err != nil {
+		if err := c.MNS.CreateQueue(q, mns.QueueAttributes{VisibilityTimeout: opts.VisibilityTimeout}); err != nil {
 			return nil, fmt.Errorf("create queue %s: %w", q, err)
 		}
 	}
