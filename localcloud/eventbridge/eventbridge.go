@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 
 	"precheckwatch/localcloud/fcruntime"
 )
@@ -33,4 +34,24 @@ func discardLogger(l *slog.Logger) *slog.Logger {
 		return l
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// counters holds a trigger's statistics for the goroutines that update them.
+type counters[T any] struct {
+	mu sync.Mutex
+	v  T
+}
+
+// snapshot returns a copy of the counters.
+func (c *counters[T]) snapshot() T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v
+}
+
+// update changes the counters under their lock.
+func (c *counters[T]) update(f func(*T)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(&c.v)
 }

@@ -203,9 +203,8 @@ type Stream struct {
 	cfg     StreamConfig
 	invoker Invoker
 
-	mu       sync.Mutex
-	stats    StreamStats
-	inFlight int
+	stats    counters[StreamStats]
+	inFlight int // guarded by stats' lock
 }
 
 // NewStream validates cfg and returns a stream that pushes to invoker once
@@ -276,17 +275,9 @@ func (s *Stream) pushAll(ctx context.Context, batch []received) error {
 }
 
 // Stats returns a snapshot of the counters.
-func (s *Stream) Stats() StreamStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
-}
+func (s *Stream) Stats() StreamStats { return s.stats.snapshot() }
 
-func (s *Stream) count(update func(*StreamStats)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	update(&s.stats)
-}
+func (s *Stream) count(update func(*StreamStats)) { s.stats.update(update) }
 
 // received is a message with the CloudEvent it became.
 type received struct {

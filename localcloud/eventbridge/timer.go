@@ -51,8 +51,7 @@ type Timer struct {
 	cfg     TimerConfig
 	invoker Invoker
 
-	mu    sync.Mutex
-	stats TimerStats
+	stats counters[TimerStats]
 }
 
 // NewTimer validates cfg and returns a timer that invokes invoker.
@@ -143,17 +142,9 @@ func (t *Timer) FireAsync(ctx context.Context) error {
 }
 
 // Stats returns a snapshot of the counters.
-func (t *Timer) Stats() TimerStats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stats
-}
+func (t *Timer) Stats() TimerStats { return t.stats.snapshot() }
 
-func (t *Timer) count(update func(*TimerStats)) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	update(&t.stats)
-}
+func (t *Timer) count(update func(*TimerStats)) { t.stats.update(update) }
 
 // Run fires every Interval until ctx ends, then waits for the invocations
 // in flight and returns nil. Timer invocations are asynchronous: a firing
