@@ -17,6 +17,7 @@ import (
 	"precheckwatch/handler"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/pace"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 	"precheckwatch/sas"
@@ -30,6 +31,7 @@ type function struct {
 	sas     *sas.Client
 	queues  *mnsQueues
 	store   dedupe.Store
+	pacers  *pace.Pacers
 	log     *slog.Logger
 }
 
@@ -49,12 +51,20 @@ func newFunction(cfg config.Config, logOut io.Writer) (*function, error) {
 		store.Close()
 		return nil, fmt.Errorf("SAS_ENDPOINT: %w", err)
 	}
-	sinks, err := newSinks(cfg)
+	// The channels' pace is kept beside the delivery record, so that
+	// instances sharing the record share the pace too.
+	pacers, err := pace.Open(cfg.DedupeURL.Reveal())
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	f := &function{cfg: cfg, sas: sasClient, queues: newMNSQueues(cfg), store: store, log: log}
+	sinks, err := newSinks(cfg, pacers)
+	if err != nil {
+		store.Close()
+		pacers.Close()
+		return nil, err
+	}
+	f := &function{cfg: cfg, sas: sasClient, queues: newMNSQueues(cfg), store: store, pacers: pacers, log: log}
 	f.handler = handler.New(cfg, handler.Deps{
 		Checker: sasChecker{f},
 		Queues:  f.queues,
@@ -69,7 +79,10 @@ func (f *function) handle(ctx context.Context, inv handler.Invocation, event []b
 	return f.handler.Handle(ctx, inv, event)
 }
 
-func (f *function) close() { f.store.Close() }
+func (f *function) close() {
+	f.store.Close()
+	f.pacers.Close()
+}
 
 // sasFor returns the Security Center client for a region: the one built at
 // start, or, when the endpoint follows the region, one for that region.
@@ -117,17 +130,17 @@ func classifySAS(err error) error {
 }
 
 // channels are the chat channels a deployment may configure.
-var channels = []func(config.Config, *http.Client) (notify.Sink, error){
+var channels = []func(config.Config, notify.Wiring) (notify.Sink, error){
 	slack.FromConfig,
 	dingtalk.FromConfig,
 }
 
-// newSinks builds the configured chat channels.
-func newSinks(cfg config.Config) ([]notify.Sink, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
+// newSinks builds the configured chat channels, paced by pacers.
+func newSinks(cfg config.Config, pacers *pace.Pacers) ([]notify.Sink, error) {
+	w := notify.Wiring{HTTPClient: &http.Client{Timeout: 10 * time.Second}, Pacers: pacers}
 	var sinks []notify.Sink
 	for _, open := range channels {
-		s, err := open(cfg, client)
+		s, err := open(cfg, w)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/pace"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
@@ -64,14 +65,18 @@ func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.close)
-	// The real sinks, paced faster than production so that a test needs
-	// no minute per DingTalk message; the emulated robot still refuses more
+	// The real sinks, Slack paced faster than production so that a test
+	// needs no second per message; the emulated robot still refuses more
 	// than 20 a minute.
-	slackSink, err := slack.NewBot(slack.BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, PerSecond: 20, Burst: 5})
+	fast, err := pace.NewLocal(pace.Limit{N: 5, Per: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dingSink, err := dingtalk.New(dingtalk.Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret, PerMinute: 600})
+	slackSink, err := slack.NewBot(slack.BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Pacer: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dingSink, err := dingtalk.New(dingtalk.Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,10 +39,6 @@ func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, storeTimeout)
 }
 
-// sendTimeout bounds one attempt at a message, the wait for the channel's
-// rate limiter included.
-const sendTimeout = 5 * time.Second
-
 // startedVerdict is the dedupe verdict of a "precheck running" notice.
 const startedVerdict = "STARTED"
 
@@ -367,7 +363,10 @@ func (r *run) release(ctx context.Context, lease dedupe.Lease) {
 // was not known to be sent yet may have been.
 func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m notify.Message, keys []string, what string) (out notify.Outcome, unsure bool) {
 	for attempt := 0; attempt < sendAttempts; attempt++ {
-		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.notifyUntil, r.h.d.Now().Add(sendTimeout)))
+		// The sink bounds the request itself once the channel's pace lets it
+		// go (notify.SendTimeout); the wait for the pace is bounded only by
+		// the delivery time.
+		cctx, cancel := context.WithDeadline(ctx, r.times.notifyUntil)
 		if s, ok := sink.(notify.Searcher); ok {
 			out = s.SendCarrying(cctx, m, keys)
 		} else {

@@ -13,8 +13,10 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
+	"precheckwatch/notify/pace"
 	"precheckwatch/precheck"
 )
 
@@ -162,4 +164,18 @@ type Outcome struct {
 	Reason string
 	// Err says what went wrong, without any token, secret or webhook URL.
 	Err error
+}
+
+// SendTimeout bounds one request to a channel from when it leaves: the wait
+// for the channel's pace comes before, under the caller's deadline alone.
+const SendTimeout = 5 * time.Second
+
+// Wiring is what every channel's sink is built with besides its own
+// configuration.
+type Wiring struct {
+	// HTTPClient sends the requests.
+	HTTPClient *http.Client
+	// Pacers pace each destination, shared by every instance when the
+	// delivery record is.
+	Pacers *pace.Pacers
 }

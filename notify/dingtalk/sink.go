@@ -16,22 +16,28 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"precheckwatch/config"
 	"precheckwatch/notify"
+	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
 )
 
 // Name is the DingTalk sink's name.
 const Name = "dingtalk"
 
-// DingTalk robot limits (reference notify.md §2.4): 20 messages a minute,
-// then a 10-minute block. The sink paces itself below that.
+// Limits are the robot's pace: DingTalk allows "up to 20 chats per minute
+// … exceeding 20 chats triggers a 10-minute rate limit"
+// (help.dingtalk.io custom-robots-send-group-messages). A window of 18 a
+// minute leaves a margin for clocks and transit; a burst of 18 goes at once.
+// Kept by every instance together, the window never meets the limit; a
+// throttle that another sender on the robot caused is answered with its
+// ten minutes as RetryAfter, which puts the verdict back on the queue.
+var Limits = []pace.Limit{{N: 18, Per: time.Minute}}
+
 const (
-	defaultPerMinute = 18
-	throttleBlock    = 10 * time.Minute
-	timeout          = 10 * time.Second
+	// throttleBlock is how long a throttled robot refuses everything.
+	throttleBlock = 10 * time.Minute
+	timeout       = 10 * time.Second
 	// maxAnswer bounds how much of an answer is read.
 	maxAnswer = 64 << 10
 )
@@ -48,9 +54,11 @@ type Config struct {
 	// AtMobiles and AtUserIDs are @-mentioned when a verdict is not PASSED
 	// (DINGTALK_AT_MOBILES, DINGTALK_AT_USER_IDS).
 	AtMobiles, AtUserIDs []string
-	// PerMinute paces sends to the robot; default 18, under DingTalk's 20,
-	// with no burst, so no minute ever sees more than PerMinute+1.
-	PerMinute float64
+	// Pacer paces sends to the robot; default Limits, in the process.
+	Pacer pace.Pacer
+	// Timeout bounds one request from when the pace lets it go; default
+	// notify.SendTimeout.
+	Timeout time.Duration
 	// Now is the signing clock; default time.Now.
 	Now func() time.Time
 }
@@ -63,7 +71,8 @@ type Robot struct {
 	webhook secret.Value
 	secret  secret.Value
 	client  *http.Client
-	limiter *rate.Limiter
+	pacer   pace.Pacer
+	timeout time.Duration
 	now     func() time.Time
 	scrub   *strings.Replacer
 }
@@ -78,9 +87,11 @@ func New(cfg Config) (*Robot, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	perMinute := cfg.PerMinute
-	if perMinute <= 0 {
-		perMinute = defaultPerMinute
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = notify.SendTimeout
+	}
+	if cfg.Pacer == nil {
+		cfg.Pacer, _ = pace.NewLocal(Limits...) // Limits admit sends
 	}
 	pairs := []string{cfg.WebhookURL.Reveal(), secret.RedactURL(cfg.WebhookURL.Reveal()), u.Query().Get("access_token"), secret.Mask}
 	if cfg.Secret.Set() {
@@ -91,7 +102,8 @@ func New(cfg Config) (*Robot, error) {
 		webhook:  cfg.WebhookURL,
 		secret:   cfg.Secret,
 		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
-		limiter:  rate.NewLimiter(rate.Limit(perMinute/60), 1),
+		pacer:    cfg.Pacer,
+		timeout:  cfg.Timeout,
 		now:      cfg.Now,
 		scrub:    strings.NewReplacer(pairs...),
 	}, nil
@@ -128,9 +140,11 @@ func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := d.limiter.Wait(ctx); err != nil {
+	if err := d.pacer.Wait(ctx); err != nil {
 		return notify.PaceOutcome(Name, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	var body markdownBody
 	body.MsgType, body.MsgUUID = "markdown", m.Key
 	body.Markdown.Title, body.Markdown.Text = c.Title, c.Text
@@ -220,12 +234,16 @@ func throttled(code int, msg string) bool {
 }
 
 // FromConfig is the DingTalk sink cfg configures; nil when DingTalk is off.
-func FromConfig(cfg config.Config, client *http.Client) (notify.Sink, error) {
+func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 	if !cfg.DingTalkWebhookURL.Set() {
 		return nil, nil
 	}
+	p, err := w.Pacers.Pacer(Name, cfg.DingTalkWebhookURL.Reveal(), Limits...)
+	if err != nil {
+		return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
+	}
 	s, err := New(Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret,
-		AtMobiles: cfg.DingTalkAtMobiles, AtUserIDs: cfg.DingTalkAtUserIDs, HTTPClient: client})
+		AtMobiles: cfg.DingTalkAtMobiles, AtUserIDs: cfg.DingTalkAtUserIDs, HTTPClient: w.HTTPClient, Pacer: p})
 	if err != nil {
 		return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
 	}

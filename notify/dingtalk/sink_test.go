@@ -16,6 +16,7 @@ import (
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
 	"precheckwatch/notify/notifytest"
+	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
 )
 
@@ -50,7 +51,7 @@ func newDingTalk(t *testing.T, srv *httptest.Server, token, sec string, now func
 	t.Helper()
 	d, err := dingtalk.New(dingtalk.Config{
 		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + token),
-		Secret:     secret.Value(sec), HTTPClient: srv.Client(), PerMinute: 60000, Now: now,
+		Secret:     secret.Value(sec), HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t), Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,10 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 	}
 }
 
-func TestDingTalkLimiterRespectsContext(t *testing.T) {
+// The robot's own pace is a window of 18 a minute: a burst of 18 goes at
+// once, and the 19th, whose deadline comes before the window has room, is
+// refused at once without a request.
+func TestDingTalkPacesByWindow(t *testing.T) {
 	emu, srv, clock := dingTalkGroup(t, nil)
 	d, err := dingtalk.New(dingtalk.Config{
 		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + dingToken),
@@ -218,17 +222,25 @@ func TestDingTalkLimiterRespectsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
-		t.Fatalf("first: %+v", out)
+	for i := range 18 {
+		m := verdictMessage()
+		m.Key = "burst-" + strconv.Itoa(i)
+		if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+			t.Fatalf("message %d of the burst: %+v", i+1, out)
+		}
 	}
 	m := verdictMessage()
 	m.Key = "other"
-	out := d.Send(notifytest.Within(t, 100*time.Millisecond), m)
+	start := time.Now()
+	out := d.Send(notifytest.Within(t, 5*time.Second), m)
 	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
-		t.Fatalf("second: %+v", out)
+		t.Fatalf("19th: %+v", out)
 	}
-	if n := emu.Requests(); n != 1 {
-		t.Fatalf("%d requests reached DingTalk, want 1", n)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the 19th took %s to be refused", took)
+	}
+	if n := emu.Requests(); n != 18 {
+		t.Fatalf("%d requests reached DingTalk, want 18", n)
 	}
 }
 
@@ -268,6 +280,36 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
 		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Want: notify.Failed, Reason: "errcode_400013"},
 	}, func(u string) (notify.Sink, error) {
-		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), PerMinute: 6000})
+		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), "t0ken")
+}
+
+// A send's own timeout starts when it leaves, not while it waits for the
+// window: a send that waits longer than its timeout for room still has its
+// whole timeout for the request.
+func TestDingTalkTimeoutStartsWhenTheSendLeaves(t *testing.T) {
+	faults := fault.New(1)
+	faults.SetLatency(150 * time.Millisecond)
+	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults = faults })
+	window, err := pace.NewLocal(pace.Limit{N: 1, Per: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dingtalk.New(dingtalk.Config{
+		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + dingToken),
+		Secret:     dingSecret, HTTPClient: srv.Client(), Now: clock.Now, Pacer: window, Timeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		m := verdictMessage()
+		m.Key = "paced-" + strconv.Itoa(i)
+		if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+			t.Fatalf("send %d: %+v", i+1, out)
+		}
+	}
+	if n := len(emu.Messages()); n != 2 {
+		t.Fatalf("%d delivered, want 2", n)
+	}
 }

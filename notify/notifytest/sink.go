@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"precheckwatch/notify"
+	"precheckwatch/notify/pace"
 )
 
 // NoSecrets fails when an outcome's error or a sink's printed form shows
@@ -64,4 +65,13 @@ func ReadsAnswers(t *testing.T, answers []Answer, open func(url string) (notify.
 			NoSecrets(t, out, fmt.Sprint(sink), secrets...)
 		})
 	}
+}
+
+// Unpaced is a pacer that lets a test's sends go at once.
+func Unpaced(t testing.TB) pace.Pacer {
+	p, err := pace.NewLocal(pace.Limit{N: 1000, Per: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

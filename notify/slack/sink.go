@@ -12,10 +12,10 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"golang.org/x/time/rate"
 
 	"precheckwatch/config"
 	"precheckwatch/notify"
+	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
 )
 
@@ -41,11 +41,14 @@ type BotConfig struct {
 	APIURL string
 	// HTTPClient sends the requests; default one with a 10s timeout.
 	HTTPClient *http.Client
-	// PerSecond and Burst pace posts to the channel; default 1 a second,
-	// Slack's chat.postMessage limit per channel.
-	PerSecond float64
-	Burst     int
+	// Pacer paces posts to the channel; default Limits, in the process.
+	Pacer pace.Pacer
 }
+
+// Limits are Slack's pace per channel: chat.postMessage "generally allows
+// one message per second per channel" (docs.slack.dev rate limits), and so
+// does an incoming webhook. A 429 holds the channel for its Retry-After.
+var Limits = []pace.Limit{{N: 1, Per: time.Second}}
 
 // Bot posts through the Web API with a bot token: blocks, a coloured
 // attachment bar, thread replies, and in-place updates. It is a notify.Searcher and a notify.Updater.
@@ -53,7 +56,7 @@ type Bot struct {
 	Renderer
 	api     *slackapi.Client
 	channel string
-	limiter *rate.Limiter
+	pacer   pace.Pacer
 	scrub   *strings.Replacer
 	// channelID is the channel's ID as posts answer it, for
 	// conversations.history, which takes no #name.
@@ -80,7 +83,7 @@ func NewBot(cfg BotConfig) (*Bot, error) {
 			slackapi.OptionAPIURL(cfg.APIURL),
 			slackapi.OptionHTTPClient(notify.HTTPClient(cfg.HTTPClient, timeout))),
 		channel: cfg.Channel,
-		limiter: newLimiter(cfg.PerSecond, 1, cfg.Burst),
+		pacer:   pacerOrDefault(cfg.Pacer),
 		scrub:   strings.NewReplacer(cfg.Token.Reveal(), secret.Mask),
 	}, nil
 }
@@ -110,9 +113,11 @@ func (b *Bot) SendCarrying(ctx context.Context, m notify.Message, keys []string)
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := b.limiter.Wait(ctx); err != nil {
+	if err := b.pacer.Wait(ctx); err != nil {
 		return notify.PaceOutcome(Name, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
+	defer cancel()
 	opts := messageOptions(c, false)
 	if m.ThreadOf != "" {
 		opts = append(opts, slackapi.MsgOptionTS(m.ThreadOf))
@@ -134,7 +139,7 @@ func (b *Bot) SendCarrying(ctx context.Context, m notify.Message, keys []string)
 	}
 	channel, ts, err := b.api.PostMessageContext(ctx, b.channel, opts...)
 	if err != nil {
-		return classify("slack chat.postMessage", err, b.scrub)
+		return held(ctx, b.pacer, classify("slack chat.postMessage", err, b.scrub))
 	}
 	if channel != "" {
 		b.channelID.Store(&channel)
@@ -175,9 +180,6 @@ func (b *Bot) Find(ctx context.Context, keys []string, since time.Time) (map[str
 		ChannelID: channel, Oldest: tsOf(since), Limit: findPageSize, Inclusive: true, IncludeAllMetadata: true,
 	}
 	for range findPages {
-		if err := b.limiter.Wait(ctx); err != nil {
-			return nil, notify.PaceOutcome(Name, err).Err
-		}
 		resp, err := b.api.GetConversationHistoryContext(ctx, params)
 		if err != nil {
 			return nil, classify("slack conversations.history", err, b.scrub).Err
@@ -226,12 +228,14 @@ func (b *Bot) Update(ctx context.Context, channel, ts string, m notify.Message) 
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := b.limiter.Wait(ctx); err != nil {
+	if err := b.pacer.Wait(ctx); err != nil {
 		return notify.PaceOutcome(Name, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
+	defer cancel()
 	ch, newTS, _, err := b.api.UpdateMessageContext(ctx, channel, ts, messageOptions(c, true)...)
 	if err != nil {
-		return classify("slack chat.update", err, b.scrub)
+		return held(ctx, b.pacer, classify("slack chat.update", err, b.scrub))
 	}
 	return notify.Outcome{Status: notify.Sent, Channel: ch, Ref: newTS}
 }
@@ -267,19 +271,18 @@ type WebhookConfig struct {
 	URL secret.Value
 	// HTTPClient sends the requests; default one with a 10s timeout.
 	HTTPClient *http.Client
-	// PerSecond and Burst pace posts; default 1 a second, the webhook limit.
-	PerSecond float64
-	Burst     int
+	// Pacer paces posts; default Limits, in the process.
+	Pacer pace.Pacer
 }
 
 // Webhook posts through an incoming webhook, used when there is no bot
 // token. Webhook posts answer no ts, so they cannot be threaded or updated.
 type Webhook struct {
 	Renderer
-	url     secret.Value
-	client  *http.Client
-	limiter *rate.Limiter
-	scrub   *strings.Replacer
+	url    secret.Value
+	client *http.Client
+	pacer  pace.Pacer
+	scrub  *strings.Replacer
 }
 
 // NewWebhook checks cfg and returns the sink.
@@ -293,7 +296,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 		Renderer: Renderer{Mention: cfg.Mention},
 		url:      cfg.URL,
 		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
-		limiter:  newLimiter(cfg.PerSecond, 1, cfg.Burst),
+		pacer:    pacerOrDefault(cfg.Pacer),
 		scrub:    notify.URLScrubber(cfg.URL.Reveal(), u),
 	}, nil
 }
@@ -313,15 +316,17 @@ func (w *Webhook) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := w.limiter.Wait(ctx); err != nil {
+	if err := w.pacer.Wait(ctx); err != nil {
 		return notify.PaceOutcome(Name, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
+	defer cancel()
 	msg := &slackapi.WebhookMessage{Text: c.Text, Attachments: attachments(c)}
 	if len(c.Blocks) > 0 {
 		msg.Blocks = &slackapi.Blocks{BlockSet: c.Blocks}
 	}
 	if err := slackapi.PostWebhookCustomHTTPContext(ctx, w.url.Reveal(), w.client, msg); err != nil {
-		return classify("slack webhook", err, w.scrub)
+		return held(ctx, w.pacer, classify("slack webhook", err, w.scrub))
 	}
 	return notify.Outcome{Status: notify.Sent}
 }
@@ -393,27 +398,44 @@ func redactedError(op string, err error, scrub *strings.Replacer) error {
 	return notify.Redact(op, err, scrub, cause)
 }
 
-// newLimiter returns a token bucket of perSecond tokens a second (def when
-// unset) holding burst tokens (1 when unset).
-func newLimiter(perSecond, def float64, burst int) *rate.Limiter {
-	if perSecond <= 0 {
-		perSecond = def
+// held holds the channel's pace for the Retry-After Slack answered, so
+// that no send, from this instance or another, goes before it has passed.
+func held(ctx context.Context, p pace.Pacer, out notify.Outcome) notify.Outcome {
+	if out.RetryAfter > 0 {
+		p.Hold(ctx, out.RetryAfter)
 	}
-	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+	return out
+}
+
+// pacerOrDefault is p, or Slack's own pace in the process.
+func pacerOrDefault(p pace.Pacer) pace.Pacer {
+	if p != nil {
+		return p
+	}
+	local, _ := pace.NewLocal(Limits...) // Limits admit sends
+	return local
 }
 
 // FromConfig is the Slack sink cfg configures: the bot when it has a
 // token, else the webhook; nil when Slack is off.
-func FromConfig(cfg config.Config, client *http.Client) (notify.Sink, error) {
+func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 	switch {
 	case cfg.SlackBotToken.Set():
-		s, err := NewBot(BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Mention: cfg.SlackMention, HTTPClient: client})
+		p, err := w.Pacers.Pacer(Name, cfg.SlackChannel, Limits...)
+		if err != nil {
+			return nil, fmt.Errorf("SLACK_CHANNEL: %w", err)
+		}
+		s, err := NewBot(BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Mention: cfg.SlackMention, HTTPClient: w.HTTPClient, Pacer: p})
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_BOT_TOKEN: %w", err)
 		}
 		return s, nil
 	case cfg.SlackWebhookURL.Set():
-		s, err := NewWebhook(WebhookConfig{URL: cfg.SlackWebhookURL, Mention: cfg.SlackMention, HTTPClient: client})
+		p, err := w.Pacers.Pacer(Name, cfg.SlackWebhookURL.Reveal(), Limits...)
+		if err != nil {
+			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
+		}
+		s, err := NewWebhook(WebhookConfig{URL: cfg.SlackWebhookURL, Mention: cfg.SlackMention, HTTPClient: w.HTTPClient, Pacer: p})
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
 		}

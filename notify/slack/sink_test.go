@@ -55,7 +55,7 @@ func newBot(t *testing.T, srv *httptest.Server, token, channel string) *slack.Bo
 	t.Helper()
 	bot, err := slack.NewBot(slack.BotConfig{
 		Token: secret.Value(token), Channel: channel, APIURL: srv.URL + "/api/",
-		HTTPClient: srv.Client(), PerSecond: 1000, Burst: 10,
+		HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -205,10 +205,13 @@ func TestSlackBotThreadAndUpdate(t *testing.T) {
 	}
 }
 
-func TestSlackLimiterRespectsContext(t *testing.T) {
+// Slack's pace is one post a second per channel: a second post within the
+// second waits, and one whose deadline comes first is refused at once,
+// without a request.
+func TestSlackPacesPosts(t *testing.T) {
 	emu, srv := slackWorkspace(t, nil)
 	bot, err := slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C0ALERTS",
-		APIURL: srv.URL + "/api/", HTTPClient: srv.Client(), PerSecond: 0.01})
+		APIURL: srv.URL + "/api/", HTTPClient: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +230,7 @@ func TestSlackLimiterRespectsContext(t *testing.T) {
 func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
 	_, srv := slackWorkspace(t, nil)
 	bot := newBot(t, srv, slackToken, "C0ALERTS")
-	hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + slackHook), HTTPClient: srv.Client(), PerSecond: 1000})
+	hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + slackHook), HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +276,7 @@ func TestSlackWebhookSend(t *testing.T) {
 			if tc.timeout != 0 {
 				timeout = tc.timeout
 			}
-			hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), PerSecond: 1000})
+			hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +316,7 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 		{Name: "empty answer", Status: 200, Body: "", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
 		{Name: "API URL wrong", Status: 404, Body: "not found", Want: notify.Failed, Reason: "http_404"},
 	}, func(u string) (notify.Sink, error) {
-		return slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", PerSecond: 1000})
+		return slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), slackToken)
 }
 
@@ -412,5 +415,25 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 	}
 	if got, err := bot.Find(notifytest.Within(t, 5*time.Second), []string{"t-never:slack:PASSED"}, start.Add(-time.Minute)); !errors.Is(err, slack.ErrHistoryTooLong) {
 		t.Fatalf("find past the page limit = %+v, %v; want ErrHistoryTooLong", got, err)
+	}
+}
+
+// A 429 holds the channel's pace for its Retry-After: the next post waits
+// for it rather than asking Slack again at once.
+func TestSlackRetryAfterHoldsThePace(t *testing.T) {
+	faults := fault.New(1)
+	emu, srv := slackWorkspace(t, func(c *slackemu.Config) { c.Faults = faults; c.RetryAfter = 30 * time.Second })
+	bot := newBot(t, srv, slackToken, "C0ALERTS")
+	faults.Set(fault.Throttle, 1)
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.RetryAfter != 30*time.Second {
+		t.Fatalf("throttled post: %+v", out)
+	}
+	faults.Set(fault.Throttle, 0)
+	requests := emu.Requests()
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.Reason != "local_rate_limit" {
+		t.Fatalf("post within the Retry-After: %+v", out)
+	}
+	if n := emu.Requests(); n != requests {
+		t.Fatalf("%d requests reached Slack within its Retry-After", n-requests)
 	}
 }
