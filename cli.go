@@ -24,19 +24,78 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 	mnsAddr := fs.String("mns", "127.0.0.1:9100", "MNS emulator address")
 	slackAddr := fs.String("slack", "127.0.0.1:9300", "Slack emulator address")
 	dingAddr := fs.String("dingtalk", "127.0.0.1:9400", "DingTalk emulator address")
+	precheckDuration := fs.Duration("precheck-duration", time.Minute, "how long a precheck started with StartPreCheckDatabase runs")
+	envFile := fs.String("env-file", localCloudEnvFile, "file the export lines are also written to, for another shell to source; removed on exit; empty: none")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr})
+	if *precheckDuration <= 0 {
+		fmt.Fprintf(stderr, "precheckwatch localcloud: --precheck-duration %s: want a positive duration, e.g. 1ms or 1m\n", *precheckDuration)
+		return exitUsage
+	}
+	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr,
+		PrecheckDuration: *precheckDuration})
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
 		return exitFailure
 	}
 	defer cloud.Close()
-	fmt.Fprint(stdout, cloud.Exports())
-	fmt.Fprintln(stderr, "local cloud running; eval this output in another shell, Ctrl-C to stop")
-	<-ctx.Done()
+	exports := cloud.Exports()
+	if *envFile != "" {
+		if err := os.WriteFile(*envFile, []byte(exports), 0o600); err != nil {
+			fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
+			return exitFailure
+		}
+		defer os.Remove(*envFile)
+	}
+	fmt.Fprint(stdout, exports)
+	how := "eval the export lines above in another shell"
+	if *envFile != "" {
+		how = "in another shell: . " + sourcePath(*envFile)
+	}
+	fmt.Fprintf(stdout, "# local cloud running; %s. Chat messages appear below as they arrive; Ctrl-C stops it.\n", how)
+	watchInbox(ctx, cloud, stdout)
 	return exitOK
+}
+
+// sourcePath is how the shell's "." finds name: a bare file name is looked
+// up on PATH, so it needs "./".
+func sourcePath(name string) string {
+	if strings.ContainsRune(name, filepath.Separator) {
+		return shellQuote(name)
+	}
+	return "./" + shellQuote(name)
+}
+
+// localCloudEnvFile is where localcloud writes its export lines.
+const localCloudEnvFile = "localcloud.env"
+
+// watchInbox prints each message the local cloud's chat emulators accept,
+// as it arrives, until ctx ends.
+func watchInbox(ctx context.Context, cloud *localcloud.Cloud, w io.Writer) {
+	printed := map[string]bool{}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, l := range cloud.Inbox() {
+			if key := fmt.Sprintf("%s#%d", l.Where, l.Seq); !printed[key] {
+				printed[key] = true
+				printLetter(w, l.Where, l.Text)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// printLetter prints one chat message under a heading, as the demo and
+// localcloud show them.
+func printLetter(w io.Writer, heading, text string) {
+	rule := strings.Repeat("─", 78)
+	fmt.Fprintf(w, "\n%s\n%s\n%s\n%s\n", rule, heading, rule, strings.TrimSpace(text))
 }
 
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {

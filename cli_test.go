@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,31 +29,41 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 }
 
 // startLocalCloud runs the localcloud command and applies its export lines
-// to the test's environment, as eval would.
-func startLocalCloud(t *testing.T) {
+// to the test's environment, as sourcing its env file would. It returns the
+// command's output after the export lines: the chat messages it shows.
+func startLocalCloud(t *testing.T, flags ...string) *syncBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	code := -1
+	envFile := filepath.Join(t.TempDir(), "localcloud.env")
+	args := append([]string{"--sas", "127.0.0.1:0", "--mns", "127.0.0.1:0", "--slack", "127.0.0.1:0", "--dingtalk", "127.0.0.1:0", "--env-file", envFile}, flags...)
 	go func() {
 		defer wg.Done()
 		defer pw.Close()
-		code = runLocalCloud(ctx, []string{"--sas", "127.0.0.1:0", "--mns", "127.0.0.1:0", "--slack", "127.0.0.1:0", "--dingtalk", "127.0.0.1:0"}, pw, io.Discard)
+		code = runLocalCloud(ctx, args, pw, io.Discard)
 	}()
+	inbox := &syncBuffer{}
 	t.Cleanup(func() {
 		cancel()
-		go io.Copy(io.Discard, pr)
+		go func() { _, _ = io.Copy(io.Discard, pr) }() // in case the test stopped reading early
 		wg.Wait()
 		if code != exitOK {
 			t.Errorf("localcloud exited %d after an interrupt, want 0", code)
 		}
+		if _, err := os.Stat(envFile); !os.IsNotExist(err) {
+			t.Errorf("localcloud left its env file behind: %v", err)
+		}
 	})
 	sc := bufio.NewScanner(pr)
 	seen := map[string]bool{}
-	for len(seen) < 14 && sc.Scan() {
+	for sc.Scan() {
 		line := sc.Text()
+		if strings.HasPrefix(line, "# ") {
+			break // the export lines are done
+		}
 		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		if !strings.HasPrefix(line, "export ") || !ok {
 			t.Fatalf("localcloud printed %q, want export NAME=value lines", line)
@@ -60,12 +71,41 @@ func startLocalCloud(t *testing.T) {
 		t.Setenv(name, strings.Trim(value, "'"))
 		seen[name] = true
 	}
+	go func() { _, _ = io.Copy(inbox, pr) }()
 	for _, want := range []string{"PRECHECK_QUEUE", "PRECHECK_DEAD_LETTER_QUEUE", "MNS_ENDPOINT", "SAS_ENDPOINT", "SLACK_BOT_TOKEN",
 		"SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} {
 		if !seen[want] {
 			t.Fatalf("localcloud did not export %s (got %v)", want, seen)
 		}
 	}
+	file, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("localcloud wrote no env file: %v", err)
+	}
+	for name := range seen {
+		if !strings.Contains(string(file), "export "+name+"=") {
+			t.Errorf("the env file lacks %s:\n%s", name, file)
+		}
+	}
+	return inbox
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestHelpAndUsage(t *testing.T) {
@@ -324,4 +364,39 @@ func closedPortURL(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return "http://" + addr
+}
+
+// The local cloud by hand: a precheck started through it finishes after
+// --precheck-duration, one timer invocation posts its verdict, and
+// localcloud shows the messages its chat emulators received.
+func TestLocalCloudShowsTheMessagesItReceives(t *testing.T) {
+	inbox := startLocalCloud(t, "--precheck-duration", "1ms")
+	code, out, errOut := cli(t, "start", "--database-type", "MYSQL", "--instance-uuid", "u-inbox", "--region", "cn-hangzhou", "--label", "inbox-db")
+	if code != exitOK {
+		t.Fatalf("start: %d %q %q", code, out, errOut)
+	}
+	taskID := strings.Fields(out)[3]
+	code, out, errOut = cli(t, "invoke", "--event", "events/timer.json")
+	var rep struct {
+		Finished int            `json:"finished"`
+		Notified map[string]int `json:"notified"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Finished != 1 {
+		t.Fatalf("invoke: exit %d, want one finished task:\n%s\n%s", code, out, errOut)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !(strings.Count(inbox.String(), taskID) >= 2 && strings.Contains(inbox.String(), "DingTalk db-oncall")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("localcloud did not show the Slack and DingTalk messages of %s within 10s; it showed:\n%s", taskID, inbox.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{"Slack #" + localcloud.SlackChannel, "DingTalk db-oncall", "inbox-db", "PASSED"} {
+		if !strings.Contains(inbox.String(), want) {
+			t.Errorf("localcloud's output lacks %q:\n%s", want, inbox.String())
+		}
+	}
+	if strings.Contains(inbox.String(), "(good)") {
+		t.Errorf("localcloud names the attachment's colour:\n%s", inbox.String())
+	}
 }

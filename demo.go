@@ -220,10 +220,9 @@ func dingTalkFor(cloud *localcloud.Cloud, taskID string) string {
 }
 
 func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
-	rule := strings.Repeat("─", 78)
 	for _, t := range tasks {
-		fmt.Fprintf(d.out, "\n%s\nSlack #%s — %s\n%s\n%s\n", rule, localcloud.SlackChannel, t.task.Label, rule, strings.TrimSpace(slackFor(cloud, t.task.TaskID)))
-		fmt.Fprintf(d.out, "\n%s\nDingTalk — %s\n%s\n%s\n", rule, t.task.Label, rule, strings.TrimSpace(dingTalkFor(cloud, t.task.TaskID)))
+		printLetter(d.out, fmt.Sprintf("Slack #%s — %s", localcloud.SlackChannel, t.task.Label), slackFor(cloud, t.task.TaskID))
+		printLetter(d.out, "DingTalk — "+t.task.Label, dingTalkFor(cloud, t.task.TaskID))
 	}
 }
 
