@@ -31,7 +31,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 // startLocalCloud runs the localcloud command and applies its export lines
 // to the test's environment, as sourcing its env file would. It returns the
 // command's output after the export lines: the chat messages it shows.
-func startLocalCloud(t *testing.T, flags ...string) *syncBuffer {
+func startLocalCloud(t *testing.T, flags ...string) *outputLog {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -45,7 +45,7 @@ func startLocalCloud(t *testing.T, flags ...string) *syncBuffer {
 		defer pw.Close()
 		code = runLocalCloud(ctx, args, pw, io.Discard)
 	}()
-	inbox := &syncBuffer{}
+	inbox := &outputLog{}
 	t.Cleanup(func() {
 		cancel()
 		go func() { _, _ = io.Copy(io.Discard, pr) }() // in case the test stopped reading early
@@ -88,24 +88,6 @@ func startLocalCloud(t *testing.T, flags ...string) *syncBuffer {
 		}
 	}
 	return inbox
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestHelpAndUsage(t *testing.T) {

@@ -149,7 +149,7 @@ type readmeWalk struct {
 
 type backgroundCommand struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *outputLog
 	done chan struct{}
 }
 
@@ -185,7 +185,7 @@ func (w *readmeWalk) start(t *testing.T, line string) {
 	cmd := exec.Command("sh", "-c", "exec "+line)
 	cmd.Env = w.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	bc := &backgroundCommand{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	bc := &backgroundCommand{cmd: cmd, out: &outputLog{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = bc.out, bc.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
