@@ -56,8 +56,7 @@ type benchConfig struct {
 	// round trips and adds RedisLatency to each.
 	Dedupe       string
 	RedisLatency time.Duration
-	// Visibility is the pending queue's VisibilityTimeout; 0 keeps the
-	// local cloud's.
+	// Visibility is the queues' VisibilityTimeout; 0 is MNS's default.
 	Visibility time.Duration
 	// ColdStarts is how many instances of each binary the cold-start
 	// figures are the median of.
@@ -118,7 +117,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: a comma list of slack and dingtalk, or none")
 	fs.StringVar(&cfg.Dedupe, "dedupe", "memory", "delivery record: memory (the function's own) or redis (a real redis-server, round trips counted)")
 	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
-	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the pending queue; 0 keeps the local cloud's")
+	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the queues; 0 is MNS's default, 30s")
 	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -267,18 +266,11 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 		}
 	}
 
-	cloud, err := localcloud.Start(localcloud.Options{Seed: 1})
+	cloud, err := localcloud.Start(localcloud.Options{Seed: 1, VisibilityTimeout: int(cfg.Visibility / time.Second)})
 	if err != nil {
 		return res, err
 	}
 	defer cloud.Close()
-	if cfg.Visibility > 0 {
-		cloud.MNS.DeleteQueue(localcloud.PendingQueue)
-		if err := cloud.MNS.CreateQueue(localcloud.PendingQueue, mns.QueueAttributes{VisibilityTimeout: int(cfg.Visibility / time.Second)}); err != nil {
-			return res, fmt.Errorf("create the pending queue: %w", err)
-		}
-		say("pending queue VisibilityTimeout %s", cfg.Visibility)
-	}
 	env := append(cfg.channelOverrides(), [][2]string{
 		{"CHECK_CONCURRENCY", strconv.Itoa(cfg.Concurrency)},
 		{"SAS_RATE_LIMIT", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)},
