@@ -5,6 +5,8 @@ package fault
 
 import (
 	"context"
+	"maps"
+	"math"
 	"math/rand"
 	"sync"
 	"time"
@@ -33,6 +35,11 @@ type Injector struct {
 	latency time.Duration
 	rng     *rand.Rand
 	counts  map[Kind]int
+	// shares, when set, replaces rates: kind k is injected in shares[k] of
+	// the picks since SetShares, dealt counting those injected.
+	shares map[Kind]float64
+	picks  int
+	dealt  map[Kind]int
 }
 
 // New returns an injector whose choices follow seed, so a failing run can be
@@ -65,11 +72,26 @@ func (i *Injector) Latency() time.Duration {
 	return i.latency
 }
 
+// SetShares makes kind k fail exactly shares[k] of the requests from now
+// on, at random places: after n requests it has been injected
+// ceil(shares[k]×n) times, or one or two fewer while it is due. Rates draw
+// each request independently, so a service with few requests may see none
+// of its share; shares give every service its proportion. It replaces the
+// rates until Reset.
+func (i *Injector) SetShares(shares map[Kind]float64) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.shares = maps.Clone(shares)
+	i.picks = 0
+	i.dealt = map[Kind]int{}
+}
+
 // Reset turns every fault off and zeroes the latency.
 func (i *Injector) Reset() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.rates = nil
+	i.shares = nil
 	i.latency = 0
 }
 
@@ -81,17 +103,40 @@ func (i *Injector) Pick() Kind {
 	if i.rng == nil {
 		i.rng = rand.New(rand.NewSource(1))
 	}
+	if i.shares != nil {
+		return i.pickShare()
+	}
 	for _, k := range Kinds {
 		r := i.rates[k]
 		if r > 0 && i.rng.Float64() < r {
-			if i.counts == nil {
-				i.counts = map[Kind]int{}
-			}
-			i.counts[k]++
+			i.count(k)
 			return k
 		}
 	}
 	return ""
+}
+
+// pickShare is Pick under SetShares: a kind one request behind its share
+// is injected now or, at random, at the next request; two behind, now.
+func (i *Injector) pickShare() Kind {
+	i.picks++
+	for _, k := range Kinds {
+		due := int(math.Ceil(i.shares[k]*float64(i.picks))) - i.dealt[k]
+		if due >= 2 || (due == 1 && i.rng.Float64() < 0.5) {
+			i.dealt[k]++
+			i.count(k)
+			return k
+		}
+	}
+	return ""
+}
+
+// count records an injected kind; i.mu is held.
+func (i *Injector) count(k Kind) {
+	if i.counts == nil {
+		i.counts = map[Kind]int{}
+	}
+	i.counts[k]++
 }
 
 // Counts reports how many faults of each kind were injected so far.

@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
@@ -11,11 +12,7 @@ func TestPickFollowsRatesAndSeed(t *testing.T) {
 		i := New(seed)
 		i.Set(Throttle, 0.2)
 		i.Set(Server, 0.1)
-		out := make([]Kind, 2000)
-		for n := range out {
-			out[n] = i.Pick()
-		}
-		return out
+		return picks(i, 2000)
 	}
 	a, b := draw(42), draw(42)
 	counts := map[Kind]int{}
@@ -56,4 +53,57 @@ func TestCountsResetAndDelay(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Delay or HangUntil ignored a cancelled context")
 	}
+}
+
+func TestSharesAreExactAtRandomPlaces(t *testing.T) {
+	shares := map[Kind]float64{Throttle: 0.08, Server: 0.09, Hang: 0.03}
+	draw := func(seed int64) []Kind {
+		i := New(seed)
+		i.Set(Throttle, 1) // replaced by the shares
+		i.SetShares(shares)
+		return picks(i, 1000)
+	}
+	a, b := draw(7), draw(7)
+	counts := map[Kind]int{}
+	gaps := map[int]bool{}
+	last := -1
+	for n := range a {
+		if a[n] != b[n] {
+			t.Fatal("the same seed drew differently")
+		}
+		if a[n] != "" {
+			counts[a[n]]++
+		}
+		if a[n] == Throttle {
+			if last >= 0 {
+				gaps[n-last] = true
+			}
+			last = n
+		}
+		// After n+1 picks every kind is within two of its share.
+		for k, s := range shares {
+			want := int(math.Ceil(s * float64(n+1)))
+			if counts[k] > want || counts[k] < want-2 {
+				t.Fatalf("after %d picks %s was injected %d times, want %d (or up to two fewer)", n+1, k, counts[k], want)
+			}
+		}
+	}
+	if len(gaps) < 3 {
+		t.Errorf("throttling came at regular intervals %v, want random places", gaps)
+	}
+	i := New(1)
+	i.SetShares(shares)
+	i.Reset()
+	if i.Pick() != "" {
+		t.Fatal("Reset left the shares on")
+	}
+}
+
+// picks draws n times from i.
+func picks(i *Injector, n int) []Kind {
+	out := make([]Kind, n)
+	for k := range out {
+		out[k] = i.Pick()
+	}
+	return out
 }
