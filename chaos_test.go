@@ -22,61 +22,110 @@ import (
 	"precheckwatch/precheck"
 )
 
-// The long chaos run: go test -run 'TestChaos$' -chaos.tasks=2000
-// -chaos.kills=25 -chaos.faultrate=0.2 -timeout 60m -v . The defaults are the
-// short run of the normal suite. CHAOS_LOG=path keeps the function's log.
+// The long chaos run, at FC scale:
+//
+//	go test -c -o /tmp/chaos.test . && /tmp/chaos.test -test.run 'TestChaos$' -test.v -test.timeout 90m \
+//	  -chaos.tasks=2000 -chaos.instances=4 -chaos.kills=25 -chaos.faultrate=0.2 -chaos.visibility=30 \
+//	  -chaos.expiries=6 -chaos.redis=6 -chaos.large=0.05 -chaos.retry=BACKOFF_RETRY
+//
+// The defaults are the short run of the normal suite. CHAOS_LOG=path keeps
+// the function's log.
 var (
-	chaosTasks     = flag.Int("chaos.tasks", 40, "tasks the chaos test runs through the local cloud")
-	chaosKills     = flag.Int("chaos.kills", 3, "SIGKILLs of the function process during the chaos test")
-	chaosFaultRate = flag.Float64("chaos.faultrate", 0.2, "share of calls to every service that fail (throttling, 5xx, hangs)")
-	chaosSeed      = flag.Uint64("chaos.seed", 1, "seed of the chaos test's choices (task scripts, kill moments, faults)")
-	chaosBudget    = flag.Duration("chaos.budget", 0, "how long the chaos test may take before it reports the tasks it lost (default scales with the tasks)")
+	chaosTasks      = flag.Int("chaos.tasks", 24, "tasks the chaos test runs through the local cloud")
+	chaosInstances  = flag.Int("chaos.instances", 1, "most function instances running at once (reservedConcurrency)")
+	chaosKills      = flag.Int("chaos.kills", 3, "SIGKILLs of function instances, busy ones first, at random moments")
+	chaosFaultRate  = flag.Float64("chaos.faultrate", 0.2, "share of the calls to each service that fail (throttling, 5xx, hangs)")
+	chaosSeed       = flag.Uint64("chaos.seed", 1, "seed of the chaos test's choices (task scripts, kill moments, faults)")
+	chaosBudget     = flag.Duration("chaos.budget", 0, "how long the chaos test may take before it reports the tasks it lost (default scales with the tasks)")
+	chaosVisibility = flag.Int("chaos.visibility", 60, "VisibilityTimeout of the queues in seconds (MNS's default is 30)")
+	chaosExpiries   = flag.Int("chaos.expiries", 0, "jumps of the queue clock past the visibility timeout, so every message in flight comes back")
+	chaosRedis      = flag.Int("chaos.redis", 0, "Redis spells, in turn: slow (150 ms each way), frozen, restarted from its append-only file")
+	chaosLarge      = flag.Float64("chaos.large", 0, "share of tasks whose verdict has hundreds of items")
+	chaosRetry      = flag.String("chaos.retry", "EXPONENTIAL_DECAY_RETRY", "the stream's PushRetryStrategy; BACKOFF_RETRY also sets s.yaml's dead-letter queue")
 )
 
 // chaosPlan is one chaos run.
 type chaosPlan struct {
-	tasks     int
-	kills     int
-	faultRate float64
-	seed      uint64
-	budget    time.Duration
+	tasks, instances, kills int
+	faultRate               float64
+	seed                    uint64
+	budget                  time.Duration
+	visibility              int // seconds
+	expiries, redisSpells   int
+	large                   float64
+	retry                   eventbridge.RetryStrategy
 }
 
-// TestChaos sends tasks of random running times through the local cloud
-// while every service fails a share of its calls and the function process is
-// SIGKILLed at random moments, then checks SPEC §8: every task has exactly
-// one final message on each channel, and the queue is empty.
+// TestChaos sends tasks of random running times through the local cloud,
+// to several function instances on one queue, while every service fails its
+// share of calls, instances are SIGKILLed, the queue's visibility timeouts
+// expire under running invocations and the shared Redis record turns slow,
+// freezes or restarts. It then checks SPEC §8 from the emulators' own
+// records: every task seeded has exactly one verdict on each channel, and
+// the queue is empty.
 func TestChaos(t *testing.T) {
-	p := chaosPlan{tasks: *chaosTasks, kills: *chaosKills, faultRate: *chaosFaultRate, seed: *chaosSeed, budget: *chaosBudget}
+	p := chaosPlan{
+		tasks: *chaosTasks, instances: *chaosInstances, kills: *chaosKills, faultRate: *chaosFaultRate,
+		seed: *chaosSeed, budget: *chaosBudget, visibility: *chaosVisibility,
+		expiries: *chaosExpiries, redisSpells: *chaosRedis, large: *chaosLarge,
+	}
+	switch *chaosRetry {
+	case eventbridge.BackoffRetry.String():
+		p.retry = eventbridge.BackoffRetry
+	case eventbridge.ExponentialDecayRetry.String():
+		p.retry = eventbridge.ExponentialDecayRetry
+	default:
+		t.Fatalf("-chaos.retry %q: want BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY", *chaosRetry)
+	}
 	if p.budget == 0 {
 		p.budget = 2*time.Minute + time.Duration(p.tasks)*300*time.Millisecond
 	}
 	runChaos(t, p)
 }
 
-// chaosRig is the local cloud, a real Redis as the shared delivery record,
-// and the real binary under the emulated FC runtime.
+// chaosRig is the local cloud, a real Redis behind a proxy as the shared
+// delivery record, and the real binary under the emulated FC runtime.
 type chaosRig struct {
 	*rig
-	rng *rand.Rand
-	ids []string
+	redis *redistest.Server
+	proxy *redistest.Proxy
+	rng   *rand.Rand
+	ids   []string
 }
 
+// newChaosRig starts the rig; maxInstances 0 lets the function scale out
+// as FC does. Redis keeps an append-only file, as the durable store the
+// README asks for does, so a restart keeps the record.
 func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, maxInstances int, overrides ...[2]string) *chaosRig {
 	t.Helper()
-	redis := redistest.Run(t)
+	redis := redistest.RunWith(t, redistest.Options{Persistent: true})
+	proxy, err := redistest.NewProxy(redis.Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
 	env := append([][2]string{
-		{"DEDUPE_URL", redis.URL},
+		{"DEDUPE_URL", proxy.URL},
 		{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "2h"}, {"LOG_LEVEL", "info"},
 		{"SAS_RATE_LIMIT", "200"}, {"DIGEST_THRESHOLD", "1"},
 	}, overrides...)
 	r := startRig(t, rigConfig{cloud: cloudOpts, env: env, timeout: 10 * time.Second, timerPayload: `{"maxTasks":200}`, maxInstances: maxInstances})
-	return &chaosRig{rig: r, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &chaosRig{rig: r, redis: redis, proxy: proxy, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // seedRandom enqueues n tasks whose prechecks take 1 to 6 queries and end
 // passed, warned, failed or in error.
 func (c *chaosRig) seedRandom(n int, maxDelay time.Duration) {
+	c.seed(n, maxDelay, 0)
+}
+
+// largeInstances is how many instances a large verdict covers: with five
+// items each, hundreds of items.
+const largeInstances = 60
+
+// seed enqueues n tasks like seedRandom, a share large of them failing on
+// largeInstances instances at once.
+func (c *chaosRig) seed(n int, maxDelay time.Duration, large float64) {
 	c.t.Helper()
 	at := time.Now().Add(-time.Minute)
 	for i := range n {
@@ -88,12 +137,19 @@ func (c *chaosRig) seedRandom(n int, maxDelay time.Duration) {
 		}
 		sort.Ints(polls)
 		script := securitycenter.Task{ID: id, DatabaseType: "MYSQL", Polls: append(polls, 100)}
-		switch c.rng.IntN(4) {
-		case 0:
+		switch kind := c.rng.IntN(4); {
+		case large > 0 && c.rng.Float64() < large:
+			var instances []securitycenter.InstanceResult
+			for k := range largeInstances {
+				instances = append(instances, securitycenter.Check("MYSQL", fmt.Sprintf("i-%s-%02d", id, k), at,
+					map[string]string{"MYSQL_DISK_SPACE": "NOT_ENOUGH"}))
+			}
+			script.Result = securitycenter.ResultJSON(instances...)
+		case kind == 0:
 			script.Result = securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-"+id, at, nil))
-		case 1:
+		case kind == 1:
 			script.Result = securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-"+id, at, map[string]string{"MYSQL_BINLOG_FORMAT": "WARNING"}))
-		case 2:
+		case kind == 2:
 			script.Result = securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-"+id, at, map[string]string{"MYSQL_DISK_SPACE": "NOT_ENOUGH"}))
 		default:
 			script.Description = securitycenter.DescriptionError
@@ -115,41 +171,60 @@ func (c *chaosRig) seedRandom(n int, maxDelay time.Duration) {
 	}
 }
 
-// chaosID matches the ids seedRandom gives: fixed width, so no id is a
-// prefix of another.
+// chaosID matches the ids seed gives: fixed width, so no id is a prefix of
+// another.
 var chaosID = regexp.MustCompile(`chaos-\d{5}`)
 
-// verdictCounts counts, per task id, the messages naming it on each channel.
-func (c *chaosRig) verdictCounts() (slack, ding map[string]int) {
-	count := func(text string, into map[string]int) {
-		named := map[string]bool{}
-		for _, id := range chaosID.FindAllString(text, -1) {
-			if !named[id] {
-				named[id] = true
-				into[id]++
+// verdictCounts counts, per channel and task id, the messages the channel's
+// emulator received that name the task.
+func (c *chaosRig) verdictCounts() map[string]map[string]int {
+	count := func(texts []string) map[string]int {
+		into := map[string]int{}
+		for _, text := range texts {
+			named := map[string]bool{}
+			for _, id := range chaosID.FindAllString(text, -1) {
+				if !named[id] {
+					named[id] = true
+					into[id]++
+				}
 			}
 		}
+		return into
 	}
-	slack, ding = map[string]int{}, map[string]int{}
+	var slackTexts, dingTexts []string
 	for _, m := range c.cloud.Slack.Messages() {
-		count(m.PlainText(), slack)
+		slackTexts = append(slackTexts, m.PlainText())
 	}
 	for _, m := range c.cloud.DingTalk.Messages() {
-		count(m.PlainText(), ding)
+		dingTexts = append(dingTexts, m.PlainText())
 	}
-	return slack, ding
+	return map[string]map[string]int{"slack": count(slackTexts), "dingtalk": count(dingTexts)}
 }
 
-// tally compares the channels with the tasks: lost lack a message on some
-// channel, duplicated have more than one on some channel.
+// chatChannels are the channels every task's verdict must reach, in report
+// order.
+var chatChannels = []string{"slack", "dingtalk"}
+
+// tally compares what the channels received with the tasks seeded: lost
+// lack a message on some channel, duplicated have more than one on some
+// channel.
 func (c *chaosRig) tally() (lost, duplicated []string) {
-	slack, ding := c.verdictCounts()
+	counts := c.verdictCounts()
 	for _, id := range c.ids {
-		switch s, d := slack[id], ding[id]; {
-		case s == 0 || d == 0:
-			lost = append(lost, fmt.Sprintf("%s (slack %d, dingtalk %d)", id, s, d))
-		case s > 1 || d > 1:
-			duplicated = append(duplicated, fmt.Sprintf("%s (slack %d, dingtalk %d)", id, s, d))
+		var per []string
+		missing, twice := false, false
+		for _, ch := range chatChannels {
+			n := counts[ch][id]
+			missing = missing || n == 0
+			twice = twice || n > 1
+			per = append(per, fmt.Sprintf("%s %d", ch, n))
+		}
+		desc := fmt.Sprintf("%s (%s)", id, strings.Join(per, ", "))
+		switch {
+		case missing:
+			lost = append(lost, desc)
+		case twice:
+			duplicated = append(duplicated, desc)
 		}
 	}
 	return lost, duplicated
@@ -167,61 +242,61 @@ func (c *chaosRig) injectors() map[string]*fault.Injector {
 	}
 }
 
-// setFaults makes each service fail rate of its calls: throttling and 5xx
-// answers share most of it, hangs (which cost a client timeout each) the
-// rest. The injector draws kind after kind, so each kind's rate is its share
-// of the calls the kinds before it spared.
+// chaosServices are the services the function calls, in report order.
+var chaosServices = []string{"sas", "mns", "slack", "dingtalk"}
+
+// setFaults makes each service fail rate of its own calls, exactly, so a
+// chat channel with few calls gets its share as Security Center does:
+// throttling and 5xx answers share most of it, hangs (which cost a client
+// timeout each) the rest.
 func (c *chaosRig) setFaults(rate float64) {
-	throttle := rate * 0.4
-	server := rate * 0.45 / (1 - throttle)
-	hang := rate * 0.15 / ((1 - throttle) * (1 - server))
 	for _, in := range c.injectors() {
-		in.Set(fault.Throttle, throttle)
-		in.Set(fault.Server, server)
-		in.Set(fault.Hang, hang)
-		if rate > 0 {
-			in.SetLatency(5 * time.Millisecond)
-		} else {
+		if rate <= 0 {
 			in.Reset()
+			continue
 		}
+		in.SetShares(map[fault.Kind]float64{fault.Throttle: rate * 0.4, fault.Server: rate * 0.45, fault.Hang: rate * 0.15})
+		in.SetLatency(5 * time.Millisecond)
 	}
 }
 
 // drive runs the platform around the function until done reports true or
-// ctx ends: the EventBridge stream, a timer sweep every second, and a queue
-// clock that skips backoff delays and visibility timeouts.
-func (c *chaosRig) drive(ctx context.Context, done func() bool) bool {
+// ctx ends: the EventBridge stream as s.yaml configures it but for its
+// batch size, pushing up to one batch per instance at once; an
+// asynchronous timer sweep every two seconds; and a queue clock at four
+// times real time, which backoff delays and visibility timeouts follow.
+func (c *chaosRig) drive(ctx context.Context, p chaosPlan, done func() bool) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: deferred calls run last first
 	defer cancel()
-	stream, err := eventbridge.NewStream(c.fn, eventbridge.StreamConfig{
+	cfg := eventbridge.StreamConfig{
 		Queue: c.cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch",
 		// Large batches: DingTalk takes 20 messages a minute, so tasks must
 		// share them, and an invocation digests only what it finished.
-		BatchSize: 50, BatchWindow: time.Second,
-		// Without a dead-letter queue EventBridge discards a batch whose
-		// retries ran out; EXPONENTIAL_DECAY_RETRY keeps retrying for a
-		// (scaled) day, so only the function can lose a task.
-		RetryStrategy: eventbridge.ExponentialDecayRetry, RetryScale: 0.01,
+		BatchSize: 50, BatchWindow: time.Second, Concurrency: max(p.instances, 1),
+		RetryStrategy: p.retry, RetryScale: 0.05,
+	}
+	if p.retry == eventbridge.BackoffRetry {
+		// As s.yaml deploys it; a good task dead-lettered counts as lost.
+		cfg.DeadLetter = func(_ context.Context, event []byte) error {
+			_, err := c.cloud.MNS.Send(localcloud.DeadLetterQueue, string(event), 0)
+			return err
+		}
+	}
+	stream, err := eventbridge.NewStream(c.fn, cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	timer, err := eventbridge.NewTimer(c.fn, eventbridge.TimerConfig{
+		Name: "sweep", Payload: `{"maxTasks":200}`, Interval: 2 * time.Second, RetryScale: 0.05,
 	})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = stream.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
-			_, _ = c.timer.Fire(fctx) // failures are part of the chaos
-			fcancel()
-			sleep(ctx, time.Second)
-		}
-	}()
+	for _, run := range []func(context.Context) error{stream.Run, timer.Run} {
+		wg.Go(func() { _ = run(ctx) }) // failures are part of the chaos
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -230,9 +305,6 @@ func (c *chaosRig) drive(ctx context.Context, done func() bool) bool {
 			return false
 		case <-tick.C:
 		}
-		// Four times real time: visibility timeouts (a minute) still
-		// outlast an invocation (10s), so only lost answers, kills and
-		// failed deletes bring a message back early.
 		c.cloud.MNS.Advance(time.Second)
 		if done() {
 			return true
@@ -240,18 +312,44 @@ func (c *chaosRig) drive(ctx context.Context, done func() bool) bool {
 	}
 }
 
-// killer SIGKILLs the function kills times at random moments spread over
-// about span, and counts the kills that hit a live instance.
-func (c *chaosRig) killer(ctx context.Context, kills int, span time.Duration, killed *atomic.Int64) {
+// chaosCounts are the disruptions a run made.
+type chaosCounts struct {
+	kills, expiries, slow, frozen, restarts atomic.Int64
+}
+
+// disrupt makes n disruptions at random moments spread over about span:
+// each one a call of act with its index.
+func (c *chaosRig) disrupt(ctx context.Context, n int, span time.Duration, act func(i int)) {
 	seed := c.rng.Uint64()
 	rng := rand.New(rand.NewPCG(seed, seed))
-	for range kills {
-		if !sleep(ctx, time.Duration(rng.Int64N(int64(2*span/time.Duration(max(kills, 1)))))) {
+	for i := range n {
+		if !sleep(ctx, time.Duration(rng.Int64N(int64(2*span/time.Duration(max(n, 1)))))) {
 			return
 		}
-		if c.fn.Kill() {
-			killed.Add(1)
+		act(i)
+	}
+}
+
+// redisSpell is spell i of the rotation: slow for a while (150 ms each
+// way, a distant or overloaded Redis), frozen for a while, or restarted.
+func (c *chaosRig) redisSpell(ctx context.Context, i int, counts *chaosCounts) {
+	switch i % 3 {
+	case 0:
+		counts.slow.Add(1)
+		c.proxy.SetLatency(300 * time.Millisecond)
+		sleep(ctx, 5*time.Second)
+		c.proxy.SetLatency(0)
+	case 1:
+		counts.frozen.Add(1)
+		c.proxy.Freeze()
+		sleep(ctx, 3*time.Second)
+		c.proxy.Thaw()
+	default:
+		if err := c.redis.Restart(); err != nil {
+			c.t.Errorf("restart Redis: %v", err)
+			return
 		}
+		counts.restarts.Add(1)
 	}
 }
 
@@ -267,36 +365,54 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func runChaos(t *testing.T, p chaosPlan) {
-	c := newChaosRig(t, p.seed, localcloud.Options{Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true, VisibilityTimeout: 60}, 1)
+	c := newChaosRig(t, p.seed, localcloud.Options{
+		Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true, VisibilityTimeout: p.visibility,
+	}, max(p.instances, 1))
 	start := time.Now()
-	c.seedRandom(p.tasks, 5*time.Second)
+	c.seed(p.tasks, 5*time.Second, p.large)
 	c.setFaults(p.faultRate)
 
 	ctx, cancel := context.WithTimeout(context.Background(), p.budget)
 	defer cancel()
-	var killed atomic.Int64
-	killCtx, stopKilling := context.WithCancel(ctx)
-	var kwg sync.WaitGroup
-	kwg.Add(1)
-	go func() {
-		defer kwg.Done()
-		c.killer(killCtx, p.kills, max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond), &killed)
-	}()
-	// Kills stop once every task has its verdicts; faults go on until the
-	// queue is empty too.
+	var counts chaosCounts
+	chaosCtx, stopChaos := context.WithCancel(ctx)
+	span := max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond)
+	var cwg sync.WaitGroup
+	cwg.Go(func() {
+		c.disrupt(chaosCtx, p.kills, span, func(int) {
+			if c.fn.Kill() {
+				counts.kills.Add(1)
+			}
+		})
+	})
+	cwg.Go(func() {
+		c.disrupt(chaosCtx, p.expiries, span, func(int) {
+			// Every message received so far becomes visible again, its
+			// handles dead: as if each invocation outlived its visibility.
+			c.cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
+			counts.expiries.Add(1)
+		})
+	})
+	cwg.Go(func() {
+		c.disrupt(chaosCtx, p.redisSpells, span, func(i int) { c.redisSpell(chaosCtx, i, &counts) })
+	})
+	// Disruptions stop once every task has its verdicts; faults go on
+	// until the queue is empty too.
 	allPosted := func() bool {
 		lost, _ := c.tally()
 		return len(lost) == 0
 	}
-	posted := c.drive(ctx, func() bool {
+	posted := c.drive(ctx, p, func() bool {
 		if allPosted() {
-			stopKilling()
+			stopChaos()
 			return c.queued() == 0
 		}
 		return false
 	})
-	stopKilling()
-	kwg.Wait()
+	stopChaos()
+	cwg.Wait()
+	c.proxy.SetLatency(0)
+	c.proxy.Thaw()
 	faultsOn := time.Since(start)
 
 	// Let whatever is still in flight land, faults off: a lease of a killed
@@ -305,7 +421,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 	c.setFaults(0)
 	settle, cancelSettle := context.WithTimeout(context.Background(), 15*time.Second)
 	quietSince := time.Now()
-	c.drive(settle, func() bool {
+	c.drive(settle, p, func() bool {
 		if c.queued() != 0 {
 			quietSince = time.Now()
 		}
@@ -317,21 +433,24 @@ func runChaos(t *testing.T, p chaosPlan) {
 	var faults []string
 	var injected, requests int
 	calls := c.requests()
-	for _, name := range []string{"sas", "mns", "slack", "dingtalk"} {
-		counts := c.injectors()[name].Counts()
-		n := counts[fault.Throttle] + counts[fault.Server] + counts[fault.Hang]
+	for _, name := range chaosServices {
+		fc := c.injectors()[name].Counts()
+		n := fc[fault.Throttle] + fc[fault.Server] + fc[fault.Hang]
 		injected += n
 		requests += calls[name]
-		faults = append(faults, fmt.Sprintf("%s %d of %d calls (throttle %d, 5xx %d, hang %d)",
-			name, n, calls[name], counts[fault.Throttle], counts[fault.Server], counts[fault.Hang]))
+		faults = append(faults, fmt.Sprintf("%s %d of %d calls, %.0f%% (throttle %d, 5xx %d, hang %d)",
+			name, n, calls[name], 100*float64(n)/float64(max(calls[name], 1)), fc[fault.Throttle], fc[fault.Server], fc[fault.Hang]))
 	}
 	st := c.fn.Stats()
+	dead := len(c.cloud.MNS.Messages(localcloud.DeadLetterQueue))
 	t.Logf("chaos: %d tasks, seed %d, %s with faults (all posted: %v), %s in all", p.tasks, p.seed, faultsOn.Round(time.Millisecond), posted, time.Since(start).Round(time.Millisecond))
-	t.Logf("chaos: faults injected %d of %d calls (%.1f%%): %s", injected, requests, 100*float64(injected)/float64(max(requests, 1)), strings.Join(faults, "; "))
-	t.Logf("chaos: kills %d (of %d planned); invocations %d, succeeded %d, failed %d, timed out %d, died with their instance %d, cold starts %d",
-		killed.Load(), p.kills, st.Invocations, st.Succeeded, st.Failed, st.TimedOut, st.InstanceDied, st.ColdStarts)
-	t.Logf("chaos: slack messages %d, dingtalk messages %d, dead-lettered %d", len(c.cloud.Slack.Messages()), len(c.cloud.DingTalk.Messages()), len(c.cloud.MNS.Messages(localcloud.DeadLetterQueue)))
-	t.Logf("chaos: lost %d, duplicated %d, still queued %d", len(lost), len(duplicated), c.queued())
+	t.Logf("chaos: faults injected %d of %d calls: %s", injected, requests, strings.Join(faults, "; "))
+	t.Logf("chaos: kills %d (of %d planned), visibility expiries %d, Redis slow %d, frozen %d, restarted %d",
+		counts.kills.Load(), p.kills, counts.expiries.Load(), counts.slow.Load(), counts.frozen.Load(), counts.restarts.Load())
+	t.Logf("chaos: invocations %d, succeeded %d, failed %d, timed out %d, died with their instance %d; instances started %d, at most %d at once, reclaimed %d",
+		st.Invocations, st.Succeeded, st.Failed, st.TimedOut, st.InstanceDied, st.ColdStarts, st.PeakInstances, st.Reclaimed)
+	t.Logf("chaos: slack messages %d, dingtalk messages %d, dead-lettered %d, still queued %d",
+		len(c.cloud.Slack.Messages()), len(c.cloud.DingTalk.Messages()), dead, c.queued())
 	if len(lost) > 0 {
 		t.Errorf("%d tasks lack a verdict on some channel: %s", len(lost), head(lost, 20))
 	}
@@ -344,8 +463,8 @@ func runChaos(t *testing.T, p chaosPlan) {
 			t.Logf("left on the queue: dequeued %d times, visible at %s: %.300s", m.DequeueCount, m.NextVisibleTime.Format(time.RFC3339), m.Body)
 		}
 	}
-	if n := len(c.cloud.MNS.Messages(localcloud.DeadLetterQueue)); n != 0 {
-		t.Errorf("%d good tasks were dead-lettered", n)
+	if dead != 0 {
+		t.Errorf("%d good tasks were dead-lettered", dead)
 	}
 	if p.faultRate > 0 && injected == 0 {
 		t.Error("no fault was injected; the run proves nothing about faults")
@@ -359,6 +478,10 @@ func runChaos(t *testing.T, p chaosPlan) {
 			t.Error(err)
 		}
 	}
+	line := fmt.Sprintf("chaos: tasks=%d instances=%d faulted=%d calls=%d kills=%d lost=%d duplicated=%d seconds=%.0f",
+		p.tasks, p.instances, injected, requests, counts.kills.Load(), len(lost), len(duplicated), time.Since(start).Seconds())
+	t.Log(line)
+	fmt.Println(line)
 }
 
 // requests counts the calls each service received from the function,
