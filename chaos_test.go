@@ -317,11 +317,9 @@ type chaosCounts struct {
 	kills, expiries, slow, frozen, restarts atomic.Int64
 }
 
-// disrupt makes n disruptions at random moments spread over about span:
-// each one a call of act with its index.
-func (c *chaosRig) disrupt(ctx context.Context, n int, span time.Duration, act func(i int)) {
-	seed := c.rng.Uint64()
-	rng := rand.New(rand.NewPCG(seed, seed))
+// disrupt makes n disruptions at random moments drawn from rng, spread over
+// about span: each one a call of act with its index.
+func disrupt(ctx context.Context, rng *rand.Rand, n int, span time.Duration, act func(i int)) {
 	for i := range n {
 		if !sleep(ctx, time.Duration(rng.Int64N(int64(2*span/time.Duration(max(n, 1)))))) {
 			return
@@ -377,16 +375,23 @@ func runChaos(t *testing.T, p chaosPlan) {
 	var counts chaosCounts
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	span := max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond)
+	// Each disruption draws its moments from its own generator, seeded in
+	// a fixed order, so a seed replays the same run.
+	moments := func() *rand.Rand {
+		seed := c.rng.Uint64()
+		return rand.New(rand.NewPCG(seed, seed))
+	}
+	killMoments, expiryMoments, redisMoments := moments(), moments(), moments()
 	var cwg sync.WaitGroup
 	cwg.Go(func() {
-		c.disrupt(chaosCtx, p.kills, span, func(int) {
+		disrupt(chaosCtx, killMoments, p.kills, span, func(int) {
 			if c.fn.Kill() {
 				counts.kills.Add(1)
 			}
 		})
 	})
 	cwg.Go(func() {
-		c.disrupt(chaosCtx, p.expiries, span, func(int) {
+		disrupt(chaosCtx, expiryMoments, p.expiries, span, func(int) {
 			// Every message received so far becomes visible again, its
 			// handles dead: as if each invocation outlived its visibility.
 			c.cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
@@ -394,7 +399,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 		})
 	})
 	cwg.Go(func() {
-		c.disrupt(chaosCtx, p.redisSpells, span, func(i int) { c.redisSpell(chaosCtx, i, &counts) })
+		disrupt(chaosCtx, redisMoments, p.redisSpells, span, func(i int) { c.redisSpell(chaosCtx, i, &counts) })
 	})
 	// Disruptions stop once every task has its verdicts; faults go on
 	// until the queue is empty too.
