@@ -495,11 +495,9 @@ func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.
 	// The whole wave is on the queue before the stream starts, so batches
 	// fill at once; the time window (s.yaml's 15 s) is shortened to 50 ms,
 	// which only the last, partial batch waits for.
-	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
-		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
-		BatchSize: cfg.Batch, BatchWindow: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond,
-		RetryScale: 0.01,
-	})
+	trigger := deployedStream(cloud)
+	trigger.BatchSize, trigger.BatchWindow, trigger.PollInterval, trigger.RetryScale = cfg.Batch, 50*time.Millisecond, 10*time.Millisecond, 0.01
+	stream, err := eventbridge.NewStream(fn, trigger)
 	if err != nil {
 		return err
 	}

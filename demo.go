@@ -148,10 +148,10 @@ func (d *demo) run(ctx context.Context) error {
 	defer fn.Close()
 	d.say("function started under the emulated FC runtime (go1, %s)", binary)
 
-	stream, err := eventbridge.NewStream(fn, eventbridge.StreamConfig{
-		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
-		BatchSize: 10, BatchWindow: 500 * time.Millisecond, RetryScale: 0.1,
-	})
+	trigger := deployedStream(cloud)
+	// Half a second rather than 15 s: the demo is watched by a person.
+	trigger.BatchWindow, trigger.RetryScale = 500*time.Millisecond, 0.1
+	stream, err := eventbridge.NewStream(fn, trigger)
 	if err != nil {
 		return err
 	}
@@ -176,6 +176,24 @@ func (d *demo) run(ctx context.Context) error {
 		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive,
 		len(cloud.Slack.Messages()), len(cloud.DingTalk.Messages()))
 	return nil
+}
+
+// deployedStream is the EventBridge trigger as s.yaml deploys it: bodies
+// passed as they are (IsBase64Decode: false), BACKOFF_RETRY, batches of up
+// to 1,000 messages or 15 s, and a dead-letter queue of its own for batches
+// whose retries ran out. The demo and the bench shorten its waits;
+// TestDeployedStreamIsSYAMLs keeps it in step with s.yaml.
+func deployedStream(cloud *localcloud.Cloud) eventbridge.StreamConfig {
+	return eventbridge.StreamConfig{
+		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
+		BatchSize: 1000, BatchWindow: 15 * time.Second,
+		SkipBase64Decode: true,
+		RetryStrategy:    eventbridge.BackoffRetry,
+		DeadLetter: func(_ context.Context, event []byte) error {
+			_, err := cloud.MNS.Send(localcloud.EventDeadLetterQueue, string(event), 0)
+			return err
+		},
+	}
 }
 
 // waitForVerdicts waits until both chat emulators hold a verdict for every

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,8 @@ import (
 
 	"precheckwatch/config"
 	"precheckwatch/handler"
+	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/eventbridge"
 )
 
 // The deployment files, and the fc3 component's props schema (a copy, with
@@ -205,9 +209,15 @@ func TestSYAMLFunction(t *testing.T) {
 		if r := yamlAt(tc, "runOptions.retryStrategy.PushRetryStrategy"); r != "BACKOFF_RETRY" && r != "EXPONENTIAL_DECAY_RETRY" {
 			t.Errorf("runOptions.retryStrategy.PushRetryStrategy is %#v", r)
 		}
+		// EventBridge's failed batches are envelopes, not bodies: they get a
+		// queue of their own, neither the pending queue nor the function's.
 		arn, _ := yamlAt(tc, "runOptions.deadLetterQueue.Arn").(string)
-		if !strings.HasPrefix(arn, "acs:mns:"+region+":") || !strings.HasSuffix(arn, ":/queues/"+cfg.DeadLetterQueue) {
-			t.Errorf("runOptions.deadLetterQueue.Arn %q is not the PRECHECK_DEAD_LETTER_QUEUE %q in %s", arn, cfg.DeadLetterQueue, region)
+		eventDLQ := fmt.Sprint(yamlMap(t, doc, "vars")["eventDeadLetterQueue"])
+		if !strings.HasPrefix(arn, "acs:mns:"+region+":") || !strings.HasSuffix(arn, ":/queues/"+eventDLQ) {
+			t.Errorf("runOptions.deadLetterQueue.Arn %q is not vars.eventDeadLetterQueue %q in %s", arn, eventDLQ, region)
+		}
+		if eventDLQ == cfg.DeadLetterQueue || eventDLQ == cfg.Queue {
+			t.Errorf("vars.eventDeadLetterQueue %q is also PRECHECK_QUEUE or PRECHECK_DEAD_LETTER_QUEUE", eventDLQ)
 		}
 	})
 }
@@ -280,6 +290,68 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 	}
 }
 
+// TestSYAMLOptionalVPC turns on the VPC the way s.yaml's comment says
+// (uncomment vpcConfig under props) and checks the result still matches the
+// fc3 schema, with vars.vpcConfig's ids in the shape the console gives them.
+func TestSYAMLOptionalVPC(t *testing.T) {
+	raw, err := os.ReadFile(sYAMLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commented = "# vpcConfig: ${vars.vpcConfig}"
+	if n := bytes.Count(raw, []byte(commented)); n != 1 {
+		t.Fatalf("%s holds %q %d times, want once, under props", sYAMLFile, commented, n)
+	}
+	props := yamlMap(t, yamlMap(t, yamlMap(t, loadSYAML(t), "resources"), "precheckwatch"), "props")
+	if _, on := props["vpcConfig"]; on {
+		t.Fatalf("vpcConfig is on by default; it is for a Redis in a VPC only")
+	}
+	withVPC := parseSYAML(t, bytes.Replace(raw, []byte(commented), []byte(strings.TrimPrefix(commented, "# ")), 1))
+	props = yamlMap(t, yamlMap(t, yamlMap(t, withVPC, "resources"), "precheckwatch"), "props")
+	vpc := yamlMap(t, props, "vpcConfig")
+	for key, prefix := range map[string]string{"vpcId": "vpc-", "securityGroupId": "sg-"} {
+		if !strings.HasPrefix(yamlString(t, vpc, key), prefix) {
+			t.Errorf("vars.vpcConfig.%s is %q, want an id starting %s", key, vpc[key], prefix)
+		}
+	}
+	if sw := yamlList(t, vpc, "vSwitchIds"); len(sw) == 0 || !strings.HasPrefix(fmt.Sprint(sw[0]), "vsw-") {
+		t.Errorf("vars.vpcConfig.vSwitchIds is %v, want vsw- ids", sw)
+	}
+	if props["internetAccess"] != true {
+		t.Errorf("internetAccess must stay true with a VPC: Slack, DingTalk and Security Center are on the internet")
+	}
+	schema, err := jsonschema.NewCompiler().Compile(fc3PropsSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(jsonValue(t, props)); err != nil {
+		t.Errorf("props with vpcConfig on do not match the fc3 schema:\n%v", err)
+	}
+}
+
+// TestREADMEQueueVisibility checks the visibility timeout the README has the
+// pending queue created with outlasts the function's timeout, so that no
+// message a sweep holds reappears to another instance mid-invocation.
+func TestREADMEQueueVisibility(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`([a-z0-9-]+)` with a VisibilityTimeout of (\\d+) s").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README's Queues step does not say \"`<queue>` with a VisibilityTimeout of N s\"")
+	}
+	cfg := deployedConfig(t)
+	if string(m[1]) != cfg.Queue {
+		t.Errorf("README sets the visibility of %s; the pending queue is %s", m[1], cfg.Queue)
+	}
+	props := yamlMap(t, yamlMap(t, yamlMap(t, loadSYAML(t), "resources"), "precheckwatch"), "props")
+	visibility, _ := strconv.Atoi(string(m[2]))
+	if timeout := yamlNumber(t, props, "timeout"); float64(visibility) <= timeout || visibility > 43200 {
+		t.Errorf("README's VisibilityTimeout of %d s does not outlast the function's timeout of %.0f s (MNS allows up to 43200 s)", visibility, timeout)
+	}
+}
+
 // unsetInDeployment are configuration variables s.yaml must not set, with the reason.
 var unsetInDeployment = map[string]string{
 	"MNS_ENDPOINT":                    "unset, the function uses the region's internal endpoint for the invoking account",
@@ -308,6 +380,12 @@ func loadSYAML(t *testing.T) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseSYAML(t, raw)
+}
+
+// parseSYAML is loadSYAML of the text raw.
+func parseSYAML(t *testing.T, raw []byte) map[string]any {
+	t.Helper()
 	var doc map[string]any
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("%s: %v", sYAMLFile, err)
@@ -320,6 +398,13 @@ func loadSYAML(t *testing.T) map[string]any {
 	resolve = func(v any) any {
 		switch v := v.(type) {
 		case string:
+			// A value that is one ${vars.name} takes the variable's value,
+			// mappings and lists included.
+			if m := varsExpr.FindStringSubmatch(v); m != nil && m[0] == v {
+				if val, ok := vars[m[1]]; ok {
+					return resolve(val)
+				}
+			}
 			return varsExpr.ReplaceAllStringFunc(v, func(expr string) string {
 				name := varsExpr.FindStringSubmatch(expr)[1]
 				val, ok := vars[name]
@@ -497,4 +582,52 @@ func jsonValue(t *testing.T, v any) any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestDeployedStreamIsSYAMLs keeps the demo's and the bench's EventBridge
+// trigger the one s.yaml deploys, dead-letter queue included.
+func TestDeployedStreamIsSYAMLs(t *testing.T) {
+	doc := loadSYAML(t)
+	props := yamlMap(t, yamlMap(t, yamlMap(t, doc, "resources"), "precheckwatch"), "props")
+	tc := yamlMap(t, onlyTriggerOfType(t, props, "eventbridge"), "triggerConfig")
+	cloud, err := localcloud.Start(localcloud.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloud.Close()
+	got := deployedStream(cloud)
+
+	if skip := yamlAt(tc, "eventSourceConfig.eventSourceParameters.sourceMNSParameters.IsBase64Decode") == false; got.SkipBase64Decode != skip {
+		t.Errorf("SkipBase64Decode is %v; s.yaml's IsBase64Decode is %v", got.SkipBase64Decode, !skip)
+	}
+	strategies := map[string]eventbridge.RetryStrategy{"BACKOFF_RETRY": eventbridge.BackoffRetry, "EXPONENTIAL_DECAY_RETRY": eventbridge.ExponentialDecayRetry}
+	if want := strategies[fmt.Sprint(yamlAt(tc, "runOptions.retryStrategy.PushRetryStrategy"))]; got.RetryStrategy != want {
+		t.Errorf("RetryStrategy is %d, s.yaml's is %v", got.RetryStrategy, yamlAt(tc, "runOptions.retryStrategy.PushRetryStrategy"))
+	}
+	window := yamlMap(t, yamlMap(t, tc, "runOptions"), "batchWindow")
+	if want := int(yamlNumber(t, window, "CountBasedWindow")); got.BatchSize != want {
+		t.Errorf("BatchSize is %d, s.yaml's CountBasedWindow is %d", got.BatchSize, want)
+	}
+	if want := time.Duration(yamlNumber(t, window, "TimeBasedWindow")) * time.Second; got.BatchWindow != want {
+		t.Errorf("BatchWindow is %s, s.yaml's TimeBasedWindow is %s", got.BatchWindow, want)
+	}
+	if got.QueueName != deployedConfig(t).Queue {
+		t.Errorf("the stream reads %s, s.yaml's PRECHECK_QUEUE is %s", got.QueueName, deployedConfig(t).Queue)
+	}
+
+	eventDLQ := fmt.Sprint(yamlMap(t, doc, "vars")["eventDeadLetterQueue"])
+	if eventDLQ != localcloud.EventDeadLetterQueue {
+		t.Fatalf("the local cloud's event dead-letter queue is %s, s.yaml's is %s", localcloud.EventDeadLetterQueue, eventDLQ)
+	}
+	if got.DeadLetter == nil {
+		t.Fatal("the stream has no dead-letter queue; s.yaml gives it one, and without it EventBridge discards failed batches")
+	}
+	const event = `{"id":"e1","type":"mns:Queue:SendMessage","data":{"messageBody":"x"}}`
+	if err := got.DeadLetter(context.Background(), []byte(event)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := cloud.MNS.Messages(eventDLQ)
+	if len(msgs) != 1 || msgs[0].Body != event {
+		t.Errorf("the dead letter went to %s as %+v, want the event verbatim", eventDLQ, msgs)
+	}
 }

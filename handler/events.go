@@ -66,8 +66,11 @@ type cloudEvent struct {
 	Type        string `json:"type"`
 	Specversion string `json:"specversion"`
 	Data        *struct {
-		MessageID   string  `json:"messageId"`
-		MessageBody *string `json:"messageBody"`
+		MessageID string `json:"messageId"`
+		// MessageBody is documented as a string, but EventBridge's MNS
+		// source may parse a JSON body and hand it over as an object or
+		// array: see messageBody.
+		MessageBody json.RawMessage `json:"messageBody"`
 	} `json:"data"`
 }
 
@@ -157,15 +160,27 @@ func decodeCloudEvent(raw json.RawMessage) Delivered {
 		d.Problem = fmt.Sprintf("CloudEvent type %q is not %s", ce.Type, MNSEventType)
 		return d
 	}
-	if ce.Data == nil || ce.Data.MessageBody == nil {
+	if ce.Data == nil || len(ce.Data.MessageBody) == 0 || string(ce.Data.MessageBody) == "null" {
 		d.Problem = "CloudEvent has no data.messageBody"
 		return d
 	}
 	if ce.Data.MessageID != "" {
 		d.ID = ce.Data.MessageID
 	}
-	d.Body = []byte(*ce.Data.MessageBody)
+	d.Body = messageBody(ce.Data.MessageBody)
 	return d
+}
+
+// messageBody is the queue message's body from data.messageBody: a JSON
+// string's text (which may be base64, left to the task parser), or the JSON
+// text of an object, array or other value that EventBridge parsed out of a
+// JSON body, which is what the body held.
+func messageBody(raw json.RawMessage) []byte {
+	var text string
+	if raw[0] == '"' && json.Unmarshal(raw, &text) == nil {
+		return []byte(text)
+	}
+	return bytes.TrimSpace(raw)
 }
 
 func has(fields map[string]json.RawMessage, name string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -77,6 +78,71 @@ func TestSampleEvents(t *testing.T) {
 	})
 }
 
+// data.messageBody as EventBridge may hand it over: a string, the JSON
+// object or array EventBridge parsed out of a JSON body, or base64 of the
+// JSON text. Each sample in events/ holds one shape of the same task; every
+// shape decodes to it, and the task survives its own encoding.
+func TestMessageBodyShapes(t *testing.T) {
+	want, err := precheck.ParseTask([]byte(`{"taskId":"t-000bc9nqwxsbyvod0001","uniRegionId":"cn-hangzhou","instanceUuid":"ebc895506c6911ed800000163e0e0001","databaseType":"MYSQL","label":"orders-db prod"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sample := range []string{"mns-eventbridge.json", "mns-eventbridge-object-body.json", "mns-eventbridge-base64-body.json"} {
+		t.Run(sample, func(t *testing.T) {
+			ev, err := DecodeEvent(readSample(t, sample))
+			if err != nil || ev.Trigger != MNSTrigger || len(ev.Messages) == 0 || ev.Messages[0].Problem != "" {
+				t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+			}
+			got, err := precheck.ParseTask(ev.Messages[0].Body)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("its first message is %+v (%v), want %+v", got, err, want)
+			}
+			encoded, err := got.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := precheck.ParseTask(encoded); err != nil || !reflect.DeepEqual(again, want) {
+				t.Fatalf("round trip: %+v (%v)", again, err)
+			}
+		})
+	}
+
+	event := func(body string) string {
+		return `[{"id":"e","specversion":"1.0","type":"mns:Queue:SendMessage","data":{"messageId":"m","messageBody":` + body + `}}]`
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       string // the message body the task parser is given
+	}{
+		{"string", `"{\"taskId\":\"t-1\",\"uniRegionId\":\"r\"}"`, `{"taskId":"t-1","uniRegionId":"r"}`},
+		{"object", `{"taskId":"t-1","uniRegionId":"r"}`, `{"taskId":"t-1","uniRegionId":"r"}`},
+		{"object with blanks", ` { "taskId" : "t-1", "uniRegionId" : "r" } `, `{ "taskId" : "t-1", "uniRegionId" : "r" }`},
+		{"array, as its string would be", `[1, "two"]`, `[1, "two"]`},
+		{"string of an array", `"[1, \"two\"]"`, `[1, "two"]`},
+		{"number", `42`, `42`},
+		{"base64 string", `"eyJ0YXNrSWQiOiJ0LTEiLCJ1bmlSZWdpb25JZCI6InIifQ=="`, `eyJ0YXNrSWQiOiJ0LTEiLCJ1bmlSZWdpb25JZCI6InIifQ==`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := DecodeEvent([]byte(event(tc.body)))
+			if err != nil || len(ev.Messages) != 1 || ev.Messages[0].Problem != "" {
+				t.Fatalf("DecodeEvent = %+v, %v", ev, err)
+			}
+			if got := string(ev.Messages[0].Body); got != tc.want {
+				t.Fatalf("body %q, want %q", got, tc.want)
+			}
+		})
+	}
+	for _, body := range []string{`"{\"taskId\":\"t-1\",\"uniRegionId\":\"r\"}"`, `{"taskId":"t-1","uniRegionId":"r"}`, `"eyJ0YXNrSWQiOiJ0LTEiLCJ1bmlSZWdpb25JZCI6InIifQ=="`} {
+		ev, _ := DecodeEvent([]byte(event(body)))
+		if task, err := precheck.ParseTask(ev.Messages[0].Body); err != nil || task.TaskID != "t-1" || task.UniRegionID != "r" {
+			t.Errorf("messageBody %s decodes to %+v, %v; want task t-1 in r", body, task, err)
+		}
+	}
+	if ev, _ := DecodeEvent([]byte(event(`null`))); ev.Messages[0].Problem == "" {
+		t.Errorf("a null messageBody is read as a body")
+	}
+}
+
 func TestDecodeEvent(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -136,7 +202,7 @@ func TestBadCloudEventInBatchIsIsolated(t *testing.T) {
 func mustErr(_ Event, err error) error { return err }
 
 func FuzzDecodeEvent(f *testing.F) {
-	for _, name := range []string{"timer.json", "mns-eventbridge.json", "mns-cloudevent.json", "task.json"} {
+	for _, name := range []string{"timer.json", "mns-eventbridge.json", "mns-eventbridge-object-body.json", "mns-eventbridge-base64-body.json", "mns-cloudevent.json", "task.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "events", name))
 		if err != nil {
 			f.Fatal(err)

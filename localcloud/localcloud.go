@@ -38,6 +38,9 @@ const (
 
 	PendingQueue    = "precheck-pending"
 	DeadLetterQueue = "precheck-dead-letter"
+	// EventDeadLetterQueue is the EventBridge trigger's own dead-letter
+	// queue, as s.yaml deploys it.
+	EventDeadLetterQueue = "precheck-event-dead-letter"
 
 	SlackToken      = "xoxb-1111-2222-localcloud"
 	SlackChannelID  = "C0PRECHECK1"
@@ -99,7 +102,7 @@ func Start(opts Options) (*Cloud, error) {
 	c.SAS.AddSTS(STSAccessKeyID, STSAccessKeySecret, STSToken)
 	c.MNS = mns.New(mns.Config{AccessKeys: map[string]string{AccessKeyID: AccessKeySecret}, Faults: c.MNSFaults})
 	c.MNS.AddSTSKey(STSAccessKeyID, STSAccessKeySecret, STSToken)
-	for _, q := range []string{PendingQueue, DeadLetterQueue} {
+	for _, q := range []string{PendingQueue, DeadLetterQueue, EventDeadLetterQueue} {
 		if err := c.MNS.CreateQueue(q, mns.QueueAttributes{VisibilityTimeout: opts.VisibilityTimeout}); err != nil {
 			return nil, fmt.Errorf("create queue %s: %w", q, err)
 		}
