@@ -103,6 +103,7 @@ func commands() []command {
 		{"enqueue", "put a precheck task on the pending queue", runEnqueue},
 		{"start", "start a precheck with StartPreCheckDatabase and enqueue its task", runStart},
 		{"status", "query one task once and print it as the message would read", runStatus},
+		{"redrive", "move dead-lettered messages back to the pending queue after a fix", runRedrive},
 		{"config", "print the effective configuration, secrets redacted", runConfig},
 		{"bench", "benchmark the function through the local cloud", runBench},
 		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
