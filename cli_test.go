@@ -266,16 +266,24 @@ func TestCommandsAgainstLocalCloud(t *testing.T) {
 	}
 }
 
-// status prints a finished task as the message reads.
-func TestStatusOfFinishedTask(t *testing.T) {
+// localCloudInEnv starts a local cloud in the test and points the
+// environment at it, as sourcing localcloud's env file does.
+func localCloudInEnv(t *testing.T) *localcloud.Cloud {
+	t.Helper()
 	cloud, err := localcloud.Start(localcloud.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cloud.Close()
+	t.Cleanup(cloud.Close)
 	for _, kv := range cloud.Env() {
 		t.Setenv(kv[0], kv[1])
 	}
+	return cloud
+}
+
+// status prints a finished task as the message reads.
+func TestStatusOfFinishedTask(t *testing.T) {
+	cloud := localCloudInEnv(t)
 	result := securitycenter.ResultJSON(securitycenter.Check("MSSQL", "i-status", time.Now(), map[string]string{"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE": "WARNING"}))
 	if err := cloud.SAS.AddTask(securitycenter.Task{ID: "t-status-done", DatabaseType: "MSSQL", Polls: []int{100}, Result: result}); err != nil {
 		t.Fatal(err)

@@ -12,14 +12,7 @@ import (
 // EventBridge's CloudEvents to the task bodies; --dry-run lists and moves
 // nothing; a body that is still no task stays.
 func TestRedrive(t *testing.T) {
-	cloud, err := localcloud.Start(localcloud.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cloud.Close()
-	for _, kv := range cloud.Env() {
-		t.Setenv(kv[0], kv[1])
-	}
+	cloud := localCloudInEnv(t)
 	const (
 		task     = `{"taskId":"t-redrive-1","uniRegionId":"cn-hangzhou","label":"kept as sent"}`
 		broken   = `{"taskId": "t-broken", "uniRegionId": `
