@@ -17,6 +17,7 @@ import (
 	"precheckwatch/handler"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/feishu"
 	"precheckwatch/notify/pace"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
@@ -133,6 +134,7 @@ func classifySAS(err error) error {
 var channels = []func(config.Config, notify.Wiring) (notify.Sink, error){
 	slack.FromConfig,
 	dingtalk.FromConfig,
+	feishu.FromConfig,
 }
 
 // newSinks builds the configured chat channels, paced by pacers.

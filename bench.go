@@ -49,7 +49,7 @@ type benchConfig struct {
 	// Batch is the EventBridge batch size (batchWindow.CountBasedWindow)
 	// of the mns trigger.
 	Batch int
-	// Channels are the chat channels configured: "slack", "dingtalk".
+	// Channels are the chat channels configured: "slack", "dingtalk", "feishu".
 	Channels []string
 	// Dedupe is the delivery record: "memory" (the function's own) or
 	// "redis", a real redis-server shared through a proxy that counts
@@ -114,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	trigger := fs.String("trigger", "timer", "timer: one timer sweep of the queue; mns: the EventBridge stream pushes batches")
 	fs.Float64Var(&cfg.Running, "running", 0, "share of tasks (0..1) still running when checked, requeued instead of notified")
 	fs.IntVar(&cfg.Batch, "batch", 1000, "EventBridge batch size (CountBasedWindow, 1..10000) with --trigger mns; s.yaml's is 1000")
-	channels := fs.String("channels", "slack,dingtalk", "chat channels the function posts to: a comma list of slack and dingtalk, or none")
+	channels := fs.String("channels", "slack,dingtalk,feishu", "chat channels the function posts to: a comma list of slack, dingtalk and feishu, or none")
 	fs.StringVar(&cfg.Dedupe, "dedupe", "memory", "delivery record: memory (the function's own) or redis (a real redis-server, round trips counted)")
 	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the queues; 0 is MNS's default, 30s")
@@ -169,8 +169,8 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("--visibility %s: MNS takes whole seconds from 1s to %s", c.Visibility, mns.MaxVisibilityTimeout)
 	}
 	for _, ch := range c.Channels {
-		if ch != "slack" && ch != "dingtalk" {
-			return fmt.Errorf("--channels: %q is not slack or dingtalk", ch)
+		if _, ok := chatLimits[ch]; !ok {
+			return fmt.Errorf("--channels: %q is not slack, dingtalk or feishu", ch)
 		}
 	}
 	if c.RateLimit == 0 {
@@ -187,6 +187,9 @@ func (c benchConfig) channelOverrides() [][2]string {
 	}
 	if !slices.Contains(c.Channels, "dingtalk") {
 		out = append(out, [2]string{"DINGTALK_WEBHOOK_URL", ""}, [2]string{"DINGTALK_SECRET", ""})
+	}
+	if !slices.Contains(c.Channels, "feishu") {
+		out = append(out, [2]string{"FEISHU_WEBHOOK_URL", ""}, [2]string{"FEISHU_SECRET", ""})
 	}
 	return out
 }
@@ -333,7 +336,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	}
 	defer fn.Close()
 	pid := findInstance(fn.RuntimeAPI())
-	for _, inj := range []*fault.Injector{cloud.SASFaults, cloud.MNSFaults, cloud.SlackFaults, cloud.DingTalkFaults} {
+	for _, inj := range []*fault.Injector{cloud.SASFaults, cloud.MNSFaults, cloud.SlackFaults, cloud.DingTalkFaults, cloud.FeishuFaults} {
 		inj.SetLatency(cfg.Latency)
 	}
 
@@ -393,6 +396,7 @@ func chatMessages(cloud *localcloud.Cloud) map[string]int {
 	return map[string]int{
 		"slack":    len(cloud.Slack.Messages()),
 		"dingtalk": len(cloud.DingTalk.Messages()),
+		"feishu":   len(cloud.Feishu.Messages()),
 	}
 }
 
@@ -649,6 +653,7 @@ func requestCounts(cloud *localcloud.Cloud) requestTally {
 	}
 	t["slack"] = cloud.Slack.Requests()
 	t["dingtalk"] = cloud.DingTalk.Requests()
+	t["feishu"] = cloud.Feishu.Requests()
 	return t
 }
 

@@ -24,6 +24,7 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 	mnsAddr := fs.String("mns", "127.0.0.1:9100", "MNS emulator address")
 	slackAddr := fs.String("slack", "127.0.0.1:9300", "Slack emulator address")
 	dingAddr := fs.String("dingtalk", "127.0.0.1:9400", "DingTalk emulator address")
+	feishuAddr := fs.String("feishu", "127.0.0.1:9500", "Feishu emulator address")
 	precheckDuration := fs.Duration("precheck-duration", time.Minute, "how long a precheck started with StartPreCheckDatabase runs")
 	envFile := fs.String("env-file", localCloudEnvFile, "file the export lines are also written to, for another shell to source; removed on exit; empty: none")
 	if code, ok := fs.parse(args); !ok {
@@ -34,7 +35,7 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr,
-		PrecheckDuration: *precheckDuration})
+		FeishuAddr: *feishuAddr, PrecheckDuration: *precheckDuration})
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
 		return exitFailure

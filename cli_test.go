@@ -39,7 +39,7 @@ func startLocalCloud(t *testing.T, flags ...string) *outputLog {
 	wg.Add(1)
 	code := -1
 	envFile := filepath.Join(t.TempDir(), "localcloud.env")
-	args := append([]string{"--sas", "127.0.0.1:0", "--mns", "127.0.0.1:0", "--slack", "127.0.0.1:0", "--dingtalk", "127.0.0.1:0", "--env-file", envFile}, flags...)
+	args := append([]string{"--sas", "127.0.0.1:0", "--mns", "127.0.0.1:0", "--slack", "127.0.0.1:0", "--dingtalk", "127.0.0.1:0", "--feishu", "127.0.0.1:0", "--env-file", envFile}, flags...)
 	go func() {
 		defer wg.Done()
 		defer pw.Close()
@@ -73,7 +73,8 @@ func startLocalCloud(t *testing.T, flags ...string) *outputLog {
 	}
 	go func() { _, _ = io.Copy(inbox, pr) }()
 	for _, want := range []string{"PRECHECK_QUEUE", "PRECHECK_DEAD_LETTER_QUEUE", "MNS_ENDPOINT", "SAS_ENDPOINT", "SLACK_BOT_TOKEN",
-		"SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} {
+		"SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "FEISHU_WEBHOOK_URL", "FEISHU_SECRET",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} {
 		if !seen[want] {
 			t.Fatalf("localcloud did not export %s (got %v)", want, seen)
 		}

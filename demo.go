@@ -95,7 +95,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	defer cloud.Close()
-	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL)
+	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s, Feishu %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL, cloud.FeishuURL)
 
 	env := cloud.Env()
 	cfg, err := config.Load(lookup(env))
@@ -172,9 +172,16 @@ func (d *demo) run(ctx context.Context) error {
 	d.printMessages(cloud, tasks)
 	st := fn.Stats()
 	dl := cloud.MNS.Stats(localcloud.DeadLetterQueue)
-	fmt.Fprintf(d.out, "\nall %d tasks reached their verdict in %.1fs: %d invocations, %d cold start(s), %d message(s) dead-lettered, Slack %d message(s), DingTalk %d message(s)\n",
-		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive,
-		len(cloud.Slack.Messages()), len(cloud.DingTalk.Messages()))
+	counts := map[string]int{}
+	for _, l := range cloud.Inbox() {
+		counts[strings.Fields(l.Where)[0]]++
+	}
+	var tally []string
+	for _, service := range chats {
+		tally = append(tally, fmt.Sprintf("%s %d message(s)", service, counts[service]))
+	}
+	fmt.Fprintf(d.out, "\nall %d tasks reached their verdict in %.1fs: %d invocations, %d cold start(s), %d message(s) dead-lettered, %s\n",
+		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive, strings.Join(tally, ", "))
 	return nil
 }
 
@@ -196,16 +203,32 @@ func deployedStream(cloud *localcloud.Cloud) eventbridge.StreamConfig {
 	}
 }
 
-// waitForVerdicts waits until both chat emulators hold a verdict for every
-// seeded task.
+// chats are the chat services of the local cloud, as its inbox names them.
+var chats = []string{"Slack", "DingTalk", "Feishu"}
+
+// letterAbout is the message on the chat service that names taskID.
+func letterAbout(cloud *localcloud.Cloud, service, taskID string) (localcloud.Letter, bool) {
+	for _, l := range cloud.Inbox() {
+		if strings.HasPrefix(l.Where, service+" ") && strings.Contains(l.Text, taskID) {
+			return l, true
+		}
+	}
+	return localcloud.Letter{}, false
+}
+
+// waitForVerdicts waits until every chat emulator holds a verdict for
+// every seeded task.
 func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tasks []demoTask) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		missing := 0
 		for _, t := range tasks {
-			if slackFor(cloud, t.task.TaskID) == "" || dingTalkFor(cloud, t.task.TaskID) == "" {
-				missing++
+			for _, service := range chats {
+				if _, ok := letterAbout(cloud, service, t.task.TaskID); !ok {
+					missing++
+					break
+				}
 			}
 		}
 		if missing == 0 {
@@ -213,34 +236,18 @@ func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tas
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d tasks still lack a verdict on Slack or DingTalk: %w", missing, len(tasks), ctx.Err())
+			return fmt.Errorf("%d of %d tasks still lack a verdict on some chat: %w", missing, len(tasks), ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-func slackFor(cloud *localcloud.Cloud, taskID string) string {
-	for _, m := range cloud.Slack.Messages() {
-		if text := m.PlainText(); strings.Contains(text, taskID) {
-			return text
-		}
-	}
-	return ""
-}
-
-func dingTalkFor(cloud *localcloud.Cloud, taskID string) string {
-	for _, m := range cloud.DingTalk.Messages() {
-		if text := m.PlainText(); strings.Contains(text, taskID) {
-			return text
-		}
-	}
-	return ""
-}
-
 func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
 	for _, t := range tasks {
-		printLetter(d.out, fmt.Sprintf("Slack #%s — %s", localcloud.SlackChannel, t.task.Label), slackFor(cloud, t.task.TaskID))
-		printLetter(d.out, "DingTalk — "+t.task.Label, dingTalkFor(cloud, t.task.TaskID))
+		for _, service := range chats {
+			l, _ := letterAbout(cloud, service, t.task.TaskID)
+			printLetter(d.out, l.Where+" — "+t.task.Label, l.Text)
+		}
 	}
 }
 

@@ -149,14 +149,25 @@ func (r *rig) posts(taskID string) (slackN, dingN int) {
 	return slackN, dingN
 }
 
-// waitPosted waits until every task has a message on both channels.
+// feishuPosts counts the final Feishu messages that name taskID.
+func (r *rig) feishuPosts(taskID string) int {
+	n := 0
+	for _, m := range r.cloud.Feishu.Messages() {
+		if strings.Contains(m.PlainText(), taskID) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitPosted waits until every task has a message on every channel.
 func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) {
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		missing := []string{}
 		for _, id := range taskIDs {
-			if s, d := r.posts(id); s == 0 || d == 0 {
+			if s, d := r.posts(id); s == 0 || d == 0 || r.feishuPosts(id) == 0 {
 				missing = append(missing, id)
 			}
 		}
@@ -164,7 +175,7 @@ func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) 
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("no verdict on both channels for %v after %s; function output:\n%s", missing, timeout, r.output.tail(4000))
+			r.t.Fatalf("no verdict on every channel for %v after %s; function output:\n%s", missing, timeout, r.output.tail(4000))
 		}
 		if tick != nil {
 			tick()
@@ -189,7 +200,8 @@ func (r *rig) decisions(taskID string) []logLine {
 func assertNoSecrets(t *testing.T, output string) {
 	t.Helper()
 	for _, s := range []string{localcloud.AccessKeySecret, localcloud.STSAccessKeySecret, localcloud.STSToken,
-		localcloud.SlackToken, localcloud.DingTalkSecret, localcloud.DingTalkToken, "localcloudwebhooksecret"} {
+		localcloud.SlackToken, localcloud.DingTalkSecret, localcloud.DingTalkToken, "localcloudwebhooksecret",
+		localcloud.FeishuToken, localcloud.FeishuSecret} {
 		if strings.Contains(output, s) {
 			t.Errorf("secret %q appears in the function's output", s)
 		}
@@ -219,8 +231,8 @@ func TestMNSTriggerEndToEnd(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let any duplicate show itself
 
 	for _, id := range []string{polled.TaskID, failed.TaskID, novel.TaskID} {
-		if s, d := r.posts(id); s != 1 || d != 1 {
-			t.Errorf("%s posted %d times to Slack and %d to DingTalk, want once each", id, s, d)
+		if s, d := r.posts(id); s != 1 || d != 1 || r.feishuPosts(id) != 1 {
+			t.Errorf("%s posted %d times to Slack, %d to DingTalk and %d to Feishu, want once each", id, s, d, r.feishuPosts(id))
 		}
 	}
 	// The unreadable body is dead-lettered verbatim; the batch went on.
@@ -294,11 +306,10 @@ func TestTimerSweepEndToEnd(t *testing.T) {
 	sweep()
 	sweep()
 
-	if s, d := r.posts(quick.TaskID); s != 1 || d != 1 {
-		t.Errorf("quick task posted %d/%d times, want once each", s, d)
-	}
-	if s, d := r.posts(stuck.TaskID); s != 1 || d != 1 {
-		t.Errorf("stuck task posted %d/%d times, want once each", s, d)
+	for _, id := range []string{quick.TaskID, stuck.TaskID} {
+		if s, d := r.posts(id); s != 1 || d != 1 || r.feishuPosts(id) != 1 {
+			t.Errorf("%s posted %d/%d/%d times to Slack, DingTalk and Feishu, want once each", id, s, d, r.feishuPosts(id))
+		}
 	}
 	last := r.decisions(stuck.TaskID)
 	if len(last) == 0 || last[len(last)-1].Verdict != precheck.TimedOut {
@@ -355,7 +366,7 @@ func TestCredentialsComeFromTheInvocation(t *testing.T) {
 		Finished int            `json:"finished"`
 		Notified map[string]int `json:"notified"`
 	}
-	if err := json.Unmarshal(res.Body, &rep); err != nil || rep.Checked != 1 || rep.Finished != 1 || rep.Notified["slack"] != 1 || rep.Notified["dingtalk"] != 1 {
+	if err := json.Unmarshal(res.Body, &rep); err != nil || rep.Checked != 1 || rep.Finished != 1 || rep.Notified["slack"] != 1 || rep.Notified["dingtalk"] != 1 || rep.Notified["feishu"] != 1 {
 		t.Fatalf("report = %s (%v); output:\n%s", res.Body, err, out.String())
 	}
 	if cloud.SAS.Calls("QueryPreCheckDatabase") != 1 {

@@ -248,6 +248,9 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.DingTalkEnabled() {
 		channels = append(channels, "dingtalk")
 	}
+	if cfg.FeishuEnabled() {
+		channels = append(channels, "feishu")
+	}
 	sort.Strings(channels)
 	if len(channels) == 0 {
 		channels = []string{"none (verdicts are only logged)"}

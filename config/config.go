@@ -39,6 +39,10 @@ type Config struct {
 	DingTalkAtMobiles  []string
 	DingTalkAtUserIDs  []string
 
+	FeishuWebhookURL secret.Value
+	FeishuSecret     secret.Value
+	FeishuAtUserIDs  []string
+
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	TaskDeadline   time.Duration
@@ -98,6 +102,9 @@ func Load(getenv func(string) string) (Config, error) {
 		DingTalkSecret:     secret.Value(r.str("DINGTALK_SECRET", "")),
 		DingTalkAtMobiles:  r.list("DINGTALK_AT_MOBILES"),
 		DingTalkAtUserIDs:  r.list("DINGTALK_AT_USER_IDS"),
+		FeishuWebhookURL:   secret.Value(r.url("FEISHU_WEBHOOK_URL", true)),
+		FeishuSecret:       secret.Value(r.str("FEISHU_SECRET", "")),
+		FeishuAtUserIDs:    r.list("FEISHU_AT_USER_IDS"),
 		BackoffInitial:     r.duration("BACKOFF_INITIAL", DefaultBackoffInitial),
 		BackoffMax:         r.duration("BACKOFF_MAX", DefaultBackoffMax),
 		TaskDeadline:       r.duration("TASK_DEADLINE", DefaultTaskDeadline),
@@ -133,6 +140,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if s := c.DingTalkSecret.Reveal(); s != "" && !strings.HasPrefix(s, "SEC") {
 		r.fail("DINGTALK_SECRET", "must be the robot's signing secret, which starts with SEC")
 	}
+	if u := c.FeishuWebhookURL.Reveal(); u != "" && !strings.Contains(u, "/open-apis/bot/v2/hook/") {
+		r.fail("FEISHU_WEBHOOK_URL", "must be a custom bot webhook, like https://open.feishu.cn/open-apis/bot/v2/hook/…")
+	}
 	if d := c.DedupeURL.Reveal(); !strings.HasPrefix(d, "memory://") && !strings.HasPrefix(d, "redis://") && !strings.HasPrefix(d, "rediss://") {
 		r.fail("DEDUPE_URL", "must be memory:// or redis://host:port/db")
 	}
@@ -150,6 +160,9 @@ func (c Config) SlackEnabled() bool { return c.SlackBotToken.Set() || c.SlackWeb
 
 // DingTalkEnabled reports whether DingTalk delivery is configured.
 func (c Config) DingTalkEnabled() bool { return c.DingTalkWebhookURL.Set() }
+
+// FeishuEnabled reports whether Feishu delivery is configured.
+func (c Config) FeishuEnabled() bool { return c.FeishuWebhookURL.Set() }
 
 // SASEndpointFor is the Security Center endpoint for a function in region:
 // the override when set, else the site endpoint (mainland China and Hong
@@ -215,6 +228,9 @@ func (c Config) Redacted() [][2]string {
 		{"DINGTALK_SECRET", c.DingTalkSecret.String()},
 		{"DINGTALK_AT_MOBILES", strings.Join(c.DingTalkAtMobiles, ",")},
 		{"DINGTALK_AT_USER_IDS", strings.Join(c.DingTalkAtUserIDs, ",")},
+		{"FEISHU_WEBHOOK_URL", redactURL(c.FeishuWebhookURL)},
+		{"FEISHU_SECRET", c.FeishuSecret.String()},
+		{"FEISHU_AT_USER_IDS", strings.Join(c.FeishuAtUserIDs, ",")},
 		{"BACKOFF_INITIAL", d(c.BackoffInitial)},
 		{"BACKOFF_MAX", d(c.BackoffMax)},
 		{"TASK_DEADLINE", d(c.TaskDeadline)},

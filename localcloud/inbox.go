@@ -23,6 +23,9 @@ func (c *Cloud) Inbox() []Letter {
 	for i, m := range c.DingTalk.Messages() {
 		out = append(out, Letter{Where: "DingTalk " + m.Robot, Seq: i, Text: m.PlainText()})
 	}
+	for i, m := range c.Feishu.Messages() {
+		out = append(out, Letter{Where: "Feishu " + m.Bot, Seq: i, Text: m.PlainText()})
+	}
 	return out
 }
 

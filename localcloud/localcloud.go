@@ -1,5 +1,5 @@
 // Package localcloud starts precheckwatch's local cloud: loopback emulators
-// of Security Center, MNS, Slack and DingTalk that speak the real wire
+// of Security Center, MNS, Slack, DingTalk and Feishu that speak the real wire
 // protocols, so the function, its tests and the demo run with no cloud
 // account. The FC runtime and EventBridge drivers live in fcruntime and
 // eventbridge; this package wires the services and names them for the
@@ -16,6 +16,7 @@ import (
 
 	"precheckwatch/localcloud/dingtalk"
 	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/feishu"
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/localcloud/slack"
@@ -49,12 +50,18 @@ const (
 	DingTalkToken   = "localcloud0dingtalk0access0token"
 	DingTalkSecret  = "SEClocalcloud0dingtalk0signing0secret"
 	DingTalkKeyword = "precheck"
+	FeishuToken     = "localcloud-feishu-hook-0001"
+	FeishuSecret    = "localcloudfeishusigningsecret"
 )
+
+// Keywords are the custom keywords the local robots require, one of which
+// every message holds: one for English messages, one for Chinese.
+var Keywords = []string{DingTalkKeyword, "预检查"}
 
 // Options choose where the emulators listen and how they behave.
 type Options struct {
 	// Addr is the host:port of each service; "" picks a free loopback port.
-	SASAddr, MNSAddr, SlackAddr, DingTalkAddr string
+	SASAddr, MNSAddr, SlackAddr, DingTalkAddr, FeishuAddr string
 	// Seed makes fault injection repeatable.
 	Seed int64
 	// PrecheckDuration is how long a task started through
@@ -62,10 +69,11 @@ type Options struct {
 	PrecheckDuration time.Duration
 	// Now is the clock of the Security Center and DingTalk emulators.
 	Now func() time.Time
-	// SlackHangAfterPost and DingTalkHangAfterDelivery make an injected hang
-	// lose the answer of a send that succeeded, instead of hanging before
-	// anything is done: the ambiguous outcome a client must settle.
-	SlackHangAfterPost, DingTalkHangAfterDelivery bool
+	// SlackHangAfterPost, DingTalkHangAfterDelivery and
+	// FeishuHangAfterDelivery make an injected hang lose the answer of a
+	// send that succeeded, instead of hanging before anything is done: the
+	// ambiguous outcome a client must settle.
+	SlackHangAfterPost, DingTalkHangAfterDelivery, FeishuHangAfterDelivery bool
 	// VisibilityTimeout is the queues' VisibilityTimeout in seconds; 0
 	// keeps MNS's default of 30 s.
 	VisibilityTimeout int
@@ -77,10 +85,11 @@ type Cloud struct {
 	MNS      *mns.Server
 	Slack    *slack.Server
 	DingTalk *dingtalk.Server
+	Feishu   *feishu.Server
 	// Faults are each service's injector, switchable while running.
-	SASFaults, MNSFaults, SlackFaults, DingTalkFaults *fault.Injector
+	SASFaults, MNSFaults, SlackFaults, DingTalkFaults, FeishuFaults *fault.Injector
 
-	SASURL, MNSURL, SlackURL, DingTalkURL string
+	SASURL, MNSURL, SlackURL, DingTalkURL, FeishuURL string
 
 	servers []*http.Server
 }
@@ -92,6 +101,7 @@ func Start(opts Options) (*Cloud, error) {
 		MNSFaults:      fault.New(opts.Seed + 2),
 		SlackFaults:    fault.New(opts.Seed + 3),
 		DingTalkFaults: fault.New(opts.Seed + 4),
+		FeishuFaults:   fault.New(opts.Seed + 5),
 	}
 	c.SAS = securitycenter.New(securitycenter.Config{
 		Accounts:         []securitycenter.Account{{AccessKeyID: AccessKeyID, AccessKeySecret: AccessKeySecret}},
@@ -116,11 +126,18 @@ func Start(opts Options) (*Cloud, error) {
 		HangAfterPost: opts.SlackHangAfterPost,
 	})
 	c.DingTalk = dingtalk.New(dingtalk.Config{
-		Robots: []dingtalk.Robot{{Name: "db-oncall", Token: DingTalkToken, Secret: DingTalkSecret, Keywords: []string{DingTalkKeyword}}},
+		Robots: []dingtalk.Robot{{Name: "db-oncall", Token: DingTalkToken, Secret: DingTalkSecret, Keywords: Keywords}},
 		Faults: c.DingTalkFaults,
 		Now:    opts.Now,
 
 		HangAfterDelivery: opts.DingTalkHangAfterDelivery,
+	})
+	c.Feishu = feishu.New(feishu.Config{
+		Bots:   []feishu.Bot{{Name: "db-oncall", Token: FeishuToken, Secret: FeishuSecret, Keywords: Keywords}},
+		Faults: c.FeishuFaults,
+		Now:    opts.Now,
+
+		HangAfterDelivery: opts.FeishuHangAfterDelivery,
 	})
 	for _, s := range []struct {
 		addr string
@@ -131,6 +148,7 @@ func Start(opts Options) (*Cloud, error) {
 		{opts.MNSAddr, c.MNS, &c.MNSURL},
 		{opts.SlackAddr, c.Slack, &c.SlackURL},
 		{opts.DingTalkAddr, c.DingTalk, &c.DingTalkURL},
+		{opts.FeishuAddr, c.Feishu, &c.FeishuURL},
 	} {
 		u, err := c.serve(s.addr, s.h)
 		if err != nil {
@@ -185,6 +203,8 @@ func (c *Cloud) Env() [][2]string {
 		{"SLACK_WEBHOOK_URL", c.SlackURL + SlackWebhook},
 		{"DINGTALK_WEBHOOK_URL", c.DingTalkURL + "/robot/send?access_token=" + DingTalkToken},
 		{"DINGTALK_SECRET", DingTalkSecret},
+		{"FEISHU_WEBHOOK_URL", c.FeishuURL + feishu.HookPath + FeishuToken},
+		{"FEISHU_SECRET", FeishuSecret},
 		{"FC_REGION", Region},
 		{"FC_ACCOUNT_ID", AccountID},
 		{"ALIBABA_CLOUD_ACCESS_KEY_ID", AccessKeyID},

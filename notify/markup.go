@@ -62,3 +62,24 @@ func ClipRunes(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// CodeSpan is user data as a markdown code span, with escape applied
+// inside (backticks, which would end it, become quotes); empty is shown
+// for nothing.
+func CodeSpan(s string, escape *strings.Replacer, empty string) string {
+	s = ClipRunes(OneLine(s), MaxFieldRunes)
+	if s == "" {
+		return empty
+	}
+	return "`" + escape.Replace(strings.ReplaceAll(s, "`", "'")) + "`"
+}
+
+// OutsideCode applies escape to the text outside s's code spans; inside
+// them markdown shows characters as they are.
+func OutsideCode(s string, escape *strings.Replacer) string {
+	parts := strings.Split(s, "`")
+	for i := 0; i < len(parts); i += 2 {
+		parts[i] = escape.Replace(parts[i])
+	}
+	return strings.Join(parts, "`")
+}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,4 +116,30 @@ func HTTPClient(c *http.Client, timeout time.Duration) *http.Client {
 		return c
 	}
 	return &http.Client{Timeout: timeout}
+}
+
+// PostJSON posts body, a JSON document, to url and returns the answer when
+// it is HTTP 200, the status chat webhooks answer with whatever the result;
+// the caller closes its body. Otherwise ok is false and out classifies the
+// failure: a transport error, or a status only a proxy or gateway gives
+// (429 and 5xx transient, any other permanent).
+func PostJSON(ctx context.Context, client *http.Client, url, op string, body []byte, scrub *strings.Replacer) (resp *http.Response, out Outcome, ok bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, Outcome{Status: Failed, Reason: "request", Err: errors.New(op + ": cannot build the request")}, false
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err = client.Do(req)
+	if err != nil {
+		return nil, TransportOutcome(op, err, scrub), false
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, Outcome{}, true
+	}
+	resp.Body.Close()
+	out = Outcome{Status: Failed, Reason: "http_" + strconv.Itoa(resp.StatusCode), Err: fmt.Errorf("%s: HTTP %s", op, resp.Status)}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		out.Status = Retry
+	}
+	return nil, out, false
 }

@@ -147,14 +147,15 @@ func TestPreviewInChromium(t *testing.T) {
 		{id: "timed-out", badge: "⏱️ TIMED_OUT", both: []string{"No verdict before the deadline", "60%"}, alert: true, bar: "#a30200"},
 		{id: "digest-mixed", badge: "❌ FAILED", both: []string{"5 prechecks finished", "⚠️ WARNING 1", "✅ PASSED 1", "NOT_ARCHIVELOG"}, alert: true, bar: "#a30200"},
 		{id: "truncated-200-instances", badge: "❌ FAILED", both: []string{"i-bp1mysql0017", "i-bp1mysql0150"}, alert: true, bar: "#a30200", more: true},
-		{id: "started", badge: "⏳", both: []string{"Precheck running", "orders-db prod"}},
+		{id: "started", badge: "⏳", both: []string{"recheck running", "orders-db prod"}},
 		{id: "operator-alert", badge: "🚨", both: []string{"needs an operator", "12 tasks stay queued", "yundun-sas:QueryPreCheckDatabase"}, bar: "#a30200"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			sample := between(t, dom, `data-sample="`+tc.id+`"`, "<section")
 			slackHTML := between(t, sample, `data-channel="slack"`, `data-channel="dingtalk"`)
-			dingTalkHTML := between(t, sample, `data-channel="dingtalk"`, `data-channel="text"`)
-			for channel, fragment := range map[string]string{"Slack": slackHTML, "DingTalk": dingTalkHTML} {
+			dingTalkHTML := between(t, sample, `data-channel="dingtalk"`, `data-channel="feishu"`)
+			feishuHTML := between(t, sample, `data-channel="feishu"`, `data-channel="text"`)
+			for channel, fragment := range map[string]string{"Slack": slackHTML, "DingTalk": dingTalkHTML, "Feishu": feishuHTML} {
 				text := visible(fragment)
 				for _, want := range append([]string{tc.badge}, tc.both...) {
 					if !strings.Contains(text, want) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	notifyfeishu "precheckwatch/notify/feishu"
 	notifyslack "precheckwatch/notify/slack"
 )
 
@@ -98,6 +99,7 @@ type sampleView struct {
 	Title    string
 	Slack    slackView
 	DingTalk dingTalkView
+	Feishu   feishuView
 	Plain    string
 }
 
@@ -132,6 +134,38 @@ type dingTalkView struct {
 	Mentions []string
 }
 
+// feishuView is a Feishu interactive card.
+type feishuView struct {
+	Title    string
+	Color    string // CSS colour of the header
+	HTML     template.HTML
+	Note     template.HTML
+	Button   buttonView
+	Mentions []string
+}
+
+// feishuHeaders are the CSS colours of the card header templates used.
+var feishuHeaders = map[string]string{"green": "#2ea121", "orange": "#de7802", "red": "#d83931", "blue": "#245bdb"}
+
+// feishuAt is how card markdown mentions a user.
+var feishuAt = regexp.MustCompile(`<at id=([^\s>]+)></at>`)
+
+// feishuHTML renders card markdown as the Feishu client shows it: a bare
+// newline breaks the line, and <at id=…></at> shows as the mention.
+func feishuHTML(markdown string, mentions []string) template.HTML {
+	markdown = feishuAt.ReplaceAllString(markdown, "@$1")
+	return dingTalkHTML(strings.ReplaceAll(markdown, "\n", "  \n"), mentions)
+}
+
+func feishuViewOf(c notifyfeishu.Content) feishuView {
+	v := feishuView{Title: c.Title, Color: feishuHeaders[c.Template], HTML: feishuHTML(c.Body, c.Mentions),
+		Button: buttonView{Label: c.Button, URL: c.URL}, Mentions: c.Mentions}
+	if c.Note != "" {
+		v.Note = feishuHTML(c.Note, nil)
+	}
+	return v
+}
+
 func sampleViewOf(s Sample) sampleView {
 	mentions := append(append([]string(nil), s.DingTalk.AtMobiles...), s.DingTalk.AtUserIds...)
 	return sampleView{
@@ -149,7 +183,8 @@ func sampleViewOf(s Sample) sampleView {
 			HTML:     dingTalkHTML(s.DingTalk.Text, mentions),
 			Mentions: mentions,
 		},
-		Plain: s.Slack.Plain(),
+		Feishu: feishuViewOf(s.Feishu),
+		Plain:  s.Slack.Plain(),
 	}
 }
 

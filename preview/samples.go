@@ -7,6 +7,7 @@ import (
 
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/feishu"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
@@ -17,9 +18,10 @@ type Sample struct {
 	ID string
 	// Title says what the sample shows.
 	Title string
-	// Slack and DingTalk are the message as each channel renders it.
+	// Slack, DingTalk and Feishu are the message as each channel renders it.
 	Slack    slack.Content
 	DingTalk dingtalk.Content
+	Feishu   feishu.Content
 }
 
 // The renderers of the samples, with mentions, so the page shows where
@@ -27,6 +29,7 @@ type Sample struct {
 var (
 	slackRenderer    = slack.Renderer{Mention: "<!subteam^S0DBAONCALL>"}
 	dingTalkRenderer = dingtalk.Renderer{AtMobiles: []string{"13800000000"}, AtUserIDs: []string{"oncall-dba"}}
+	feishuRenderer   = feishu.Renderer{AtUserIDs: []string{"ou_oncalldba"}}
 )
 
 // sample renders one sample on every channel.
@@ -35,6 +38,7 @@ func sample(id, title string, render func(notify.Renderer) notify.Message) Sampl
 		ID: id, Title: title,
 		Slack:    render(slackRenderer).Content.(slack.Content),
 		DingTalk: render(dingTalkRenderer).Content.(dingtalk.Content),
+		Feishu:   render(feishuRenderer).Content.(feishu.Content),
 	}
 }
 
@@ -125,7 +129,7 @@ func Samples() ([]Sample, error) {
 		verdict("timed-out", "TIMED_OUT, no label", timedOut),
 	}
 	mixed := []notify.Finished{mysql, mssql, oracle, errored, timedOut}
-	pages := min(len(slackRenderer.Digest(mixed)), len(dingTalkRenderer.Digest(mixed)))
+	pages := min(len(slackRenderer.Digest(mixed)), len(dingTalkRenderer.Digest(mixed)), len(feishuRenderer.Digest(mixed)))
 	for i := range pages {
 		id, title := "digest-mixed", "Digest of five tasks"
 		if pages > 1 {

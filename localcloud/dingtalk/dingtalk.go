@@ -235,26 +235,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case fault.Hang:
 		if !s.cfg.HangAfterDelivery {
-			// Reading the body to its end lets net/http notice the client
-			// leaving, which ends r.Context().
-			_, _ = io.Copy(io.Discard, r.Body)
-			fault.HangUntil(r.Context(), s.cfg.HangMax)
+			fault.HangRequest(r, s.cfg.HangMax)
 			return
 		}
-		w = &lostAnswer{header: http.Header{}}
+		w = fault.LostAnswer()
 		defer fault.HangUntil(r.Context(), s.cfg.HangMax)
 	}
 	code, msg := s.send(r)
 	reply(w, code, msg)
 }
-
-// lostAnswer swallows the answer of a request whose reply an injected hang
-// loses after the message was delivered.
-type lostAnswer struct{ header http.Header }
-
-func (l *lostAnswer) Header() http.Header         { return l.header }
-func (l *lostAnswer) Write(b []byte) (int, error) { return len(b), nil }
-func (l *lostAnswer) WriteHeader(int)             {}
 
 // send runs DingTalk's checks in order and delivers the message.
 func (s *Server) send(r *http.Request) (int, string) {

@@ -5,9 +5,11 @@ package fault
 
 import (
 	"context"
+	"io"
 	"maps"
 	"math"
 	"math/rand"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -175,3 +177,21 @@ func HangUntil(ctx context.Context, max time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+// HangRequest hangs r before anything is done, until the client gives up
+// or max passes. Reading the body to its end first lets net/http notice the
+// client leaving, which ends r.Context().
+func HangRequest(r *http.Request, max time.Duration) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	HangUntil(r.Context(), max)
+}
+
+// LostAnswer is a ResponseWriter that swallows the answer of a request
+// whose reply an injected hang loses after the work was done.
+func LostAnswer() http.ResponseWriter { return &lostAnswer{header: http.Header{}} }
+
+type lostAnswer struct{ header http.Header }
+
+func (l *lostAnswer) Header() http.Header         { return l.header }
+func (l *lostAnswer) Write(b []byte) (int, error) { return len(b), nil }
+func (l *lostAnswer) WriteHeader(int)             {}

@@ -17,23 +17,10 @@ func (markup) TextUpTo(s string, n int) string {
 	return escaper.Replace(notify.ClipRunes(notify.OneLine(s), n))
 }
 
-func (markup) Code(s string) string {
-	s = notify.ClipRunes(notify.OneLine(s), notify.MaxFieldRunes)
-	if s == "" {
-		return "*(empty)*"
-	}
-	return "`" + htmlEscaper.Replace(strings.ReplaceAll(s, "`", "'")) + "`"
-}
+func (markup) Code(s string) string { return notify.CodeSpan(s, htmlEscaper, "*(empty)*") }
 
-// Prose escapes HTML outside the text's code spans; inside them markdown
-// shows characters as they are.
-func (markup) Prose(s string) string {
-	parts := strings.Split(s, "`")
-	for i := 0; i < len(parts); i += 2 {
-		parts[i] = htmlEscaper.Replace(parts[i])
-	}
-	return strings.Join(parts, "`")
-}
+// Prose escapes HTML outside the text's code spans.
+func (markup) Prose(s string) string { return notify.OutsideCode(s, htmlEscaper) }
 
 func (markup) Bold(s string) string { return "**" + s + "**" }
 

@@ -1,7 +1,6 @@
 package dingtalk
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -153,14 +152,9 @@ func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if err != nil {
 		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.signedURL(), bytes.NewReader(raw))
-	if err != nil {
-		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: errors.New("dingtalk: cannot build the request")}
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return notify.TransportOutcome("dingtalk send", err, d.scrub)
+	resp, out, ok := notify.PostJSON(ctx, d.client, d.signedURL(), "dingtalk send", raw, d.scrub)
+	if !ok {
+		return out
 	}
 	defer resp.Body.Close()
 	return d.classify(resp)
@@ -187,15 +181,6 @@ func (d *Robot) signedURL() string {
 // classify reads DingTalk's answer. DingTalk answers HTTP 200 even on
 // failure, so success is errcode 0 and nothing else (reference §2.3).
 func (d *Robot) classify(resp *http.Response) notify.Outcome {
-	if resp.StatusCode != http.StatusOK {
-		// Only a proxy or gateway answers otherwise.
-		out := notify.Outcome{Status: notify.Failed, Reason: "http_" + strconv.Itoa(resp.StatusCode),
-			Err: fmt.Errorf("dingtalk: HTTP %s", resp.Status)}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			out.Status = notify.Retry
-		}
-		return out
-	}
 	var answer struct {
 		ErrCode *int   `json:"errcode"`
 		ErrMsg  string `json:"errmsg"`

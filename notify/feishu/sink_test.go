@@ -1,0 +1,204 @@
+package feishu_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"precheckwatch/localcloud/fault"
+	feishuemu "precheckwatch/localcloud/feishu"
+	"precheckwatch/notify"
+	"precheckwatch/notify/feishu"
+	"precheckwatch/notify/notifytest"
+	"precheckwatch/secret"
+)
+
+const (
+	botToken  = "feishusinktesttoken0123"
+	botSecret = "feishusinktestsecret"
+)
+
+var epoch = time.Unix(1800000000, 0)
+
+// group starts a Feishu emulator with a signed bot and a keyword bot.
+func group(t *testing.T, faults *fault.Injector, hangAfterDelivery bool) (*feishuemu.Server, *httptest.Server) {
+	t.Helper()
+	emu := feishuemu.New(feishuemu.Config{
+		Bots: []feishuemu.Bot{
+			{Name: "oncall", Token: botToken, Secret: botSecret},
+			{Name: "keyword", Token: "kwtoken", Keywords: []string{"precheck"}},
+			{Name: "strict", Token: "stricttoken", Keywords: []string{"数据库"}},
+		},
+		Faults: faults, HangAfterDelivery: hangAfterDelivery, Now: func() time.Time { return epoch },
+	})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, srv
+}
+
+func newBot(t *testing.T, srv *httptest.Server, token, sec string, skew time.Duration) *feishu.Bot {
+	t.Helper()
+	b, err := feishu.New(feishu.Config{
+		WebhookURL: secret.Value(srv.URL + "/open-apis/bot/v2/hook/" + token), Secret: secret.Value(sec),
+		HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t), Now: func() time.Time { return epoch.Add(skew) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func verdict(t *testing.T, b *feishu.Bot) notify.Message {
+	f := notifytest.Fixtures(t)[2]
+	m := b.Verdict(f.Task, f.Outcome)
+	m.Key = "t-1:feishu:FAILED"
+	return m
+}
+
+func TestSend(t *testing.T) {
+	cases := []struct {
+		name       string
+		faults     fault.Kind
+		hangAfter  bool
+		token      string
+		secret     string
+		skew       time.Duration
+		timeout    time.Duration
+		status     notify.Status
+		reason     string
+		retryAfter time.Duration
+		ambiguous  bool
+		recorded   int
+	}{
+		{name: "signed", status: notify.Sent, recorded: 1},
+		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
+		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "code_19024"},
+		{name: "wrong secret", secret: "other", status: notify.Failed, reason: "code_19021"},
+		{name: "clock two hours off", skew: -2 * time.Hour, status: notify.Failed, reason: "code_19021"},
+		{name: "unsigned for a signing bot", secret: "-", status: notify.Failed, reason: "code_19021"},
+		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "code_19001"},
+		{name: "throttled", faults: fault.Throttle, status: notify.Retry, reason: "code_11232", retryAfter: time.Second},
+		{name: "server error", faults: fault.Server, status: notify.Retry, reason: "http_500"},
+		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, timeout: 150 * time.Millisecond,
+			status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var faults *fault.Injector
+			if tc.faults != "" {
+				faults = fault.New(1)
+				faults.Set(tc.faults, 1)
+			}
+			emu, srv := group(t, faults, tc.hangAfter)
+			token, sec, timeout := botToken, botSecret, 5*time.Second
+			if tc.token != "" {
+				token = tc.token
+			}
+			switch tc.secret {
+			case "":
+			case "-":
+				sec = ""
+			default:
+				sec = tc.secret
+			}
+			if tc.timeout != 0 {
+				timeout = tc.timeout
+			}
+			b := newBot(t, srv, token, sec, tc.skew)
+			out := b.Send(notifytest.Within(t, timeout), verdict(t, b))
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+				t.Fatalf("outcome %+v", out)
+			}
+			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			}
+			if n := len(emu.Messages()); n != tc.recorded {
+				t.Fatalf("%d delivered, want %d", n, tc.recorded)
+			}
+			notifytest.NoSecrets(t, out, fmt.Sprint(b), botToken, botSecret, token)
+		})
+	}
+}
+
+// The card arrives as rendered: its title, every line of its body, the
+// facts and the console link, and the mention as a mention.
+func TestDeliversTheCardWithMentions(t *testing.T) {
+	emu, srv := group(t, nil, false)
+	b, err := feishu.New(feishu.Config{
+		WebhookURL: secret.Value(srv.URL + "/open-apis/bot/v2/hook/" + botToken), Secret: botSecret,
+		HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t), Now: func() time.Time { return epoch }, AtUserIDs: []string{"ou_oncall"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := verdict(t, b)
+	if out := b.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+		t.Fatalf("outcome %+v", out)
+	}
+	got := emu.Messages()
+	if len(got) != 1 {
+		t.Fatalf("delivered %+v", got)
+	}
+	c := m.Content.(feishu.Content)
+	for _, want := range append(strings.Split(c.Body, "\n"), c.Title, c.Note, c.URL) {
+		if !strings.Contains(got[0].PlainText(), want) {
+			t.Errorf("delivered card lacks %q", want)
+		}
+	}
+	if got[0].MsgType != "interactive" || strings.Join(got[0].Mentions, ",") != "ou_oncall" {
+		t.Errorf("delivered %+v", got[0])
+	}
+}
+
+// The bot's pace is 5 a second: a sixth send within the second whose
+// deadline comes first is refused at once, without a request.
+func TestPacesFiveASecond(t *testing.T) {
+	emu, srv := group(t, nil, false)
+	b, err := feishu.New(feishu.Config{
+		WebhookURL: secret.Value(srv.URL + "/open-apis/bot/v2/hook/kwtoken"), HTTPClient: srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if out := b.Send(notifytest.Within(t, 5*time.Second), verdict(t, b)); out.Status != notify.Sent {
+			t.Fatalf("send %d: %+v", i+1, out)
+		}
+	}
+	if out := b.Send(notifytest.Within(t, 200*time.Millisecond), verdict(t, b)); out.Status != notify.Retry || out.Reason != "local_rate_limit" {
+		t.Fatalf("sixth: %+v", out)
+	}
+	if n := emu.Requests(); n != 5 {
+		t.Fatalf("%d requests reached Feishu, want 5", n)
+	}
+}
+
+func TestReadsUnexpectedAnswers(t *testing.T) {
+	notifytest.ReadsAnswers(t, []notifytest.Answer{
+		{Name: "legacy success", Status: 200, Body: `{"Extra":null,"StatusCode":0,"StatusMessage":"success"}`, Want: notify.Sent},
+		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
+		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
+		{Name: "json without a code", Status: 200, Body: `{"msg":"success"}`, Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
+		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Want: notify.Failed, Reason: "code_9499"},
+		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Want: notify.Retry, Reason: "code_9499"},
+		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Want: notify.Failed, Reason: "code_19022"},
+	}, func(u string) (notify.Sink, error) {
+		return feishu.New(feishu.Config{WebhookURL: secret.Value(u + "/open-apis/bot/v2/hook/t0ken"), Pacer: notifytest.Unpaced(t)})
+	}, notify.Message{Key: "k", Content: feishu.Content{Title: "precheck", Body: "b"}}, "t0ken")
+}
+
+func TestConfigErrorsHideSecrets(t *testing.T) {
+	for _, u := range []string{"", "ftp://open.feishu.cn/open-apis/bot/v2/hook/s3cret", "https://open.feishu.cn/other/s3cret", "https://open.feishu.cn/open-apis/bot/v2/hook/"} {
+		_, err := feishu.New(feishu.Config{WebhookURL: secret.Value(u)})
+		if err == nil {
+			t.Errorf("webhook %q accepted", u)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error %q shows the webhook", err)
+		}
+	}
+}
