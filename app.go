@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"precheckwatch/config"
-	"precheckwatch/dedupe"
 	"precheckwatch/handler"
+	"precheckwatch/ledger"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
 	"precheckwatch/notify/feishu"
@@ -31,7 +31,7 @@ type function struct {
 	handler *handler.Handler
 	sas     *sas.Client
 	queues  *mnsQueues
-	store   dedupe.Store
+	ledger  ledger.Ledger
 	pacers  *pace.Pacers
 	log     *slog.Logger
 }
@@ -43,34 +43,34 @@ func newFunction(cfg config.Config, logOut io.Writer) (*function, error) {
 	// route them into the first function's structured log instead of bare
 	// stderr lines.
 	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
-	store, err := dedupe.Open(cfg.DedupeURL.Reveal())
+	record, err := ledger.Open(cfg.DedupeURL.Reveal())
 	if err != nil {
 		return nil, err
 	}
 	sasClient, err := sas.New(sas.Config{Endpoint: cfg.SASEndpoint, Region: cfg.Region})
 	if err != nil && cfg.SASEndpoint != "" {
-		store.Close()
+		record.Close()
 		return nil, fmt.Errorf("SAS_ENDPOINT: %w", err)
 	}
 	// The channels' pace is kept beside the delivery record, so that
 	// instances sharing the record share the pace too.
 	pacers, err := pace.Open(cfg.DedupeURL.Reveal())
 	if err != nil {
-		store.Close()
+		record.Close()
 		return nil, err
 	}
 	sinks, err := newSinks(cfg, pacers)
 	if err != nil {
-		store.Close()
+		record.Close()
 		pacers.Close()
 		return nil, err
 	}
-	f := &function{cfg: cfg, sas: sasClient, queues: newMNSQueues(cfg), store: store, pacers: pacers, log: log}
+	f := &function{cfg: cfg, sas: sasClient, queues: newMNSQueues(cfg), ledger: record, pacers: pacers, log: log}
 	f.handler = handler.New(cfg, handler.Deps{
 		Checker: sasChecker{f},
 		Queues:  f.queues,
 		Sinks:   sinks,
-		Store:   store,
+		Ledger:  record,
 		Log:     log,
 	})
 	return f, nil
@@ -81,7 +81,7 @@ func (f *function) handle(ctx context.Context, inv handler.Invocation, event []b
 }
 
 func (f *function) close() {
-	f.store.Close()
+	f.ledger.Close()
 	f.pacers.Close()
 }
 

@@ -209,7 +209,13 @@ func benchTask(b *testing.B) ([]byte, precheck.Status) {
 	return body, precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: result}
 }
 
-var benchPolicy = precheck.Policy{BackoffInitial: 15 * time.Second, BackoffMax: 5 * time.Minute, Deadline: 2 * time.Hour}
+var benchPolicy = precheck.Policy{BackoffInitial: 15 * time.Second, BackoffMax: 5 * time.Minute, Deadline: 2 * time.Hour, UnknownGrace: 10 * time.Minute}
+
+// benchFacts are a task's facts after Security Center answered st at now,
+// first seen a minute before.
+func benchFacts(task precheck.Task, st precheck.Status, now time.Time) precheck.Facts {
+	return precheck.Facts{Task: task, FirstSeen: now.Add(-time.Minute), Reply: precheck.Answer(st), Now: now, Jitter: 0.5}
+}
 
 func BenchmarkParseTask(b *testing.B) {
 	body, _ := benchTask(b)
@@ -230,8 +236,8 @@ func BenchmarkDecide(b *testing.B) {
 	now := time.Unix(1700000100, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if d := precheck.Decide(task, st, now, benchPolicy, 0.5); d.Action != precheck.Finish {
-			b.Fatalf("decision %v, want finish", d.Action)
+		if f := precheck.Decide(benchFacts(task, st, now), benchPolicy); f.Action != precheck.Deliver {
+			b.Fatalf("fate %v, want deliver", f.Action)
 		}
 	}
 }
@@ -242,10 +248,10 @@ func BenchmarkRenderVerdict(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := precheck.Decide(task, st, time.Unix(1700000100, 0), benchPolicy, 0.5)
+	f := precheck.Decide(benchFacts(task, st, time.Unix(1700000100, 0)), benchPolicy)
 	b.ReportAllocs()
 	for b.Loop() {
-		m := dingtalk.Renderer{}.Verdict(d.Task, *d.Task.Final)
+		m := dingtalk.Renderer{}.Verdict(f.Task, *f.Outcome)
 		if m.Content.(dingtalk.Content).Text == "" {
 			b.Fatal("empty DingTalk text")
 		}
@@ -263,10 +269,10 @@ func BenchmarkPerTask(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d := precheck.Decide(task, st, now, benchPolicy, 0.5)
-		m := slack.Renderer{}.Verdict(d.Task, *d.Task.Final)
+		f := precheck.Decide(benchFacts(task, st, now), benchPolicy)
+		m := slack.Renderer{}.Verdict(f.Task, *f.Outcome)
 		if m.Content.(slack.Content).Text == "" {
-			b.Fatalf("empty Slack text for %s", d.Task.TaskID)
+			b.Fatalf("empty Slack text for %s", f.Task.TaskID)
 		}
 	}
 }

@@ -377,15 +377,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "precheckwatch status: Security Center knows no task %s in %s\n", t.TaskID, t.UniRegionID)
 		return exitNotFound
 	}
-	d := precheck.Decide(t, st, time.Now(), precheck.Policy{BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax, Deadline: cfg.TaskDeadline}, 0)
-	if d.Action != precheck.Finish {
+	now := time.Now()
+	fate := precheck.Decide(precheck.Facts{Task: t, FirstSeen: now, Reply: precheck.Answer(st), Now: now}, precheck.Policy{BackoffInitial: cfg.BackoffInitial, BackoffMax: cfg.BackoffMax, Deadline: cfg.TaskDeadline})
+	if fate.Action != precheck.Deliver {
 		fmt.Fprintf(stdout, "task %s is still running: progress %d%% (Description=%s)\n", t.TaskID, st.Progress, st.Description)
 		return exitOK
 	}
 	// One query by hand says nothing of how long the function waited for
 	// the verdict, so the message's count of queries and wait are left out.
-	task, out := d.Task, *d.Task.Final
-	task.Attempt, task.FirstSeen, out.Attempts, out.FirstSeen = 0, 0, 0, 0
+	task, out := fate.Task, *fate.Outcome
+	task.Attempt, out.Attempts, out.FirstSeen = 0, 0, 0
 	fmt.Fprintln(stdout, slack.Renderer{}.Verdict(task, out).Content.Plain())
 	return exitOK
 }

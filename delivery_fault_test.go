@@ -82,7 +82,7 @@ func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
 	}
 	sinks := []notify.Sink{slackSink, dingSink}
 	b := &faultBench{t: t, cloud: cloud, redis: redis, out: out, mns: &opFaults{inner: f.queues, faults: cloud.MNSFaults}}
-	b.h = handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: b.mns, Sinks: sinks, Store: f.store, Log: f.log})
+	b.h = handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: b.mns, Sinks: sinks, Ledger: f.ledger, Log: f.log})
 	return b
 }
 
@@ -264,9 +264,9 @@ func (q *opQueue) Delete(ctx context.Context, handles []string) (errs []error) {
 	return errs
 }
 
-func (q *opQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (err error) {
-	q.o.around("change visibility", func() { err = q.q.ChangeVisibility(ctx, handle, d) })
-	return err
+func (q *opQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (next string, err error) {
+	q.o.around("change visibility", func() { next, err = q.q.ChangeVisibility(ctx, handle, d) })
+	return next, err
 }
 
 // Each fault kind on each service, alone: while it lasts no task is lost or

@@ -58,7 +58,8 @@ func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, erro
 	}
 	out := make([]handler.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = handler.Message{ID: m.ID, Handle: m.Handle, Body: []byte(m.Body)}
+		out[i] = handler.Message{ID: m.ID, Handle: m.Handle, Body: []byte(m.Body),
+			VisibleAt: m.NextVisibleTime, DequeueCount: m.DequeueCount}
 	}
 	return out, nil
 }
@@ -77,9 +78,9 @@ func (a mnsQueue) Delete(ctx context.Context, handles []string) []error {
 	return perEntry(len(handles), err)
 }
 
-func (a mnsQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) error {
-	_, err := a.q.ChangeVisibility(ctx, handle, d)
-	return classifyMNS(err)
+func (a mnsQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (string, error) {
+	next, err := a.q.ChangeVisibility(ctx, handle, d)
+	return next, classifyMNS(err)
 }
 
 // perEntry spreads a batch error over its entries.

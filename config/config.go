@@ -46,6 +46,9 @@ type Config struct {
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	TaskDeadline   time.Duration
+	// UnknownTaskGrace is how long a task Security Center does not know is
+	// asked about before it ends as ERROR.
+	UnknownTaskGrace time.Duration
 
 	DedupeURL secret.Value // may hold a Redis password
 
@@ -68,12 +71,15 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultQueue            = "precheck-pending"
-	DefaultDeadLetterQueue  = "precheck-dead-letter"
-	DefaultSlackAPIURL      = "https://slack.com/api/"
-	DefaultBackoffInitial   = 15 * time.Second
-	DefaultBackoffMax       = 5 * time.Minute
-	DefaultTaskDeadline     = 2 * time.Hour
+	DefaultQueue           = "precheck-pending"
+	DefaultDeadLetterQueue = "precheck-dead-letter"
+	DefaultSlackAPIURL     = "https://slack.com/api/"
+	DefaultBackoffInitial  = 15 * time.Second
+	DefaultBackoffMax      = 5 * time.Minute
+	DefaultTaskDeadline    = 2 * time.Hour
+	// DefaultUnknownTaskGrace covers a task id that Security Center has
+	// only just issued and does not answer for yet.
+	DefaultUnknownTaskGrace = 10 * time.Minute
 	DefaultDedupeURL        = "memory://"
 	DefaultCheckConcurrency = 16
 	// DefaultSASRateLimit is deliberately low: Security Center publishes no
@@ -108,6 +114,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BackoffInitial:     r.duration("BACKOFF_INITIAL", DefaultBackoffInitial),
 		BackoffMax:         r.duration("BACKOFF_MAX", DefaultBackoffMax),
 		TaskDeadline:       r.duration("TASK_DEADLINE", DefaultTaskDeadline),
+		UnknownTaskGrace:   r.duration("UNKNOWN_TASK_GRACE", DefaultUnknownTaskGrace),
 		DedupeURL:          secret.Value(r.str("DEDUPE_URL", DefaultDedupeURL)),
 		CheckConcurrency:   r.integer("CHECK_CONCURRENCY", DefaultCheckConcurrency, 1, 1000),
 		SASRateLimit:       r.rate("SAS_RATE_LIMIT", DefaultSASRateLimit),
@@ -234,6 +241,7 @@ func (c Config) Redacted() [][2]string {
 		{"BACKOFF_INITIAL", d(c.BackoffInitial)},
 		{"BACKOFF_MAX", d(c.BackoffMax)},
 		{"TASK_DEADLINE", d(c.TaskDeadline)},
+		{"UNKNOWN_TASK_GRACE", d(c.UnknownTaskGrace)},
 		{"DEDUPE_URL", redactURL(c.DedupeURL)},
 		{"CHECK_CONCURRENCY", strconv.Itoa(c.CheckConcurrency)},
 		{"SAS_RATE_LIMIT", strconv.FormatFloat(c.SASRateLimit, 'g', -1, 64)},

@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Queue != "precheck-pending" || c.DeadLetterQueue != "precheck-dead-letter" || c.BackoffInitial != 15*time.Second ||
-		c.BackoffMax != 5*time.Minute || c.TaskDeadline != 2*time.Hour || c.DedupeURL.Reveal() != "memory://" ||
+		c.BackoffMax != 5*time.Minute || c.TaskDeadline != 2*time.Hour || c.UnknownTaskGrace != 10*time.Minute || c.DedupeURL.Reveal() != "memory://" ||
 		c.CheckConcurrency != 16 || c.SASRateLimit != DefaultSASRateLimit || c.SlackAPIURL != "https://slack.com/api/" ||
 		c.NotifyStarted || c.LogLevel != "info" || c.SlackEnabled() || c.DingTalkEnabled() {
 		t.Fatalf("defaults = %+v", c)
@@ -54,6 +54,7 @@ func TestBadValuesAreAllReportedWithoutSecrets(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"BACKOFF_INITIAL":      "soon",
 		"TASK_DEADLINE":        "-1h",
+		"UNKNOWN_TASK_GRACE":   "a while",
 		"CHECK_CONCURRENCY":    "0",
 		"SAS_RATE_LIMIT":       "fast",
 		"NOTIFY_STARTED":       "yes please",
@@ -70,7 +71,7 @@ func TestBadValuesAreAllReportedWithoutSecrets(t *testing.T) {
 		t.Fatal("bad configuration accepted")
 	}
 	msg := err.Error()
-	for _, name := range []string{"BACKOFF_INITIAL", "TASK_DEADLINE", "CHECK_CONCURRENCY", "SAS_RATE_LIMIT", "NOTIFY_STARTED",
+	for _, name := range []string{"BACKOFF_INITIAL", "TASK_DEADLINE", "UNKNOWN_TASK_GRACE", "CHECK_CONCURRENCY", "SAS_RATE_LIMIT", "NOTIFY_STARTED",
 		"LOG_LEVEL", "PRECHECK_QUEUE", "SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "DEDUPE_URL", "MNS_ENDPOINT"} {
 		if !strings.Contains(msg, name) {
 			t.Errorf("error does not name %s:\n%s", name, msg)

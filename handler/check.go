@@ -3,10 +3,10 @@ package handler
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
-	"precheckwatch/dedupe"
-	"precheckwatch/notify"
+	"precheckwatch/ledger"
 	"precheckwatch/precheck"
 )
 
@@ -14,9 +14,11 @@ import (
 type jobKind int
 
 const (
-	requeueJob    jobKind = iota // back on the queue after delay, with new bookkeeping
-	finishedJob                  // a verdict to deliver, then done (or back on the queue for undelivered channels)
-	holdJob                      // unchanged, back on the queue after delay (credentials trouble, or out of time)
+	requeueJob    jobKind = iota // back on the queue after delay, checked again
+	finishedJob                  // a sealed verdict to deliver
+	redeliverJob                 // delivered on some channels only: back on the queue after delay for the rest
+	doneJob                      // every channel has the verdict: the message goes
+	holdJob                      // unchanged, back on the queue after delay (credentials trouble, no record, or out of time)
 	deadLetterJob                // unreadable: to the dead-letter queue verbatim
 	skipJob                      // handed on already, by an earlier attempt at the same event
 )
@@ -33,21 +35,38 @@ type job struct {
 	// every outcome but "done" means sending a message.
 	fromEvent bool
 
-	// handoff is held while an event's message is being handed on, so that
+	// handOn is held while an event's message is being handed on, so that
 	// a retried event does not requeue the same message twice.
-	handoff *dedupe.Lease
+	handOn *ledger.Lease
 
-	task  precheck.Task
-	kind  jobKind
-	delay time.Duration
+	task precheck.Task
+	// record is what the ledger knows of the task.
+	record ledger.TaskRecord
+	// outcome is the sealed verdict of a finished job.
+	outcome *precheck.Outcome
+	// forgotten marks a task the ledger has no record of though the message
+	// shows it was handled before (checked, or handed out, already): the
+	// record was lost (a Redis restarted empty, a memory:// instance
+	// recycled), so its verdicts may have gone out and are settled through
+	// the channels before they are sent.
+	forgotten bool
+	kind      jobKind
+	delay     time.Duration
 	// why explains a dead letter or a hold, for logs.
 	why string
+
+	mu sync.Mutex
+	// awaiting counts the channels yet to report on a finished job, and
+	// missing lists those that reported it undelivered.
+	awaiting int
+	missing  []string
 }
 
-// check parses a job's task, asks Security Center about it and decides.
+// check parses a job's task, asks Security Center about it unless its
+// verdict is sealed, and carries out the fate precheck.Decide gives it.
 func (r *run) check(ctx context.Context, j *job) {
 	log := r.log.With("messageId", j.msg.ID)
-	if !r.claimHandoff(ctx, j) {
+	if !r.claimHandOn(ctx, j) {
 		return
 	}
 	if j.problem != "" {
@@ -64,106 +83,156 @@ func (r *run) check(ctx context.Context, j *job) {
 	j.task = task
 	r.see(task.TaskID)
 	log = log.With("taskId", task.TaskID)
-	if task.Final != nil {
-		// Only channels are waiting: no need to ask again.
-		j.kind = finishedJob
-		return
-	}
-	if !r.h.d.Now().Before(r.times.checkUntil) {
-		j.kind, j.delay, j.why = holdJob, 0, "out of time in this invocation"
-		return
-	}
-	firstSight := task.Attempt == 0
-	status, err := r.query(ctx, task)
+
 	now := r.h.d.Now()
-	var d precheck.Decision
-	switch class, code := classOf(err); {
-	case err == nil:
-		r.tally.add(func(rep *Report) { rep.Checked++ })
-		d = precheck.Decide(task, status, now, r.h.policy, r.h.d.Jitter())
-	case class == Auth:
-		j.kind, j.delay, j.why = holdJob, r.h.cfg.BackoffMax, "Security Center refused our credentials: "+code
+	facts := precheck.Facts{Task: task, Now: now, Jitter: r.h.d.Jitter()}
+	recs, err := r.recall(ctx, task.TaskID, now)
+	if err != nil {
+		// Without the record the task can be neither timed nor delivered
+		// safely: keep it as it is until the record is back.
+		r.ledgerError("recall", err)
+		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.policy))
+		return
+	}
+	j.record = recs
+	j.forgotten = recs.FirstSeen.Equal(now) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
+	facts.FirstSeen, facts.Sealed = recs.FirstSeen, recs.Outcome
+	if facts.Sealed == nil {
+		facts.Reply = r.ask(ctx, task)
+	}
+	fate := precheck.Decide(facts, r.h.policy)
+	if fate.Action == precheck.Deliver && facts.Sealed == nil {
+		sealed, err := r.seal(ctx, task.TaskID, *fate.Outcome)
+		if err != nil {
+			r.ledgerError("seal", err)
+			r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.policy))
+			return
+		}
+		fate.Outcome = &sealed
+		r.tally.add(func(rep *Report) { rep.Finished++; rep.Verdicts[sealed.Verdict]++ })
+	}
+	r.apply(j, fate)
+	switch j.kind {
+	case finishedJob:
+		log.Info("task decided", "attempt", fate.Task.Attempt, "decision", "finish", "verdict", j.outcome.Verdict,
+			"progress", j.outcome.Progress)
+	case requeueJob:
+		log.Info("task decided", "attempt", fate.Task.Attempt, "decision", "requeue", "progress", fate.Progress, "reason", fate.Reason,
+			"delay", fate.Delay.Round(time.Millisecond).String())
+		if recs.FirstSeen.Equal(now) && r.h.cfg.NotifyStarted {
+			r.announceStart(ctx, j)
+		}
+	case holdJob:
 		log.Warn("task held", "reason", j.why, "delay", j.delay.String())
-		return
-	case class == Permanent:
-		d = precheck.Decision{Action: precheck.Finish, Task: refused(task, now, fmt.Sprintf("Security Center refused the query (%s): %v", code, err))}
-	default:
-		d = precheck.Unanswered(task, fmt.Sprintf("Security Center did not answer: %s", orWord(code, class.String())), now, r.h.policy, r.h.d.Jitter())
-	}
-	j.task = d.Task
-	if d.Action == precheck.Finish {
-		j.kind = finishedJob
-		r.tally.add(func(rep *Report) { rep.Finished++; rep.Verdicts[d.Task.Final.Verdict]++ })
-		log.Info("task decided", "attempt", d.Task.Attempt, "decision", "finish", "verdict", d.Task.Final.Verdict,
-			"progress", d.Task.LastProgress)
-		return
-	}
-	j.kind, j.delay = requeueJob, d.Delay
-	log.Info("task decided", "attempt", d.Task.Attempt, "decision", "requeue", "progress", d.Task.LastProgress,
-		"delay", d.Delay.Round(time.Millisecond).String())
-	if firstSight && r.h.cfg.NotifyStarted {
-		r.announceStart(ctx, j)
 	}
 }
 
-// handoffVerdict marks an event's message as handed on in the delivery record.
-const handoffVerdict = "HANDED_ON"
+// apply makes a fate the job's next step.
+func (r *run) apply(j *job, f precheck.Fate) {
+	j.task, j.delay, j.why, j.outcome = f.Task, f.Delay, f.Reason, f.Outcome
+	switch f.Action {
+	case precheck.Requeue:
+		j.kind = requeueJob
+	case precheck.Redeliver:
+		j.kind = redeliverJob
+	case precheck.Done:
+		j.kind = doneJob
+	case precheck.Hold:
+		j.kind = holdJob
+	case precheck.Deliver:
+		j.kind = finishedJob
+	}
+}
 
-// claimHandoff makes sure a message delivered in an event is handed on by
+// ask queries Security Center about t unless the invocation's check time is
+// over, and says how it answered.
+func (r *run) ask(ctx context.Context, t precheck.Task) precheck.Reply {
+	if !r.h.d.Now().Before(r.times.checkUntil) {
+		return precheck.Reply{Kind: precheck.NotAsked, Reason: "out of time in this invocation"}
+	}
+	status, err := r.query(ctx, t)
+	switch class, code := classOf(err); {
+	case err == nil:
+		r.tally.add(func(rep *Report) { rep.Checked++ })
+		return precheck.Answer(status)
+	case class == Auth:
+		return precheck.Reply{Kind: precheck.Denied, Reason: "Security Center refused our credentials: " + code}
+	case class == Permanent:
+		return precheck.Reply{Kind: precheck.Refused, Reason: fmt.Sprintf("Security Center refused the query (%s): %v", code, err)}
+	default:
+		return precheck.Reply{Kind: precheck.Unanswered, Reason: "Security Center did not answer: " + orWord(code, class.String())}
+	}
+}
+
+// recall reads the task's record under the record's call bound.
+func (r *run) recall(ctx context.Context, taskID string, now time.Time) (ledger.TaskRecord, error) {
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	recs, err := r.h.d.Ledger.Recall(sctx, []string{taskID}, now)
+	if err != nil {
+		return ledger.TaskRecord{}, err
+	}
+	return recs[0], nil
+}
+
+// seal records o as the task's verdict and returns the verdict sealed,
+// which is another instance's when it decided first.
+func (r *run) seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	return r.h.d.Ledger.Seal(sctx, taskID, o)
+}
+
+// claimHandOn makes sure a message delivered in an event is handed on by
 // one attempt only: EventBridge retries a whole batch when an invocation
 // fails, and the messages an earlier attempt already requeued must not be
 // requeued again. It reports whether j should be processed.
-func (r *run) claimHandoff(ctx context.Context, j *job) bool {
+func (r *run) claimHandOn(ctx context.Context, j *job) bool {
 	if !j.fromEvent || j.msg.ID == "" {
 		return true
 	}
-	key := dedupe.Key{TaskID: j.msg.ID, Channel: "queue", Verdict: handoffVerdict}
-	sctx, cancel := storeCtx(ctx)
-	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
+	sctx, cancel := r.recordCtx(ctx)
+	cs, err := ledger.ClaimHandOn(sctx, r.h.d.Ledger, []string{j.msg.ID}, r.leaseTTL())
 	cancel()
 	switch {
 	case err != nil:
 		// Without the record a retry may requeue twice; a duplicate
-		// task is harmless, a lost one is not.
-		r.log.Warn("delivery record unavailable; handing on without it", "messageId", j.msg.ID, "error", err)
+		// message is harmless (the record decides what it posts), a lost
+		// one is not.
+		r.ledgerError("claim hand-on", err)
 		return true
-	case c.State == dedupe.Delivered:
+	case cs[0].State == ledger.Sent:
 		j.kind = skipJob
 		r.tally.add(func(rep *Report) { rep.Skipped++ })
 		return false
-	case c.State == dedupe.Busy:
+	case cs[0].State == ledger.Busy:
 		// Another attempt at this event is handing it on right now; fail
 		// this one so that the platform retries it later.
 		j.kind = skipJob
 		r.tally.add(func(rep *Report) { rep.Unhanded++ })
 		return false
 	}
-	j.handoff = &c.Lease
+	j.handOn = &cs[0].Lease
 	return true
 }
 
 // handed records the outcome of handing j on.
 func (r *run) handed(ctx context.Context, j *job, ok bool) {
-	if j.handoff == nil {
+	if j.handOn == nil {
 		return
 	}
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	leases := []ledger.Lease{*j.handOn}
+	var err error
 	if ok {
-		r.record(ctx, *j.handoff, notify.Outcome{})
+		err = ledger.MarkHandedOn(sctx, r.h.d.Ledger, leases)
 	} else {
-		r.release(ctx, *j.handoff)
+		err = r.h.d.Ledger.Release(sctx, leases)
 	}
-}
-
-// refused finishes a task Security Center will never answer for (a bad
-// region or task id): ERROR tells the on-call team, where waiting would not.
-func refused(t precheck.Task, now time.Time, reason string) precheck.Task {
-	if t.FirstSeen == 0 {
-		t.FirstSeen = now.UnixMilli()
+	if err != nil {
+		r.ledgerError("record hand-on", err)
 	}
-	t.Attempt++
-	t.Final = &precheck.Outcome{Verdict: precheck.Error, Reason: reason, Progress: t.LastProgress,
-		FirstSeen: t.FirstSeen, DecidedAt: now.UnixMilli(), Attempts: t.Attempt}
-	return t
 }
 
 // queryAttempts bounds the retries of one query within an invocation.

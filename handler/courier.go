@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"precheckwatch/notify"
+	"precheckwatch/precheck"
 )
 
 // courierTick is how often a courier looks for full digest pages to send
@@ -21,10 +22,12 @@ const courierTick = 250 * time.Millisecond
 type courier struct {
 	r    *run
 	sink notify.Sink
+	hand *handOn
 
-	mu        sync.Mutex
-	queued    []*job
-	delivered map[*job]bool
+	mu     sync.Mutex
+	queued []*job
+	// closed is set once the courier takes no more jobs.
+	closed bool
 	// paged is set once digest pages went out: the rest follows as pages too.
 	paged bool
 
@@ -32,17 +35,23 @@ type courier struct {
 	done    chan struct{} // closed when the courier has finished
 }
 
-func newCourier(ctx context.Context, r *run, sink notify.Sink) *courier {
-	c := &courier{r: r, sink: sink, delivered: map[*job]bool{}, checked: make(chan struct{}), done: make(chan struct{})}
+func newCourier(ctx context.Context, r *run, sink notify.Sink, hand *handOn) *courier {
+	c := &courier{r: r, sink: sink, hand: hand, checked: make(chan struct{}), done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
 
-// offer hands the courier a finished job.
-func (c *courier) offer(j *job) {
+// offer hands the courier a finished job; one that comes too late for it
+// is reported undelivered at once.
+func (c *courier) offer(ctx context.Context, j *job) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.queued = append(c.queued, j)
+	if !c.closed {
+		c.queued = append(c.queued, j)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.report(ctx, []*job{j}, nil)
 }
 
 // finish tells the courier the checks are over and waits until it has
@@ -54,6 +63,14 @@ func (c *courier) finish() {
 
 func (c *courier) run(ctx context.Context) {
 	defer close(c.done)
+	// Whatever the courier could not get to is reported undelivered, so
+	// that it is handed on all the same.
+	defer func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.report(ctx, c.take(all), nil)
+	}()
 	tick := time.NewTicker(courierTick)
 	defer tick.Stop()
 	for {
@@ -103,7 +120,7 @@ func (c *courier) fullPages(jobs []*job) []*job {
 	finished := make([]notify.Finished, len(jobs))
 	byTask := make(map[string]*job, len(jobs))
 	for i, j := range jobs {
-		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
+		finished[i] = notify.Finished{Task: j.task, Outcome: *j.outcome}
 		byTask[j.task.TaskID] = j
 	}
 	pages := c.sink.Digest(finished)
@@ -120,12 +137,46 @@ func (c *courier) send(ctx context.Context, jobs []*job, asDigest bool) {
 	if len(jobs) == 0 {
 		return
 	}
-	got := c.r.deliverTo(ctx, c.sink, jobs, asDigest)
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.report(ctx, jobs, c.r.deliverTo(ctx, c.sink, jobs, asDigest))
+}
+
+// report tells each job whether the channel now has its verdict (got, by
+// index; nil when none has).
+func (c *courier) report(ctx context.Context, jobs []*job, got []bool) {
 	for k, j := range jobs {
-		if got[k] {
-			c.delivered[j] = true
+		if j.settled(c.sink.Name(), got != nil && got[k]) {
+			c.r.delivered(ctx, j, j.missing, c.hand)
 		}
 	}
+}
+
+// await readies j for the reports of n couriers.
+func (j *job) await(n int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.awaiting = n
+}
+
+// settled notes one channel's report on j and says whether it was the last.
+func (j *job) settled(channel string, delivered bool) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !delivered {
+		j.missing = append(j.missing, channel)
+	}
+	j.awaiting--
+	return j.awaiting == 0
+}
+
+// delivered decides a finished job's fate once every channel has reported,
+// and hands it on at once: a message nothing is left to deliver for is
+// deleted now, not at the end of the invocation.
+func (r *run) delivered(ctx context.Context, j *job, missing []string, hand *handOn) {
+	fate := precheck.Decide(precheck.Facts{Task: j.task, Sealed: j.outcome, Delivery: &precheck.Delivery{Missing: missing},
+		Now: r.h.d.Now(), Jitter: r.h.d.Jitter()}, r.h.policy)
+	r.apply(j, fate)
+	r.log.Info("task verdict handed to channels", "taskId", j.task.TaskID, "attempt", j.task.Attempt,
+		"verdict", j.outcome.Verdict, "missing", missing, "decision", fate.Action.String(),
+		"redeliverIn", j.delay.Round(time.Millisecond).String())
+	hand.add(ctx, j)
 }

@@ -2,14 +2,13 @@ package handler
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"precheckwatch/dedupe"
+	"precheckwatch/ledger"
 	"precheckwatch/notify"
-	"precheckwatch/precheck"
 )
 
 // leaseMargin is how long a lease outlives the invocation that took it.
@@ -27,113 +26,72 @@ func (r *run) leaseTTL() time.Duration {
 // later attempts come from the queue.
 const sendAttempts = 3
 
-// storeTimeout bounds one call to the delivery record: Redis answers in a
+// recordTimeout bounds one call to the delivery record: Redis answers in a
 // millisecond, and one that hangs must cost a verdict its turn, not the
 // invocation its time to hand every task on.
-const storeTimeout = 2 * time.Second
+const recordTimeout = 2 * time.Second
 
-// storeCtx bounds a call to the delivery record. Recording a send that
-// succeeded runs under context.WithoutCancel: the message went out, so the
-// record must be written even as the invocation ends.
-func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, storeTimeout)
+// recordCtx bounds a call to the delivery record by recordTimeout and by
+// the time kept to hand every task on. It outlives ctx's cancellation, so a
+// send that went out is recorded as the invocation winds down, but never
+// runs past the deadline: a send left unrecorded is settled by its attempt
+// record instead (see settle.go).
+func (r *run) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.WithoutCancel(ctx), earliest(r.times.handUntil, r.h.d.Now().Add(recordTimeout)))
 }
 
-// startedVerdict is the dedupe verdict of a "precheck running" notice.
+// startedVerdict is the verdict of a "precheck running" notice's key.
 const startedVerdict = "STARTED"
-
-// deliver sends the verdicts of finished jobs to every channel, channels in
-// parallel so that one channel's outage does not delay another.
-func (r *run) deliver(finished []*job, couriers []*courier) {
-	for _, c := range couriers {
-		c.finish()
-	}
-	for _, c := range couriers {
-		for _, j := range finished {
-			if c.delivered[j] && !j.task.IsDelivered(c.sink.Name()) {
-				j.task.Delivered = append(j.task.Delivered, c.sink.Name())
-			}
-		}
-	}
-	for _, j := range finished {
-		outcomes := make(map[string]string, len(couriers))
-		for _, c := range couriers {
-			outcomes[c.sink.Name()] = "pending"
-			if j.task.IsDelivered(c.sink.Name()) {
-				outcomes[c.sink.Name()] = "delivered"
-			}
-		}
-		if !r.allDelivered(j) {
-			j.delay = r.redeliveryDelay(j)
-		}
-		r.log.Info("task verdict handed to channels", "taskId", j.task.TaskID, "attempt", j.task.Attempt,
-			"verdict", j.task.Final.Verdict, "channels", outcomes, "redeliverIn", j.delay.Round(time.Millisecond).String())
-	}
-}
-
-// allDelivered reports whether every configured channel has j's verdict.
-func (r *run) allDelivered(j *job) bool {
-	for _, s := range r.h.d.Sinks {
-		if !j.task.IsDelivered(s.Name()) {
-			return false
-		}
-	}
-	return true
-}
-
-// redeliveryDelay spaces the retries of undelivered channels like checks.
-func (r *run) redeliveryDelay(j *job) time.Duration {
-	return precheck.Backoff(len(j.task.Delivered)+j.task.Attempt, r.h.policy, r.h.d.Jitter())
-}
 
 // pendingItem is a verdict this invocation holds the lease to send.
 type pendingItem struct {
 	k     int // index into the jobs
-	key   dedupe.Key
-	lease dedupe.Lease
-	// prior is the record of the latest earlier attempt, if any; unless its
-	// message is void, its outcome is unknown.
-	prior *attempt
+	lease ledger.Lease
+	// prior is the latest earlier attempt that may have gone out.
+	prior *ledger.Attempt
 }
 
-// deliverTo sends each pending verdict to one channel, one message a task,
+func (it pendingItem) key() ledger.Key { return it.lease.Key }
+
+func leasesOf(items []pendingItem) []ledger.Lease {
+	out := make([]ledger.Lease, len(items))
+	for i, it := range items {
+		out[i] = it.lease
+	}
+	return out
+}
+
+// deliverTo sends each job's verdict to one channel, one message a task,
 // or digests when many tasks finished together (or when the invocation has
 // begun sending digests: asDigest), after settling earlier attempts whose
 // answer was lost. It returns which jobs the channel now has.
 func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDigest bool) []bool {
 	done := make([]bool, len(jobs))
 	mode := modeOf(sink)
-	var fresh, retries []pendingItem
+	keys := make([]ledger.Key, len(jobs))
 	for k, j := range jobs {
-		if j.task.IsDelivered(sink.Name()) {
+		keys[k] = verdictKey(j, sink.Name())
+	}
+	claims, ok := r.claim(ctx, keys)
+	if !ok {
+		return done
+	}
+	var fresh, retries []pendingItem
+	for k, c := range claims {
+		switch c.State {
+		case ledger.Sent:
 			done[k] = true
-			continue
-		}
-		key := verdictKey(j, sink.Name())
-		c, ok := r.claim(ctx, key)
-		switch {
-		case !ok || c.State == dedupe.Busy:
-			continue
-		case c.State == dedupe.Delivered:
-			done[k] = true
-			continue
-		}
-		it := pendingItem{k: k, key: key, lease: c.Lease}
-		if mode != plainMode {
-			prior, void, err := r.latestAttempt(ctx, key)
-			if err != nil {
-				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-				r.log.Error("attempt record unavailable", "key", key.ID(), "error", err)
-				r.release(ctx, c.Lease)
-				continue
+		case ledger.Claimed:
+			it := pendingItem{k: k, lease: c.Lease, prior: c.Prior}
+			if it.prior == nil && jobs[k].forgotten {
+				it.prior = r.forgottenAttempt(keys[k])
 			}
-			it.prior = prior
-			if prior != nil && !void {
+			if mode != plainMode && c.Prior != nil {
 				retries = append(retries, it)
-				continue
+			} else {
+				fresh = append(fresh, it)
 			}
 		}
-		fresh = append(fresh, it)
 	}
 	switch mode {
 	case historyMode:
@@ -143,18 +101,50 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDi
 	}
 	if len(fresh) > r.h.cfg.DigestThreshold || asDigest && len(fresh) > 1 {
 		for _, page := range r.digestPages(sink, jobs, fresh) {
-			r.deliverDigest(ctx, sink, mode, jobs, page.items, page.msg, done)
+			r.deliverDigest(ctx, sink, mode, page.items, page.msg, done)
 		}
 		return done
 	}
+	threads := r.threads(ctx, sink, jobs, fresh)
 	for _, it := range fresh {
-		done[it.k] = r.deliverOne(ctx, sink, mode, jobs[it.k], it)
+		done[it.k] = r.deliverOne(ctx, sink, mode, jobs[it.k], it, threads[it.k])
 	}
 	return done
 }
 
-func verdictKey(j *job, channel string) dedupe.Key {
-	return dedupe.Key{TaskID: j.task.TaskID, Channel: channel, Verdict: string(j.task.Final.Verdict)}
+func verdictKey(j *job, channel string) ledger.Key {
+	return ledger.Key{TaskID: j.task.TaskID, Channel: channel, Verdict: string(j.outcome.Verdict)}
+}
+
+func startedKey(j *job, channel string) ledger.Key {
+	return ledger.Key{TaskID: j.task.TaskID, Channel: channel, Verdict: startedVerdict}
+}
+
+// threads returns, by job index, the running notice each fresh verdict
+// threads under on a channel whose posts can be updated: channel and ts, as
+// the ledger recorded the notice's send.
+func (r *run) threads(ctx context.Context, sink notify.Sink, jobs []*job, items []pendingItem) map[int]string {
+	if _, ok := sink.(notify.Updater); !ok || !r.h.cfg.NotifyStarted || len(items) == 0 {
+		return nil
+	}
+	keys := make([]ledger.Key, len(items))
+	for i, it := range items {
+		keys[i] = startedKey(jobs[it.k], sink.Name())
+	}
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	refs, err := r.h.d.Ledger.SentRefs(sctx, keys)
+	if err != nil {
+		r.ledgerError("look up running notices", err)
+		return nil
+	}
+	out := map[int]string{}
+	for i, it := range items {
+		if ref, ok := refs[keys[i]]; ok {
+			out[it.k] = ref
+		}
+	}
+	return out
 }
 
 // repeat sends again, under the same key, the message each earlier attempt
@@ -164,23 +154,21 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 	byMsg := map[string][]pendingItem{}
 	var order []string
 	for _, it := range items {
-		if byMsg[it.prior.msg] == nil {
-			order = append(order, it.prior.msg)
+		if byMsg[it.prior.Message] == nil {
+			order = append(order, it.prior.Message)
 		}
-		byMsg[it.prior.msg] = append(byMsg[it.prior.msg], it)
+		byMsg[it.prior.Message] = append(byMsg[it.prior.Message], it)
 	}
 	for _, msg := range order {
 		group := byMsg[msg]
 		var m notify.Message
-		if msg == group[0].key.ID() {
-			m = r.verdictMessage(jobs[group[0].k], sink, group[0].key)
+		if msg == group[0].key().ID() {
+			m = r.verdictMessage(sink, jobs[group[0].k], group[0].key(), "")
 		} else {
 			var err error
 			if m, err = r.keptMessage(ctx, sink, msg); err != nil {
-				r.log.Error("digest to repeat unavailable", "key", msg, "error", err)
-				for _, it := range group {
-					r.release(ctx, it.lease)
-				}
+				r.ledgerError("read a digest to repeat", err)
+				r.release(ctx, group)
 				continue
 			}
 		}
@@ -191,38 +179,32 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 	}
 }
 
-// verdictMessage renders j's verdict for sink, threaded under its running
-// notice when there is one.
-func (r *run) verdictMessage(j *job, sink notify.Sink, key dedupe.Key) notify.Message {
-	m := sink.Verdict(j.task, *j.task.Final)
+// verdictMessage renders j's verdict for sink, threaded under thread
+// ("channel ts" of its running notice) when there is one.
+func (r *run) verdictMessage(sink notify.Sink, j *job, key ledger.Key, thread string) notify.Message {
+	m := sink.Verdict(j.task, *j.outcome)
 	m.Key = key.ID()
-	if _, ts, threaded := strings.Cut(j.task.Started[sink.Name()], " "); threaded {
+	if _, ts, threaded := strings.Cut(thread, " "); threaded {
 		m.ThreadOf = ts
 	}
 	return m
 }
 
 // deliverOne sends one task's verdict under the delivery record.
-func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode, j *job, it pendingItem) bool {
-	m := r.verdictMessage(j, sink, it.key)
-	if mode != plainMode {
-		if err := r.noteAttempt(ctx, it.key, it.prior, m.Key); err != nil {
-			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-			r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
-			r.release(ctx, it.lease)
-			return false
-		}
+func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode, j *job, it pendingItem, thread string) bool {
+	m := r.verdictMessage(sink, j, it.key(), thread)
+	items := []pendingItem{it}
+	attempt := ledger.Attempt{Message: m.Key, At: r.h.d.Now()}
+	if mode != plainMode && !r.noteAttempt(ctx, items, attempt, nil) {
+		return false
 	}
 	out, unsure := r.send(ctx, sink, mode, m, []string{m.Key}, j.task.TaskID)
 	if out.Status != notify.Sent {
-		if mode != plainMode && !unsure {
-			r.noteVoid(ctx, sink.Name(), m.Key)
-		}
-		r.release(ctx, it.lease)
+		r.unsent(ctx, mode, items, attempt.Message, unsure)
 		return false
 	}
-	r.record(ctx, it.lease, out)
-	channel, ts, threaded := strings.Cut(j.task.Started[sink.Name()], " ")
+	r.markSent(ctx, items, out)
+	channel, ts, threaded := strings.Cut(thread, " ")
 	if u, ok := sink.(notify.Updater); ok && threaded {
 		m.ThreadOf = ""
 		if up := u.Update(ctx, channel, ts, m); up.Status != notify.Sent {
@@ -240,13 +222,13 @@ type digestPage struct {
 
 // digestPages splits many verdicts into digest messages, as few as the
 // channels' size limits allow, each showing every task it holds: a verdict
-// is only recorded as delivered by a message that shows it.
+// is only recorded as sent by a message that shows it.
 func (r *run) digestPages(sink notify.Sink, jobs []*job, items []pendingItem) []digestPage {
 	finished := make([]notify.Finished, len(items))
 	byTask := make(map[string]pendingItem, len(items))
 	for i, it := range items {
 		j := jobs[it.k]
-		finished[i] = notify.Finished{Task: j.task, Outcome: *j.task.Final}
+		finished[i] = notify.Finished{Task: j.task, Outcome: *j.outcome}
 		byTask[j.task.TaskID] = it
 	}
 	rendered := sink.Digest(finished)
@@ -260,98 +242,114 @@ func (r *run) digestPages(sink notify.Sink, jobs []*job, items []pendingItem) []
 	return pages
 }
 
-// deliverDigest sends m, the digest of the items.
-func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMode, jobs []*job, items []pendingItem, m notify.Message, done []bool) {
+// deliverDigest sends m, the digest of the items, after binding all of them
+// to it in one step.
+func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMode, items []pendingItem, m notify.Message, done []bool) {
 	keys := make([]string, len(items))
 	for i, it := range items {
-		keys[i] = it.key.ID()
+		keys[i] = it.key().ID()
 	}
-	releaseAll := func() {
-		for _, it := range items {
-			r.release(ctx, it.lease)
-		}
-	}
-	// The generations make a digest of the same verdicts sent again after a
-	// void attempt a new message, which a repeat of the old one cannot
-	// be mistaken for.
-	gens := make([]string, len(items))
-	for i, it := range items {
-		gens[i] = keys[i]
-		if it.prior != nil {
-			gens[i] += "#" + strconv.Itoa(it.prior.gen+1)
-		}
-	}
-	m.Key = dedupe.Key{TaskID: strings.Join(gens, ","), Channel: sink.Name(), Verdict: "DIGEST"}.ID()
-	if mode == idempotentMode {
-		if err := r.keepContent(ctx, sink.Name(), m); err != nil {
-			r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-			r.log.Error("digest not recorded; not sending", "key", m.Key, "error", err)
-			releaseAll()
-			return
-		}
-	}
+	// Every digest is a message of its own, so a repeat of an earlier one
+	// cannot be mistaken for it.
+	m.Key = "digest-" + strings.ToLower(rand.Text())
+	attempt := ledger.Attempt{Message: m.Key, At: r.h.d.Now()}
 	if mode != plainMode {
-		for _, it := range items {
-			if err := r.noteAttempt(ctx, it.key, it.prior, m.Key); err != nil {
-				r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-				r.log.Error("attempt not recorded; not sending", "key", it.key.ID(), "error", err)
-				// Some verdicts may be bound to a digest that never goes out.
-				r.noteVoid(ctx, sink.Name(), m.Key)
-				releaseAll()
+		var body []byte
+		if mode == idempotentMode {
+			var err error
+			if body, err = keptBody(m); err != nil {
+				r.log.Error("digest not kept; not sending", "key", m.Key, "error", err)
+				r.release(ctx, items)
 				return
 			}
 		}
+		if !r.noteAttempt(ctx, items, attempt, body) {
+			return
+		}
 	}
 	out, unsure := r.send(ctx, sink, mode, m, keys, fmt.Sprintf("digest of %d", len(items)))
-	if out.Status != notify.Sent && mode != plainMode && !unsure {
-		r.noteVoid(ctx, sink.Name(), m.Key)
+	if out.Status != notify.Sent {
+		r.unsent(ctx, mode, items, attempt.Message, unsure)
+		return
 	}
 	r.settleLeases(ctx, items, out, done)
 }
 
-// settleLeases records items as delivered when out was sent, else releases
+// settleLeases records items as sent when out was sent, else releases
 // them for a later attempt.
 func (r *run) settleLeases(ctx context.Context, items []pendingItem, out notify.Outcome, done []bool) {
+	if out.Status != notify.Sent {
+		r.release(ctx, items)
+		return
+	}
+	r.markSent(ctx, items, out)
 	for _, it := range items {
-		if out.Status == notify.Sent {
-			r.record(ctx, it.lease, out)
-			done[it.k] = true
-		} else {
-			r.release(ctx, it.lease)
-		}
+		done[it.k] = true
 	}
 }
 
-// claim takes the right to send key; ok is false when the record cannot be
-// reached, and then nothing is sent: a verdict not sent now is sent later,
-// a verdict sent twice cannot be taken back.
-func (r *run) claim(ctx context.Context, key dedupe.Key) (dedupe.Claim, bool) {
-	sctx, cancel := storeCtx(ctx)
+// claim takes the right to send keys, one channel's page, in one call; ok
+// is false when the record cannot be reached, and then nothing is sent: a
+// verdict not sent now is sent later, a verdict sent twice cannot be taken
+// back.
+func (r *run) claim(ctx context.Context, keys []ledger.Key) ([]ledger.Claim, bool) {
+	sctx, cancel := r.recordCtx(ctx)
 	defer cancel()
-	c, err := r.h.d.Store.Claim(sctx, key, r.leaseTTL())
+	cs, err := r.h.d.Ledger.Claim(sctx, keys, r.leaseTTL())
 	if err != nil {
-		r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-		r.log.Error("delivery record unavailable", "key", key.ID(), "error", err)
-		return c, false
+		r.ledgerError("claim", err)
+		return nil, false
 	}
-	return c, true
+	return cs, true
 }
 
-func (r *run) record(ctx context.Context, lease dedupe.Lease, out notify.Outcome) {
+// noteAttempt binds items to the message about to go out; when it cannot,
+// it releases them and reports false: nothing is sent.
+func (r *run) noteAttempt(ctx context.Context, items []pendingItem, a ledger.Attempt, body []byte) bool {
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	if err := r.h.d.Ledger.NoteAttempt(sctx, leasesOf(items), a, body); err != nil {
+		r.ledgerError("note attempt; not sending", err)
+		r.release(ctx, items)
+		return false
+	}
+	return true
+}
+
+// markSent records items as sent by out. When the record cannot be written
+// the attempt noted before the send stands, and a later turn settles it.
+func (r *run) markSent(ctx context.Context, items []pendingItem, out notify.Outcome) {
 	ref := strings.TrimSpace(out.Channel + " " + out.Ref)
-	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
+	sctx, cancel := r.recordCtx(ctx)
 	defer cancel()
-	if err := r.h.d.Store.Done(sctx, lease, ref); err != nil {
-		r.tally.add(func(rep *Report) { rep.Errors["dedupe"]++ })
-		r.log.Error("delivery not recorded", "key", lease.Key.ID(), "error", err)
+	if err := r.h.d.Ledger.MarkSent(sctx, leasesOf(items), ref); err != nil {
+		r.ledgerError("mark sent", err)
 	}
 }
 
-func (r *run) release(ctx context.Context, lease dedupe.Lease) {
-	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
+// unsent frees items after a send that surely did not go out, or releases
+// them when it may have.
+func (r *run) unsent(ctx context.Context, mode settleMode, items []pendingItem, message string, unsure bool) {
+	if mode == plainMode || unsure {
+		r.release(ctx, items)
+		return
+	}
+	sctx, cancel := r.recordCtx(ctx)
 	defer cancel()
-	if err := r.h.d.Store.Release(sctx, lease); err != nil {
-		r.log.Warn("lease not released; it expires by itself", "key", lease.Key.ID(), "error", err)
+	if err := r.h.d.Ledger.VoidAttempt(sctx, leasesOf(items), message); err != nil {
+		// The attempt stands: a later turn settles it by search or repeat.
+		r.log.Warn("failed send not recorded; it will be settled later", "key", message, "error", err)
+	}
+}
+
+func (r *run) release(ctx context.Context, items []pendingItem) {
+	if len(items) == 0 {
+		return
+	}
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	if err := r.h.d.Ledger.Release(sctx, leasesOf(items)); err != nil {
+		r.log.Warn("leases not released; they expire by themselves", "leases", len(items), "error", err)
 	}
 }
 
@@ -393,44 +391,36 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 	return out, unsure
 }
 
-// announceStart posts the "precheck running" notice on each channel and
-// remembers where, so that the verdict can thread under it.
+// announceStart posts the "precheck running" notice on each channel, so
+// that a Slack verdict can later thread under it (the ledger keeps where).
 func (r *run) announceStart(ctx context.Context, j *job) {
 	for _, sink := range r.h.d.Sinks {
-		key := dedupe.Key{TaskID: j.task.TaskID, Channel: sink.Name(), Verdict: startedVerdict}
-		claim, ok := r.claim(ctx, key)
-		if !ok || claim.State == dedupe.Busy {
+		claims, ok := r.claim(ctx, []ledger.Key{startedKey(j, sink.Name())})
+		if !ok || claims[0].State != ledger.Claimed {
 			continue
 		}
-		ref := claim.Ref
-		if claim.State == dedupe.Claimed {
-			m := sink.Started(j.task)
-			m.Key = key.ID()
-			cctx, cancel := context.WithDeadline(ctx, r.times.callUntil)
-			out := sink.Send(cctx, m)
-			cancel()
-			if out.Status != notify.Sent {
-				r.release(ctx, claim.Lease)
-				continue
-			}
-			r.tally.add(func(rep *Report) { rep.Notified[sink.Name()]++ })
-			r.record(ctx, claim.Lease, out)
-			ref = strings.TrimSpace(out.Channel + " " + out.Ref)
+		items := []pendingItem{{lease: claims[0].Lease}}
+		m := sink.Started(j.task)
+		m.Key = claims[0].Lease.Key.ID()
+		cctx, cancel := context.WithDeadline(ctx, r.times.callUntil)
+		out := sink.Send(cctx, m)
+		cancel()
+		if out.Status != notify.Sent {
+			r.release(ctx, items)
+			continue
 		}
-		if ref != "" {
-			if j.task.Started == nil {
-				j.task.Started = map[string]string{}
-			}
-			j.task.Started[sink.Name()] = ref
-		}
+		r.tally.add(func(rep *Report) { rep.Notified[sink.Name()]++ })
+		r.markSent(ctx, items, out)
 	}
 }
 
 // alertWindow is how often one cause may alert the operator on a channel.
 const alertWindow = time.Hour
 
-// alertOperators sends one alert per credentials or permission failure
-// cause per channel per window, however many tasks it held up.
+// alertOperators sends one alert per cause (a credentials or permission
+// failure, an unreachable delivery record) per channel per window, however
+// many tasks it held up. The window is kept in the ledger, shared by every
+// instance, or, when the ledger is what fails, in this instance's memory.
 func (r *run) alertOperators(ctx context.Context) {
 	r.mu.Lock()
 	causes := r.causes
@@ -439,17 +429,29 @@ func (r *run) alertOperators(ctx context.Context) {
 	window := r.h.d.Now().Truncate(alertWindow).UTC().Format("2006010215")
 	for c, a := range causes {
 		for _, sink := range r.h.d.Sinks {
-			key := dedupe.Key{TaskID: "operator " + c, Channel: sink.Name(), Verdict: window}
-			claim, ok := r.claim(ctx, key)
-			if !ok || claim.State != dedupe.Claimed {
+			key := ledger.AlertKey(sink.Name(), c, window)
+			var items []pendingItem
+			if claims, ok := r.claim(ctx, []ledger.Key{key}); ok {
+				if claims[0].State != ledger.Claimed {
+					continue
+				}
+				items = []pendingItem{{lease: claims[0].Lease}}
+			} else if !r.h.alerted.first(key, r.h.d.Now()) {
 				continue
 			}
 			m := sink.OperatorAlert(notify.Alert{Cause: c, Detail: a.detail, Affected: a.affected})
 			m.Key = key.ID()
-			if out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert"); out.Status == notify.Sent {
-				r.record(ctx, claim.Lease, out)
-			} else {
-				r.release(ctx, claim.Lease)
+			out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert")
+			if out.Status != notify.Sent {
+				if items == nil {
+					r.h.alerted.forget(key)
+				}
+				r.release(ctx, items)
+				continue
+			}
+			r.tally.add(func(rep *Report) { rep.Alerted++ })
+			if items != nil {
+				r.markSent(ctx, items, out)
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"precheckwatch/config"
-	"precheckwatch/dedupe"
+	"precheckwatch/ledger"
 	"precheckwatch/notify"
 	"precheckwatch/precheck"
 	"precheckwatch/secret"
@@ -27,9 +27,9 @@ type Deps struct {
 	Checker Checker
 	Queues  Queues
 	// Sinks are the configured chat channels; none is allowed.
-	Sinks []notify.Sink
-	Store dedupe.Store
-	Log   *slog.Logger
+	Sinks  []notify.Sink
+	Ledger ledger.Ledger
+	Log    *slog.Logger
 	// Now and Jitter default to the wall clock and math/rand.
 	Now    func() time.Time
 	Jitter func() float64
@@ -41,6 +41,9 @@ type Handler struct {
 	d       Deps
 	policy  precheck.Policy
 	limiter *rate.Limiter
+	// alerted stands in for the ledger's alert windows while the ledger
+	// itself cannot be reached.
+	alerted *alertWindows
 }
 
 // New returns a handler for cfg.
@@ -61,8 +64,10 @@ func New(cfg config.Config, d Deps) *Handler {
 			BackoffInitial: cfg.BackoffInitial,
 			BackoffMax:     cfg.BackoffMax,
 			Deadline:       cfg.TaskDeadline,
+			UnknownGrace:   cfg.UnknownTaskGrace,
 		},
 		limiter: rate.NewLimiter(rate.Limit(cfg.SASRateLimit), max(1, int(cfg.SASRateLimit))),
+		alerted: &alertWindows{sent: map[ledger.Key]time.Time{}},
 	}
 }
 
@@ -85,7 +90,7 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	rep := t.report()
 	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
 		"finished", rep.Finished, "requeued", rep.Requeued, "redelivering", rep.Redelivering,
-		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "unhanded", rep.Unhanded)
+		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "recordErrors", rep.RecordErrors, "unhanded", rep.Unhanded)
 	if err != nil {
 		return rep, err
 	}
@@ -144,6 +149,8 @@ type run struct {
 	times times
 
 	pending Queue
+	keep    *keeper
+	hand    *handOn
 	dlqOnce sync.Once
 	dlq     Queue
 	dlqErr  error
@@ -172,60 +179,46 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	}
 	r.pending = q
 
+	hand := newHandOn(r)
+	r.hand = hand
+	r.keep = newKeeper(r)
+	kctx, stopKeeping := context.WithCancel(ctx)
+	kept := make(chan struct{})
+	go func() { r.keep.run(kctx); close(kept) }()
+	defer func() { stopKeeping(); <-kept }()
+
 	jobs := make(chan *job)
 	go r.produce(ctx, ev, jobs)
 
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		finished []*job
-	)
-	hand := newHandOn(r)
+	var wg sync.WaitGroup
 	couriers := make([]*courier, len(r.h.d.Sinks))
 	for i, sink := range r.h.d.Sinks {
-		couriers[i] = newCourier(ctx, r, sink)
+		couriers[i] = newCourier(ctx, r, sink, hand)
 	}
 	for range r.h.cfg.CheckConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for j := range jobs {
 				r.check(ctx, j)
-				if j.kind == finishedJob {
-					mu.Lock()
-					finished = append(finished, j)
-					mu.Unlock()
-					for _, c := range couriers {
-						if !j.task.IsDelivered(c.sink.Name()) {
-							c.offer(j)
-						}
-					}
+				if j.kind != finishedJob {
+					hand.add(ctx, j)
 					continue
 				}
-				hand.add(ctx, j)
-			}
-		}()
-	}
-	wg.Wait()
-
-	r.deliver(finished, couriers)
-	r.alertOperators(ctx)
-	// Hand the finished tasks on from as many goroutines as checked them:
-	// every full batch is a network call, and one after another they
-	// would add a call's latency per 16 tasks.
-	next := make(chan *job)
-	for range min(r.h.cfg.CheckConcurrency, len(finished)) {
-		wg.Go(func() {
-			for j := range next {
-				hand.add(ctx, j)
+				if len(couriers) == 0 {
+					r.delivered(ctx, j, nil, hand)
+					continue
+				}
+				j.await(len(couriers))
+				for _, c := range couriers {
+					c.offer(ctx, j)
+				}
 			}
 		})
 	}
-	for _, j := range finished {
-		next <- j
-	}
-	close(next)
 	wg.Wait()
+	for _, c := range couriers {
+		c.finish()
+	}
+	r.alertOperators(ctx)
 	hand.flush(ctx)
 	return nil
 }
@@ -301,7 +294,9 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 				}
 				r.tally.add(func(rep *Report) { rep.Received += len(msgs) })
 				for _, m := range msgs {
-					jobs <- &job{msg: m, raw: m.Body}
+					j := &job{msg: m, raw: m.Body}
+					r.keep.hold(j)
+					jobs <- j
 				}
 			}
 		}()
@@ -336,6 +331,17 @@ func (r *run) serviceError(service, op string, err error) {
 	}
 }
 
+// recordCause names the delivery record's failure for the operator.
+const recordCause = "delivery record (DEDUPE_URL) unreachable"
+
+// ledgerError counts a failed call to the delivery record and alerts the
+// operator: while the record cannot be reached nothing is posted.
+func (r *run) ledgerError(op string, err error) {
+	r.tally.add(func(rep *Report) { rep.RecordErrors++ })
+	r.log.Error("delivery record call failed", "op", op, "error", err)
+	r.noteAuth(recordCause, err.Error())
+}
+
 func (r *run) noteAuth(c, detail string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -345,6 +351,37 @@ func (r *run) noteAuth(c, detail string) {
 		r.causes[c] = a
 	}
 	a.affected++
+}
+
+// alertWindows remembers which operator alerts this instance sent in
+// their window, for when the ledger cannot.
+type alertWindows struct {
+	mu   sync.Mutex
+	sent map[ledger.Key]time.Time
+}
+
+// first reports whether key was not sent within alertWindow before now,
+// and marks it sent.
+func (a *alertWindows) first(key ledger.Key, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, at := range a.sent {
+		if now.Sub(at) >= alertWindow {
+			delete(a.sent, k)
+		}
+	}
+	if _, ok := a.sent[key]; ok {
+		return false
+	}
+	a.sent[key] = now
+	return true
+}
+
+// forget unmarks key after its send failed.
+func (a *alertWindows) forget(key ledger.Key) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sent, key)
 }
 
 // sleep waits d or until ctx ends; it reports whether the full wait passed.

@@ -16,6 +16,8 @@ type handOn struct {
 	mu      sync.Mutex
 	sends   []*job
 	deletes []string
+	// since is when the oldest of deletes was queued.
+	since time.Time
 }
 
 func newHandOn(r *run) *handOn { return &handOn{r: r} }
@@ -38,11 +40,14 @@ func (h *handOn) add(ctx context.Context, j *job) {
 		h.mu.Unlock()
 		h.r.hold(ctx, j)
 		return
-	case j.kind == finishedJob && h.r.allDelivered(j):
+	case j.kind == doneJob:
 		if j.fromEvent {
 			h.r.handed(ctx, j, true)
 		} else {
-			h.deletes = append(h.deletes, j.msg.Handle)
+			if len(h.deletes) == 0 {
+				h.since = h.r.h.d.Now()
+			}
+			h.deletes = append(h.deletes, h.r.keep.release(j))
 		}
 	default:
 		h.sends = append(h.sends, j)
@@ -55,6 +60,22 @@ func (h *handOn) add(ctx context.Context, j *job) {
 	}
 	h.mu.Unlock()
 	h.send(ctx, sends)
+	h.remove(ctx, deletes)
+}
+
+// deleteWait is the longest a finished message waits for its delete batch
+// to fill.
+const deleteWait = time.Second
+
+// flushDeletes deletes the queued originals once the oldest has waited
+// deleteWait: a finished task's message goes soon, not at the end.
+func (h *handOn) flushDeletes(ctx context.Context) {
+	h.mu.Lock()
+	var deletes []string
+	if len(h.deletes) > 0 && h.r.h.d.Now().Sub(h.since) >= deleteWait {
+		deletes, h.deletes = h.deletes, nil
+	}
+	h.mu.Unlock()
 	h.remove(ctx, deletes)
 }
 
@@ -80,8 +101,7 @@ func (h *handOn) flush(ctx context.Context) {
 	}
 }
 
-// send puts jobs back on the pending queue and queues their originals for
-// deletion.
+// send puts jobs back on the pending queue and deletes their originals.
 func (h *handOn) send(ctx context.Context, jobs []*job) {
 	if len(jobs) == 0 {
 		return
@@ -115,17 +135,15 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 			switch j.kind {
 			case requeueJob, holdJob:
 				rep.Requeued++
-			case finishedJob:
+			case redeliverJob:
 				rep.Redelivering++
 			}
 		})
 		if !j.fromEvent {
-			deletes = append(deletes, j.msg.Handle)
+			deletes = append(deletes, r.keep.release(j))
 		}
 	}
-	h.mu.Lock()
-	h.deletes = append(h.deletes, deletes...)
-	h.mu.Unlock()
+	h.remove(ctx, deletes)
 }
 
 // remove deletes handed-on originals. A handle that lost its message is not
@@ -143,7 +161,9 @@ func (h *handOn) remove(ctx context.Context, handles []string) {
 	}
 }
 
-// body is what goes back on the queue for j.
+// body is what goes back on the queue for j: the task's own fields and
+// check count, never a verdict, so a requeued body stays as small as the
+// producer's, whatever the size of the verdict the ledger keeps.
 func (j *job) body() []byte {
 	if j.kind == holdJob {
 		return j.msg.Body
@@ -157,13 +177,14 @@ func (j *job) body() []byte {
 
 // hold keeps a received message on the queue, unchanged, for j.delay.
 func (r *run) hold(ctx context.Context, j *job) {
+	handle := r.keep.release(j)
 	if j.delay <= 0 {
 		// Out of time: the message reappears when its visibility ends.
 		return
 	}
 	cctx, cancel := context.WithDeadline(ctx, r.times.handUntil)
 	defer cancel()
-	if err := r.pending.ChangeVisibility(cctx, j.msg.Handle, j.delay); err != nil {
+	if _, err := r.pending.ChangeVisibility(cctx, handle, j.delay); err != nil {
 		r.serviceError("mns", "change visibility", err)
 		return
 	}
@@ -197,7 +218,7 @@ func (r *run) deadLetter(ctx context.Context, j *job) {
 	if !j.fromEvent {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if errs := r.pending.Delete(cctx, []string{j.msg.Handle}); len(errs) > 0 && errs[0] != nil {
+		if errs := r.pending.Delete(cctx, []string{r.keep.release(j)}); len(errs) > 0 && errs[0] != nil {
 			r.serviceError("mns", "delete", errs[0])
 		}
 	}

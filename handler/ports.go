@@ -28,6 +28,12 @@ type Message struct {
 	ID     string
 	Handle string // receipt handle: proof of ownership until it expires
 	Body   []byte
+	// VisibleAt is when the queue shows the message to others again unless
+	// its visibility is changed; zero when the queue did not say.
+	VisibleAt time.Time
+	// DequeueCount is how often the queue has handed the message out, this
+	// time included; 0 when it did not say.
+	DequeueCount int
 }
 
 // Outgoing is one message to send, visible after Delay.
@@ -45,8 +51,9 @@ type Queue interface {
 	Send(ctx context.Context, msgs []Outgoing) []error
 	// Delete deletes the messages with handles; one error per handle.
 	Delete(ctx context.Context, handles []string) []error
-	// ChangeVisibility hides the message for d from now.
-	ChangeVisibility(ctx context.Context, handle string, d time.Duration) error
+	// ChangeVisibility hides the message for d from now and returns its
+	// new handle; the old one stops working.
+	ChangeVisibility(ctx context.Context, handle string, d time.Duration) (string, error)
 }
 
 // Queues opens queues for an invocation.

@@ -30,6 +30,15 @@ type Report struct {
 	// permanent failures, which the logs explain).
 	Notified     map[string]int `json:"notified"`
 	NotifyFailed map[string]int `json:"notifyFailed,omitempty"`
+	// Kept counts visibility changes that kept a received message hidden
+	// while the invocation still worked on it.
+	Kept int `json:"kept,omitempty"`
+	// Alerted counts operator alerts sent (one per cause, channel and hour).
+	Alerted int `json:"alerted,omitempty"`
+	// RecordErrors counts calls to the delivery record (DEDUPE_URL) that
+	// failed; while it cannot be reached nothing is posted, tasks stay
+	// queued, and the operator is alerted.
+	RecordErrors int `json:"recordErrors,omitempty"`
 	// DeadLettered counts unreadable messages moved to the dead-letter queue.
 	DeadLettered int `json:"deadLettered"`
 	// Errors counts failed calls to cloud services, by class.

@@ -3,26 +3,9 @@ package handler
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"precheckwatch/notify"
 )
-
-func TestAttemptRecordRoundTrip(t *testing.T) {
-	at := time.UnixMilli(1764200000123)
-	for _, msg := range []string{"t-1:slack:PASSED", "sha256-0123456789abcdef0123456789abcdef"} {
-		a := attempt{gen: 3, at: at, msg: msg}
-		got, err := parseAttempt(3, a.ref())
-		if err != nil || got != a {
-			t.Errorf("parse(%q) = %+v, %v; want %+v", a.ref(), got, err, a)
-		}
-	}
-	for _, bad := range []string{"", "123", "x t-1", "123 ", " t-1"} {
-		if _, err := parseAttempt(1, bad); err == nil {
-			t.Errorf("parse(%q) accepted a broken record", bad)
-		}
-	}
-}
 
 // Only a send that surely posted nothing frees its verdicts for another
 // message; anything that may have reached the channel is settled instead.

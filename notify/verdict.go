@@ -221,11 +221,7 @@ func (v Verdict) Facts(m Markup) string {
 	if attempts > 0 {
 		parts = append(parts, plural(attempts, "query", "queries"))
 	}
-	first := o.FirstSeen
-	if first == 0 {
-		first = t.FirstSeen
-	}
-	if first > 0 && o.DecidedAt >= first {
+	if first := o.FirstSeen; first > 0 && o.DecidedAt >= first {
 		waited := time.Duration(o.DecidedAt-first) * time.Millisecond
 		parts = append(parts, waited.Round(time.Second).String()+" from first seen to verdict")
 	}

@@ -11,17 +11,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest task body accepted: MNS's own message limit.
 const MaxBodyBytes = 64 * 1024
 
-// Task is one pending precheck task: the fields a producer writes, and the
-// bookkeeping the function adds each time it puts the task back on the queue.
-// Unknown JSON fields are ignored, so producers and older or newer versions
-// of the function can add fields without making a message unreadable.
+// Task is one pending precheck task as it travels on the queue: the fields a
+// producer writes, and how often the function has checked it. A body carries
+// data, never authority: what the function knows of a task (when it first
+// saw it, its verdict, the channels that have it) is kept in the delivery
+// record, and bookkeeping fields of older versions or forged ones are
+// ignored like any unknown field, so they can neither post nor suppress a
+// verdict.
 type Task struct {
 	TaskID       string `json:"taskId"`
 	UniRegionID  string `json:"uniRegionId"`
@@ -29,21 +31,9 @@ type Task struct {
 	DatabaseType string `json:"databaseType,omitempty"`
 	Label        string `json:"label,omitempty"`
 
-	// Attempt counts the queries made so far.
+	// Attempt counts the checks so far. It only spaces the next check out,
+	// so a forged one can cost a task at most BackoffMax of waiting.
 	Attempt int `json:"attempt,omitempty"`
-	// FirstSeen is when the function first saw the task, in Unix milliseconds;
-	// TASK_DEADLINE counts from here.
-	FirstSeen int64 `json:"firstSeen,omitempty"`
-	// LastProgress is the progress reported by the latest query.
-	LastProgress int `json:"lastProgress,omitempty"`
-	// Final is the verdict once reached. A task that carries one is not
-	// queried again: it is only waiting for undelivered channels.
-	Final *Outcome `json:"final,omitempty"`
-	// Delivered lists the channels that already carry the final verdict.
-	Delivered []string `json:"delivered,omitempty"`
-	// Started lists the channels that carry the "precheck running" notice,
-	// as channel=reference pairs (the Slack ts a verdict threads under).
-	Started map[string]string `json:"started,omitempty"`
 }
 
 // ParseTask decodes a task message body: UTF-8 JSON, or base64 of it (some
@@ -88,8 +78,8 @@ func (t Task) Validate() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("task is missing %s", strings.Join(missing, " and "))
 	}
-	if t.Attempt < 0 || t.LastProgress < 0 || t.LastProgress > 100 {
-		return fmt.Errorf("task %s has out-of-range bookkeeping (attempt %d, progress %d)", t.TaskID, t.Attempt, t.LastProgress)
+	if t.Attempt < 0 {
+		return fmt.Errorf("task %s has a negative attempt count %d", t.TaskID, t.Attempt)
 	}
 	return nil
 }
@@ -101,24 +91,6 @@ func (t Task) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode task %s: %w", t.TaskID, err)
 	}
 	return b, nil
-}
-
-// FirstSeenTime is FirstSeen as a time, zero when unset.
-func (t Task) FirstSeenTime() time.Time {
-	if t.FirstSeen == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(t.FirstSeen).UTC()
-}
-
-// IsDelivered reports whether channel already carries the final verdict.
-func (t Task) IsDelivered(channel string) bool {
-	for _, c := range t.Delivered {
-		if c == channel {
-			return true
-		}
-	}
-	return false
 }
 
 // Name is how people know the task: its label, or its id.

@@ -93,8 +93,9 @@ func (in Instance) Worst() Level {
 	return worst
 }
 
-// Outcome is a task's final verdict and what it rests on. It travels on the
-// queue with the task until every channel has it, so it is plain data.
+// Outcome is a task's final verdict and what it rests on. It is sealed in
+// the delivery record once decided, never carried on the queue, so it is
+// plain data.
 type Outcome struct {
 	Verdict   Verdict    `json:"verdict"`
 	Instances []Instance `json:"instances,omitempty"`

@@ -186,11 +186,10 @@ func completed(t precheck.Task, instances ...resultInstance) (notify.Finished, e
 
 // decided runs t through precheck.Decide at its attempts-th query at now.
 func decided(t precheck.Task, s precheck.Status, now time.Time, attempts int) (notify.Finished, error) {
-	t.FirstSeen = sampleFirstSeen.UnixMilli()
 	t.Attempt = attempts - 1
-	d := precheck.Decide(t, s, now, samplePolicy, 0.5)
-	if d.Action != precheck.Finish || d.Task.Final == nil {
-		return notify.Finished{}, fmt.Errorf("sample task %s: the decision is %v, not a verdict", t.TaskID, d.Action)
+	f := precheck.Decide(precheck.Facts{Task: t, FirstSeen: sampleFirstSeen, Reply: precheck.Answer(s), Now: now, Jitter: 0.5}, samplePolicy)
+	if f.Action != precheck.Deliver {
+		return notify.Finished{}, fmt.Errorf("sample task %s: the fate is %v, not a verdict", t.TaskID, f.Action)
 	}
-	return notify.Finished{Task: d.Task, Outcome: *d.Task.Final}, nil
+	return notify.Finished{Task: f.Task, Outcome: *f.Outcome}, nil
 }

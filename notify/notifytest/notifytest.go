@@ -100,13 +100,12 @@ func checked(t *testing.T, m notify.Message) notify.Message {
 // does, so the fixtures are outcomes the product really produces.
 func Decided(t testing.TB, task precheck.Task, s precheck.Status, now time.Time, attempts int) notify.Finished {
 	t.Helper()
-	task.FirstSeen = FirstSeen.UnixMilli()
 	task.Attempt = attempts - 1
-	d := precheck.Decide(task, s, now, Policy, 0.5)
-	if d.Action != precheck.Finish || d.Task.Final == nil {
-		t.Fatalf("task %s: decision is %v, not a verdict", task.TaskID, d.Action)
+	f := precheck.Decide(precheck.Facts{Task: task, FirstSeen: FirstSeen, Reply: precheck.Answer(s), Now: now, Jitter: 0.5}, Policy)
+	if f.Action != precheck.Deliver {
+		t.Fatalf("task %s: fate is %v, not a verdict", task.TaskID, f.Action)
 	}
-	return notify.Finished{Task: d.Task, Outcome: *d.Task.Final}
+	return notify.Finished{Task: f.Task, Outcome: *f.Outcome}
 }
 
 // Completed is task finished with result, a Result JSON array.

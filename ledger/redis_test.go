@@ -1,4 +1,4 @@
-package dedupe
+package ledger
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"precheckwatch/internal/redistest"
+	"precheckwatch/precheck"
 )
 
 // guard fails the test if call does not return within a generous bound:
-// a store must give up by the caller's deadline, never hang.
+// a ledger must give up by the caller's deadline, never hang.
 func guard(t *testing.T, call func() error) error {
 	t.Helper()
 	result := make(chan error, 1)
@@ -28,78 +29,99 @@ func guard(t *testing.T, call func() error) error {
 
 func TestRedisDown(t *testing.T) {
 	server := redistest.Run(t)
-	s := openURL(t, server.URL)
-	key := newKey("slack")
-	claim(t, s, key, time.Minute, Claimed)
+	l := openURL(t, server.URL)
+	keys := newKeys("slack", 2)
+	states(t, l, keys, time.Minute, Claimed, Claimed)
 	server.Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err := guard(t, func() error { _, err := s.Claim(ctx, key, time.Minute); return err })
-	if err == nil {
-		t.Fatal("Claim with Redis down reported no error")
+	err := guard(t, func() error { _, err := l.Claim(ctx, keys, time.Minute); return err })
+	if err == nil || !strings.Contains(err.Error(), "ledger: claim 2 slack records in redis") {
+		t.Fatalf("Claim with Redis down = %v, want an error saying what failed", err)
 	}
-	if !strings.Contains(err.Error(), "dedupe: claim "+key.ID()+" in redis") {
-		t.Fatalf("error does not say what failed: %v", err)
-	}
-	err = guard(t, func() error { _, _, err := s.Lookup(ctx, key); return err })
-	if err == nil {
-		t.Fatal("Lookup with Redis down reported no error")
+	if err := guard(t, func() error { _, err := l.Recall(ctx, []string{"t-1"}, at); return err }); err == nil {
+		t.Fatal("Recall with Redis down reported no error")
 	}
 }
 
 func TestRedisHung(t *testing.T) {
 	server := redistest.Run(t)
-	s := openURL(t, server.URL)
-	key := newKey("slack")
-	c := claim(t, s, key, time.Minute, Claimed) // the pool now holds an open connection
+	l := openURL(t, server.URL)
+	keys := newKeys("slack", 1)
+	c := states(t, l, keys, time.Minute, Claimed) // the pool now holds an open connection
 	if err := server.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := guard(t, func() error { return s.Done(ctx, c.Lease, "ref") }); err == nil {
-		t.Fatal("Done against a hung Redis reported no error")
+	if err := guard(t, func() error { return l.MarkSent(ctx, leasesOf(c), "ref") }); err == nil {
+		t.Fatal("MarkSent against a hung Redis reported no error")
 	}
 	if err := server.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	// Once Redis answers again the store recovers. The timed-out Done may
-	// still have reached Redis and run, or not: repeating it settles both.
-	again, err := s.Claim(testContext(t), key, time.Minute)
-	if err != nil {
-		t.Fatalf("Claim after Resume: %v", err)
-	}
-	if again.State != Busy && again.State != Delivered {
-		t.Fatalf("Claim after Resume = %s, want busy (Done lost) or delivered (Done ran late)", again.State)
-	}
-	done(t, s, c.Lease, "ref")
-	claim(t, s, key, time.Minute, Delivered)
+	// The timed-out MarkSent may still have run, or not: repeating it
+	// settles both.
+	must(t, l.MarkSent(testContext(t), leasesOf(c), "ref"))
+	states(t, l, keys, time.Minute, Sent)
 }
 
-// TestRedisKeys checks the keys the store leaves: namespaced, and each with
-// an expiry (the lease's TTL, or Retention for a delivery).
+// TestRedisRestartedEmptyStartsAnEpoch: a Redis that lost its data is
+// seen as a new epoch, so what came before it is known to be forgotten.
+func TestRedisRestartedEmptyStartsAnEpoch(t *testing.T) {
+	server := redistest.Run(t)
+	l := openURL(t, server.URL)
+	first, err := l.Epoch(testContext(t))
+	must(t, err)
+	again, err := l.Epoch(testContext(t))
+	must(t, err)
+	if !again.Equal(first) {
+		t.Fatalf("epoch moved from %s to %s without a restart", first, again)
+	}
+	must(t, server.Restart())
+	time.Sleep(2 * time.Millisecond) // epochs are in milliseconds
+	var after time.Time
+	// The first calls after the restart may meet the pool's dead connections.
+	for range 3 {
+		if after, err = l.Epoch(testContext(t)); err == nil {
+			break
+		}
+	}
+	must(t, err)
+	if !after.After(first) {
+		t.Fatalf("epoch after an empty restart = %s, want after %s", after, first)
+	}
+}
+
+// TestRedisKeys checks the keys the ledger leaves: namespaced, and each
+// with an expiry (the lease's TTL, or Retention).
 func TestRedisKeys(t *testing.T) {
 	server := redistest.Run(t)
-	s := openURL(t, server.URL)
+	l := openURL(t, server.URL)
 	ctx := testContext(t)
-	delivered, leased := newKey("slack"), newKey("dingtalk")
-	done(t, s, claim(t, s, delivered, time.Minute, Claimed).Lease, "C1/1.2")
-	claim(t, s, leased, 30*time.Second, Claimed)
+	sent, leased := newKeys("slack", 1), newKeys("dingtalk", 1)
+	must(t, l.MarkSent(ctx, leasesOf(states(t, l, sent, time.Minute, Claimed)), "C1/1.2"))
+	c := states(t, l, leased, 30*time.Second, Claimed)
+	must(t, l.NoteAttempt(ctx, leasesOf(c), Attempt{Message: "m-1", At: at}, []byte("body")))
+	_, err := l.Recall(ctx, []string{"t-keys"}, at)
+	must(t, err)
+	_, err = l.Seal(ctx, "t-keys", precheck.Outcome{Verdict: precheck.Passed})
+	must(t, err)
 
 	opts, err := redis.ParseURL(server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	raw := redis.NewClient(opts)
 	defer raw.Close()
 	keys, err := raw.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	long := [2]time.Duration{Retention - time.Minute, Retention}
 	want := map[string][2]time.Duration{ // key → TTL bounds
-		deliveredKey(delivered.ID()): {Retention - time.Minute, Retention},
-		leaseKey(leased.ID()):        {time.Second, 30 * time.Second},
+		noteKey(sent[0]):           long,
+		noteKey(leased[0]):         long,
+		leaseKey(leased[0]):        {time.Second, 30 * time.Second},
+		bodyKey("dingtalk", "m-1"): long,
+		taskKey("t-keys"):          long,
 	}
 	if len(keys) != len(want) {
 		t.Fatalf("keys %q, want those of %v", keys, want)
@@ -114,9 +136,7 @@ func TestRedisKeys(t *testing.T) {
 			continue
 		}
 		ttl, err := raw.TTL(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if ttl < bounds[0] || ttl > bounds[1] {
 			t.Errorf("key %q TTL %s, want within %v", k, ttl, bounds)
 		}
@@ -126,24 +146,20 @@ func TestRedisKeys(t *testing.T) {
 // TestRedisClaimRetry: if the reply to a claim is lost and go-redis runs the
 // script again with the same token, the caller still gets its lease.
 func TestRedisClaimRetry(t *testing.T) {
-	s := openURL(t, sharedRedis.URL).(*Redis)
+	l := openURL(t, sharedRedis.URL).(*Redis)
 	ctx := testContext(t)
-	id := newKey("slack").ID()
+	keys := pairs(newKeys("slack", 1))
 	for attempt := 1; attempt <= 2; attempt++ {
-		reply, err := claimScript.Run(ctx, s.client, []string{deliveredKey(id), leaseKey(id)}, "token-1", 60000).StringSlice()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(reply) != 1 || reply[0] != "claimed" {
-			t.Fatalf("attempt %d: reply %q, want claimed", attempt, reply)
+		reply, err := claimScript.Run(ctx, l.client, keys, "token-1", 60000).Slice()
+		must(t, err)
+		if c, err := parseClaim(reply[0], Key{}, "token-1"); err != nil || c.State != Claimed {
+			t.Fatalf("attempt %d: reply %v, want claimed", attempt, reply)
 		}
 	}
-	reply, err := claimScript.Run(ctx, s.client, []string{deliveredKey(id), leaseKey(id)}, "token-2", 60000).StringSlice()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reply) != 1 || reply[0] != "busy" {
-		t.Fatalf("another token: reply %q, want busy", reply)
+	reply, err := claimScript.Run(ctx, l.client, keys, "token-2", 60000).Slice()
+	must(t, err)
+	if c, err := parseClaim(reply[0], Key{}, "token-2"); err != nil || c.State != Busy {
+		t.Fatalf("another token: reply %v, want busy", reply)
 	}
 }
 
@@ -170,17 +186,17 @@ func TestOpen(t *testing.T) {
 		{"redis://user:" + password + "%zz@127.0.0.1:6379/0", false, "escape"},
 	}
 	for _, tc := range cases {
-		s, err := Open(tc.url)
+		l, err := Open(tc.url)
 		if tc.ok {
 			if err != nil {
 				t.Errorf("Open(%q): %v", tc.url, err)
 				continue
 			}
-			s.Close()
+			l.Close()
 			continue
 		}
 		if err == nil {
-			s.Close()
+			l.Close()
 			t.Errorf("Open(%q): no error", tc.url)
 			continue
 		}

@@ -1,4 +1,4 @@
-package dedupe
+package ledger
 
 import (
 	"crypto/sha256"
@@ -34,7 +34,7 @@ func (k Key) Validate() error {
 		missing = append(missing, "verdict")
 	}
 	if len(missing) > 0 {
-		return errors.New("dedupe: key without " + strings.Join(missing, ", "))
+		return errors.New("ledger: key without " + strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -1,0 +1,140 @@
+package handler
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// A received message is the invocation's only while its visibility lasts:
+// after that the queue shows it to others, and its receipt handle no longer
+// deletes it. The keeper holds every message the invocation received until
+// it is handed on, whatever the queue's visibility timeout (MNS's default
+// is 30 s), by changing its visibility before it ends and keeping the new
+// handle the change returns.
+
+// keepTick is how often the keeper looks for messages to extend.
+const keepTick = time.Second
+
+// keepAhead is how long before a message's visibility ends it is extended:
+// enough for a change to go through on a slow network.
+const keepAhead = 10 * time.Second
+
+// assumedVisibility is taken for a message whose queue did not say when it
+// shows again: MNS's default visibility timeout.
+const assumedVisibility = 30 * time.Second
+
+// keepers bounds the visibility changes in flight at once.
+const keepers = 8
+
+// keeper extends the visibility of the invocation's received messages.
+type keeper struct {
+	r *run
+
+	mu   sync.Mutex
+	held map[*job]*holding
+}
+
+// holding is one received message the invocation holds.
+type holding struct {
+	// mu is held during a visibility change, so that the handle read on
+	// release is never one the change is about to replace.
+	mu        sync.Mutex
+	handle    string
+	visibleAt time.Time
+}
+
+func newKeeper(r *run) *keeper { return &keeper{r: r, held: map[*job]*holding{}} }
+
+// hold starts keeping j's message.
+func (k *keeper) hold(j *job) {
+	at := j.msg.VisibleAt
+	if at.IsZero() {
+		at = k.r.h.d.Now().Add(assumedVisibility)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held[j] = &holding{handle: j.msg.Handle, visibleAt: at}
+}
+
+// release stops keeping j's message and returns its current handle, for the
+// delete or change that hands it on.
+func (k *keeper) release(j *job) string {
+	k.mu.Lock()
+	h := k.held[j]
+	delete(k.held, j)
+	k.mu.Unlock()
+	if h == nil {
+		return j.msg.Handle
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.handle
+}
+
+// run extends, every keepTick until ctx ends, the messages whose
+// visibility ends within keepAhead, to the invocation's deadline and the
+// lease margin: a message is never shown to another instance while this
+// one may still work on it, and an instance that dies frees it as soon as
+// its leases.
+func (k *keeper) run(ctx context.Context) {
+	tick := time.NewTicker(keepTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			k.extendDue(ctx)
+			k.r.hand.flushDeletes(ctx)
+		}
+	}
+}
+
+func (k *keeper) extendDue(ctx context.Context) {
+	now := k.r.h.d.Now()
+	k.mu.Lock()
+	var due []*holding
+	for _, h := range k.held {
+		if h.mu.TryLock() {
+			if h.visibleAt.Sub(now) < keepAhead {
+				due = append(due, h)
+				continue // stays locked until extended
+			}
+			h.mu.Unlock()
+		}
+	}
+	k.mu.Unlock()
+	work := make(chan *holding)
+	var wg sync.WaitGroup
+	for range min(keepers, len(due)) {
+		wg.Go(func() {
+			for h := range work {
+				k.extend(ctx, h)
+				h.mu.Unlock()
+			}
+		})
+	}
+	for _, h := range due {
+		work <- h
+	}
+	close(work)
+	wg.Wait()
+}
+
+// extend hides h's message until the deadline and the lease margin; h.mu
+// is held.
+func (k *keeper) extend(ctx context.Context, h *holding) {
+	r := k.r
+	d := r.times.deadline.Sub(r.h.d.Now()) + leaseMargin
+	cctx, cancel := context.WithTimeout(ctx, keepAhead/2)
+	defer cancel()
+	handle, err := r.pending.ChangeVisibility(cctx, h.handle, d)
+	if err != nil {
+		r.serviceError("mns", "change visibility", err)
+		// Try again next tick while the old handle may still hold it.
+		return
+	}
+	h.handle, h.visibleAt = handle, r.h.d.Now().Add(d)
+	r.tally.add(func(rep *Report) { rep.Kept++ })
+}

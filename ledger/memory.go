@@ -1,0 +1,326 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"sync"
+	"time"
+
+	"precheckwatch/precheck"
+)
+
+// Memory is a Ledger private to one process: maps under a mutex, with the
+// same lease and retention rules as Redis. It is what "memory://" opens.
+type Memory struct {
+	mu     sync.Mutex
+	notes  map[string]*note // by channel and Key.ID
+	bodies map[string]*body // by channel and message
+	tasks  map[string]*task // by task id
+	swept  int              // record count after the last sweep
+	epoch  time.Time        // set on first use
+	closed bool
+	now    func() time.Time // a test's clock can stand in
+}
+
+// note is one notification's record; a zero time means absent.
+type note struct {
+	ref        string
+	sentUntil  time.Time
+	token      string
+	leaseUntil time.Time
+	attempt    *Attempt
+	until      time.Time // the attempt's retention
+}
+
+type body struct {
+	data  []byte
+	until time.Time
+}
+
+type task struct {
+	firstSeen time.Time
+	outcome   *precheck.Outcome
+	until     time.Time
+}
+
+// NewMemory returns an empty memory ledger. Keep one for the life of the
+// process: a new one remembers nothing.
+func NewMemory() *Memory {
+	return &Memory{notes: map[string]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, now: time.Now}
+}
+
+// lock takes the mutex after checking ctx, and reports ErrClosed.
+func (m *Memory) lock(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return time.Time{}, ErrClosed
+	}
+	now := m.now()
+	if m.epoch.IsZero() {
+		m.epoch = now
+	}
+	m.sweep(now)
+	return now, nil
+}
+
+func noteID(k Key) string { return k.Channel + " " + k.ID() }
+
+// Recall implements Ledger.
+func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) ([]TaskRecord, error) {
+	if err := checkTasks(taskIDs); err != nil {
+		return nil, err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	out := make([]TaskRecord, len(taskIDs))
+	for i, id := range taskIDs {
+		t := m.tasks[id]
+		if t == nil || !now.Before(t.until) {
+			t = &task{firstSeen: seen}
+			m.tasks[id] = t
+		}
+		t.until = now.Add(Retention)
+		out[i] = TaskRecord{FirstSeen: t.firstSeen, Outcome: t.outcome}
+	}
+	return out, nil
+}
+
+// Seal implements Ledger.
+func (m *Memory) Seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
+	if err := checkTasks([]string{taskID}); err != nil {
+		return precheck.Outcome{}, err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return precheck.Outcome{}, err
+	}
+	defer m.mu.Unlock()
+	t := m.tasks[taskID]
+	if t == nil || !now.Before(t.until) {
+		t = &task{firstSeen: time.UnixMilli(o.FirstSeen)}
+		m.tasks[taskID] = t
+	}
+	if t.outcome == nil {
+		t.outcome = &o
+	}
+	t.until = now.Add(Retention)
+	return *t.outcome, nil
+}
+
+// Claim implements Ledger.
+func (m *Memory) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Claim, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	token := rand.Text()
+	out := make([]Claim, len(keys))
+	for i, k := range keys {
+		n := m.note(k)
+		switch {
+		case now.Before(n.sentUntil):
+			out[i] = Claim{State: Sent, Ref: n.ref}
+		case now.Before(n.leaseUntil):
+			out[i] = Claim{State: Busy}
+		default:
+			n.token, n.leaseUntil = token, now.Add(ttl)
+			out[i] = Claim{State: Claimed, Lease: Lease{Key: k, token: token}}
+			if n.attempt != nil && now.Before(n.until) {
+				a := *n.attempt
+				out[i].Prior = &a
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m *Memory) note(k Key) *note {
+	id := noteID(k)
+	n := m.notes[id]
+	if n == nil {
+		n = &note{}
+		m.notes[id] = n
+	}
+	return n
+}
+
+// NoteAttempt implements Ledger.
+func (m *Memory) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, data []byte) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	if err := checkAttempt(a); err != nil {
+		return err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	for _, l := range leases {
+		if n := m.note(l.Key); n.token != l.token || !now.Before(n.leaseUntil) {
+			return ErrLeaseLost
+		}
+	}
+	for _, l := range leases {
+		n := m.note(l.Key)
+		n.attempt, n.until = &a, now.Add(Retention)
+	}
+	if len(data) > 0 && len(leases) > 0 {
+		m.bodies[leases[0].Key.Channel+" "+a.Message] = &body{data: bytes.Clone(data), until: now.Add(Retention)}
+	}
+	return nil
+}
+
+// MarkSent implements Ledger.
+func (m *Memory) MarkSent(ctx context.Context, leases []Lease, ref string) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	for _, l := range leases {
+		n := m.note(l.Key)
+		if !now.Before(n.sentUntil) {
+			n.ref = ref
+		}
+		n.sentUntil = now.Add(Retention)
+		n.dropLease(l.token)
+	}
+	return nil
+}
+
+// VoidAttempt implements Ledger.
+func (m *Memory) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	if _, err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	for _, l := range leases {
+		n := m.note(l.Key)
+		if n.attempt != nil && n.attempt.Message == message {
+			n.attempt = nil
+		}
+		n.dropLease(l.token)
+	}
+	return nil
+}
+
+// Release implements Ledger.
+func (m *Memory) Release(ctx context.Context, leases []Lease) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	if _, err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	for _, l := range leases {
+		m.note(l.Key).dropLease(l.token)
+	}
+	return nil
+}
+
+// dropLease ends n's lease if token still holds it.
+func (n *note) dropLease(token string) {
+	if n.token == token {
+		n.token, n.leaseUntil = "", time.Time{}
+	}
+}
+
+// SentRefs implements Ledger.
+func (m *Memory) SentRefs(ctx context.Context, keys []Key) (map[Key]string, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	out := map[Key]string{}
+	for _, k := range keys {
+		if n := m.notes[noteID(k)]; n != nil && now.Before(n.sentUntil) {
+			out[k] = n.ref
+		}
+	}
+	return out, nil
+}
+
+// Body implements Ledger.
+func (m *Memory) Body(ctx context.Context, channel, message string) ([]byte, bool, error) {
+	now, err := m.lock(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer m.mu.Unlock()
+	b := m.bodies[channel+" "+message]
+	if b == nil || !now.Before(b.until) {
+		return nil, false, nil
+	}
+	return bytes.Clone(b.data), true, nil
+}
+
+// Epoch implements Ledger: the memory ledger remembers since its first use.
+func (m *Memory) Epoch(ctx context.Context) (time.Time, error) {
+	if _, err := m.lock(ctx); err != nil {
+		return time.Time{}, err
+	}
+	defer m.mu.Unlock()
+	return m.epoch, nil
+}
+
+// Close implements Ledger; later calls fail with ErrClosed.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.notes, m.bodies, m.tasks = nil, nil, nil
+	return nil
+}
+
+// sweep drops expired records once their number has doubled since the last
+// sweep, so a long-lived instance does not grow without bound and the cost
+// stays constant per call on average.
+func (m *Memory) sweep(now time.Time) {
+	if len(m.notes)+len(m.bodies)+len(m.tasks) < 2*m.swept+64 {
+		return
+	}
+	for id, n := range m.notes {
+		if !now.Before(n.sentUntil) && !now.Before(n.leaseUntil) && !now.Before(n.until) {
+			delete(m.notes, id)
+		}
+	}
+	for id, b := range m.bodies {
+		if !now.Before(b.until) {
+			delete(m.bodies, id)
+		}
+	}
+	for id, t := range m.tasks {
+		if !now.Before(t.until) {
+			delete(m.tasks, id)
+		}
+	}
+	m.swept = len(m.notes) + len(m.bodies) + len(m.tasks)
+}

@@ -1,0 +1,431 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"precheckwatch/precheck"
+	"precheckwatch/secret"
+)
+
+// keyPrefix namespaces every Redis key of precheckwatch.
+const keyPrefix = "precheckwatch:"
+
+// A channel's records share the Redis Cluster hash tag {channel}, so that
+// one script may bind, mark or claim a whole page of them at once:
+//
+//	precheckwatch:{slack}:note:ID   hash: sent (the reference), msg and at (the latest attempt)
+//	precheckwatch:{slack}:lease:ID  the holder's token, for the lease TTL
+//	precheckwatch:{slack}:body:MSG  a message's body, for an exact repeat
+//	precheckwatch:task:{TASK}       hash: firstSeen (Unix ms), outcome (JSON)
+//	precheckwatch:epoch             since when the ledger remembers (Unix ms)
+func noteKey(k Key) string  { return keyPrefix + "{" + k.Channel + "}:note:" + k.ID() }
+func leaseKey(k Key) string { return keyPrefix + "{" + k.Channel + "}:lease:" + k.ID() }
+func bodyKey(channel, message string) string {
+	return keyPrefix + "{" + channel + "}:body:" + message
+}
+func taskKey(id string) string { return keyPrefix + "task:{" + id + "}" }
+
+const epochKey = keyPrefix + "epoch"
+
+// pairs lists each key's note and lease, the KEYS of the page scripts.
+func pairs(keys []Key) []string {
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, noteKey(k), leaseKey(k))
+	}
+	return out
+}
+
+func leaseKeys(leases []Lease) []Key {
+	keys := make([]Key, len(leases))
+	for i, l := range leases {
+		keys[i] = l.Key
+	}
+	return keys
+}
+
+// claimScript answers, per note and lease pair: {'sent', ref}, or takes
+// the lease and answers {'claimed', msg, at}, or {'busy'}. Finding its own
+// token makes a retried call (after a lost reply) answer claimed again.
+// ARGV: token, lease TTL in milliseconds.
+var claimScript = redis.NewScript(`
+local out = {}
+for i = 1, #KEYS, 2 do
+  local sent = redis.call('HGET', KEYS[i], 'sent')
+  if sent then
+    out[#out+1] = {'sent', sent}
+  elseif redis.call('SET', KEYS[i+1], ARGV[1], 'NX', 'PX', ARGV[2]) or redis.call('GET', KEYS[i+1]) == ARGV[1] then
+    local a = redis.call('HMGET', KEYS[i], 'msg', 'at')
+    out[#out+1] = {'claimed', a[1] or '', a[2] or ''}
+  else
+    out[#out+1] = {'busy'}
+  end
+end
+return out
+`)
+
+// bindScript binds every note to one message, all or none: it checks every
+// lease first and writes nothing unless the caller holds them all.
+// KEYS: the body, then note and lease pairs. ARGV: token, message, at
+// (Unix ms), retention in seconds, body.
+var bindScript = redis.NewScript(`
+for i = 2, #KEYS, 2 do
+  if redis.call('GET', KEYS[i+1]) ~= ARGV[1] then return 0 end
+end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[4]) end
+for i = 2, #KEYS, 2 do
+  redis.call('HSET', KEYS[i], 'msg', ARGV[2], 'at', ARGV[3])
+  redis.call('EXPIRE', KEYS[i], ARGV[4])
+end
+return 1
+`)
+
+// sentScript records every note as sent (keeping an earlier reference) and
+// drops the leases the caller's token still holds.
+// ARGV: token, reference, retention in seconds.
+var sentScript = redis.NewScript(`
+for i = 1, #KEYS, 2 do
+  redis.call('HSETNX', KEYS[i], 'sent', ARGV[2])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+  if redis.call('GET', KEYS[i+1]) == ARGV[1] then redis.call('DEL', KEYS[i+1]) end
+end
+return 1
+`)
+
+// voidScript forgets every note's attempt that is bound to the message,
+// and drops the leases the caller's token still holds.
+// ARGV: token, message.
+var voidScript = redis.NewScript(`
+for i = 1, #KEYS, 2 do
+  if redis.call('HGET', KEYS[i], 'msg') == ARGV[2] then redis.call('HDEL', KEYS[i], 'msg', 'at') end
+  if redis.call('GET', KEYS[i+1]) == ARGV[1] then redis.call('DEL', KEYS[i+1]) end
+end
+return 1
+`)
+
+// releaseScript drops the leases the caller's token still holds.
+// ARGV: token.
+var releaseScript = redis.NewScript(`
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i+1]) == ARGV[1] then redis.call('DEL', KEYS[i+1]) end
+end
+return 1
+`)
+
+// recallScript records the first sight unless there is one, and answers
+// {firstSeen, outcome}. KEYS: task. ARGV: now (Unix ms), retention in seconds.
+var recallScript = redis.NewScript(`
+redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome')
+`)
+
+// sealScript keeps the first outcome and answers the sealed one.
+// KEYS: task. ARGV: outcome, first seen (Unix ms), retention in seconds.
+var sealScript = redis.NewScript(`
+redis.call('HSETNX', KEYS[1], 'outcome', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGET', KEYS[1], 'outcome')
+`)
+
+// Redis is the Ledger shared by every instance.
+type Redis struct {
+	client *redis.Client
+}
+
+// retention is Retention in whole seconds, as the scripts take it.
+var retention = strconv.FormatInt(int64(Retention/time.Second), 10)
+
+func openRedis(rawURL string) (*Redis, error) {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// go-redis names the bad part (scheme, db, option), never the password.
+		return nil, fmt.Errorf("DEDUPE_URL %s: %w", secret.RedactURL(rawURL), err)
+	}
+	// Without this go-redis bounds a call by its own read timeout and
+	// retries, not by the caller's context: the FC deadline must win.
+	opts.ContextTimeoutEnabled = true
+	// Each command attempt (max_retries) dials again anyway; go-redis's own
+	// five dial attempts per command attempt would make every call to a
+	// Redis that is down take about two seconds to fail.
+	opts.DialerRetries = 1
+	return &Redis{client: redis.NewClient(opts)}, nil
+}
+
+// Recall implements Ledger, in one pipelined round trip.
+func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]TaskRecord, error) {
+	if err := checkTasks(taskIDs); err != nil {
+		return nil, err
+	}
+	if len(taskIDs) == 0 {
+		return nil, nil
+	}
+	seen := strconv.FormatInt(now.UnixMilli(), 10)
+	cmds := make([]*redis.Cmd, len(taskIDs))
+	// Eval, not EvalSha: a pipeline cannot fall back after NOSCRIPT, which a
+	// restarted Redis answers.
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range taskIDs {
+			cmds[i] = recallScript.Eval(ctx, p, []string{taskKey(id)}, seen, retention)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, redisError("recall", fmt.Sprintf("%d tasks", len(taskIDs)), err)
+	}
+	out := make([]TaskRecord, len(taskIDs))
+	for i, c := range cmds {
+		reply, err := c.Slice()
+		if err != nil || len(reply) != 2 {
+			return nil, fmt.Errorf("ledger: recall %s: unexpected reply %v (%v)", taskIDs[i], reply, err)
+		}
+		ms, err := strconv.ParseInt(fmt.Sprint(reply[0]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: recall %s: unreadable first sight %v", taskIDs[i], reply[0])
+		}
+		out[i].FirstSeen = time.UnixMilli(ms)
+		if s, ok := reply[1].(string); ok {
+			o, err := decodeOutcome(s)
+			if err != nil {
+				return nil, fmt.Errorf("ledger: recall %s: %w", taskIDs[i], err)
+			}
+			out[i].Outcome = &o
+		}
+	}
+	return out, nil
+}
+
+func decodeOutcome(s string) (precheck.Outcome, error) {
+	var o precheck.Outcome
+	if err := json.Unmarshal([]byte(s), &o); err != nil {
+		return o, fmt.Errorf("unreadable sealed outcome: %w", err)
+	}
+	return o, nil
+}
+
+// Seal implements Ledger.
+func (r *Redis) Seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
+	if err := checkTasks([]string{taskID}); err != nil {
+		return precheck.Outcome{}, err
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return precheck.Outcome{}, fmt.Errorf("ledger: seal %s: %w", taskID, err)
+	}
+	s, err := sealScript.Run(ctx, r.client, []string{taskKey(taskID)}, b, o.FirstSeen, retention).Text()
+	if err != nil {
+		return precheck.Outcome{}, redisError("seal", taskID, err)
+	}
+	sealed, err := decodeOutcome(s)
+	if err != nil {
+		return precheck.Outcome{}, fmt.Errorf("ledger: seal %s: %w", taskID, err)
+	}
+	return sealed, nil
+}
+
+// Claim implements Ledger, in one round trip.
+func (r *Redis) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Claim, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	token := rand.Text()
+	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	reply, err := claimScript.Run(ctx, r.client, pairs(keys), token, ms).Slice()
+	if err != nil {
+		return nil, redisError("claim", page(keys), err)
+	}
+	if len(reply) != len(keys) {
+		return nil, fmt.Errorf("ledger: claim %s: %d answers for %d keys", page(keys), len(reply), len(keys))
+	}
+	out := make([]Claim, len(keys))
+	for i, raw := range reply {
+		c, err := parseClaim(raw, keys[i], token)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: claim %s: %w", keys[i].ID(), err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func parseClaim(raw any, k Key, token string) (Claim, error) {
+	fields, _ := raw.([]any)
+	strs := make([]string, len(fields))
+	for i, f := range fields {
+		strs[i], _ = f.(string)
+	}
+	switch {
+	case len(strs) == 2 && strs[0] == "sent":
+		return Claim{State: Sent, Ref: strs[1]}, nil
+	case len(strs) == 1 && strs[0] == "busy":
+		return Claim{State: Busy}, nil
+	case len(strs) == 3 && strs[0] == "claimed":
+		c := Claim{State: Claimed, Lease: Lease{Key: k, token: token}}
+		if strs[1] != "" {
+			ms, err := strconv.ParseInt(strs[2], 10, 64)
+			if err != nil {
+				return Claim{}, fmt.Errorf("unreadable attempt time %q", strs[2])
+			}
+			c.Prior = &Attempt{Message: strs[1], At: time.UnixMilli(ms)}
+		}
+		return c, nil
+	}
+	return Claim{}, fmt.Errorf("unexpected reply %q", strs)
+}
+
+// NoteAttempt implements Ledger, in one atomic script.
+func (r *Redis) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, data []byte) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	if err := checkAttempt(a); err != nil {
+		return err
+	}
+	if len(leases) == 0 {
+		return nil
+	}
+	keys := leaseKeys(leases)
+	redisKeys := append([]string{bodyKey(keys[0].Channel, a.Message)}, pairs(keys)...)
+	ok, err := bindScript.Run(ctx, r.client, redisKeys, leases[0].token, a.Message, a.At.UnixMilli(), retention, data).Int()
+	if err != nil {
+		return redisError("note attempt of", page(keys), err)
+	}
+	if ok != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// MarkSent implements Ledger, in one round trip.
+func (r *Redis) MarkSent(ctx context.Context, leases []Lease, ref string) error {
+	return r.page(ctx, "mark sent", sentScript, leases, ref, retention)
+}
+
+// VoidAttempt implements Ledger, in one round trip.
+func (r *Redis) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
+	return r.page(ctx, "void attempt of", voidScript, leases, message)
+}
+
+// Release implements Ledger, in one round trip.
+func (r *Redis) Release(ctx context.Context, leases []Lease) error {
+	return r.page(ctx, "release", releaseScript, leases)
+}
+
+// page runs a page script over leases, which share one token when one
+// Claim made them; leases of several claims run once per token.
+func (r *Redis) page(ctx context.Context, op string, s *redis.Script, leases []Lease, args ...any) error {
+	if err := checkLeases(leases); err != nil {
+		return err
+	}
+	byToken := map[string][]Key{}
+	var order []string
+	for _, l := range leases {
+		if byToken[l.token] == nil {
+			order = append(order, l.token)
+		}
+		byToken[l.token] = append(byToken[l.token], l.Key)
+	}
+	for _, token := range order {
+		keys := byToken[token]
+		if err := s.Run(ctx, r.client, pairs(keys), append([]any{token}, args...)...).Err(); err != nil {
+			return redisError(op, page(keys), err)
+		}
+	}
+	return nil
+}
+
+// SentRefs implements Ledger, in one pipelined round trip.
+func (r *Redis) SentRefs(ctx context.Context, keys []Key) (map[Key]string, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGet(ctx, noteKey(k), "sent")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, redisError("look up", page(keys), err)
+	}
+	out := map[Key]string{}
+	for i, c := range cmds {
+		if ref, err := c.Result(); err == nil {
+			out[keys[i]] = ref
+		}
+	}
+	return out, nil
+}
+
+// Body implements Ledger.
+func (r *Redis) Body(ctx context.Context, channel, message string) ([]byte, bool, error) {
+	b, err := r.client.Get(ctx, bodyKey(channel, message)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, redisError("read body of", message, err)
+	}
+	return b, true, nil
+}
+
+// Epoch implements Ledger: the first call on an empty Redis starts one.
+func (r *Redis) Epoch(ctx context.Context) (time.Time, error) {
+	var get *redis.StringCmd
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, epochKey, time.Now().UnixMilli(), 0)
+		get = p.Get(ctx, epochKey)
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, redisError("read", "epoch", err)
+	}
+	ms, err := get.Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ledger: unreadable epoch: %w", err)
+	}
+	return time.UnixMilli(ms), nil
+}
+
+// Close implements Ledger; later calls fail with ErrClosed.
+func (r *Redis) Close() error {
+	if err := r.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return fmt.Errorf("ledger: close redis: %w", err)
+	}
+	return nil
+}
+
+// page names a page of keys for errors.
+func page(keys []Key) string {
+	if len(keys) == 1 {
+		return keys[0].ID()
+	}
+	return fmt.Sprintf("%d %s records", len(keys), keys[0].Channel)
+}
+
+// redisError gives err the operation and what it was about; nil stays nil.
+func redisError(op, what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.ErrClosed):
+		return ErrClosed
+	}
+	return fmt.Errorf("ledger: %s %s in redis: %w", op, what, err)
+}
