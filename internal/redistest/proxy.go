@@ -25,6 +25,10 @@ type Proxy struct {
 	latency atomic.Int64 // time.Duration added to each round trip
 	ln      net.Listener
 	trips   atomic.Int64
+	// cutIn counts the round trips left before the proxy cuts every
+	// connection and refuses new ones; 0 when no cut is armed.
+	cutIn atomic.Int64
+	down  atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
@@ -53,6 +57,27 @@ func NewProxy(target string, latency time.Duration) (*Proxy, error) {
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// CutAfter lets n more round trips through, then cuts every connection in
+// the middle of the next one and refuses new connections until Heal: Redis
+// lost mid-call, at an exact point of the client's work.
+func (p *Proxy) CutAfter(n int) { p.cutIn.Store(int64(n) + 1) }
+
+// Heal lets connections through again after a cut.
+func (p *Proxy) Heal() {
+	p.cutIn.Store(0)
+	p.down.Store(false)
+}
+
+// cut closes every connection and marks the proxy down.
+func (p *Proxy) cut() {
+	p.down.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
 }
 
 // RoundTrips is how many round trips clients have made through the proxy.
@@ -113,6 +138,10 @@ func (p *Proxy) accept() {
 		client, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.down.Load() {
+			client.Close()
+			continue
 		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -184,6 +213,10 @@ func (p *Proxy) serve(client, server net.Conn) {
 		n, err := client.Read(buf)
 		if n > 0 {
 			if answered.Swap(false) {
+				if p.cutIn.Load() > 0 && p.cutIn.Add(-1) == 0 {
+					p.cut()
+					break
+				}
 				p.trips.Add(1)
 				if d := time.Duration(p.latency.Load()); d > 0 {
 					time.Sleep(d)

@@ -214,3 +214,30 @@ func command(t *testing.T, addr, cmd string) string {
 	}
 	return line
 }
+
+// CutAfter lets exactly n round trips through, then refuses everything
+// until Heal.
+func TestProxyCutAfter(t *testing.T) {
+	s := Run(t)
+	p, err := NewProxy(s.Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.CutAfter(2)
+	for i := range 2 {
+		if err := ping(p.Addr, time.Second); err != nil {
+			t.Fatalf("round trip %d before the cut: %v", i+1, err)
+		}
+	}
+	if err := ping(p.Addr, 300*time.Millisecond); err == nil {
+		t.Fatal("the third round trip went through a cut after 2")
+	}
+	if err := ping(p.Addr, 300*time.Millisecond); err == nil {
+		t.Fatal("a new connection went through while cut")
+	}
+	p.Heal()
+	if err := ping(p.Addr, time.Second); err != nil {
+		t.Fatalf("after Heal: %v", err)
+	}
+}
