@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -29,11 +30,15 @@ type faultBench struct {
 	t     *testing.T
 	cloud *localcloud.Cloud
 	redis *redistest.Server
+	// proxy stands between the function and Redis when benchOptions ask.
+	proxy *redistest.Proxy
 	h     *handler.Handler
 	mns   *opFaults
 	out   *outputLog
 	ids   []string
 	runs  int
+	// invocation is each sweep's time.
+	invocation time.Duration
 }
 
 // benchInvocation is each invocation's time, long enough to check, deliver
@@ -41,18 +46,44 @@ type faultBench struct {
 const benchInvocation = 5 * time.Second
 
 func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
+	return newFaultBenchWith(t, benchOptions{cloud: opts})
+}
+
+// benchOptions are what differs between fault benches.
+type benchOptions struct {
+	cloud localcloud.Options
+	// proxied puts a redistest.Proxy with redisLatency per round trip
+	// between the function and Redis.
+	proxied      bool
+	redisLatency time.Duration
+	// env overrides the function's settings.
+	env [][2]string
+	// invocation is each sweep's time; benchInvocation when zero.
+	invocation time.Duration
+}
+
+func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 	t.Helper()
 	redis := redistest.Run(t)
-	cloud, err := localcloud.Start(opts)
+	cloud, err := localcloud.Start(o.cloud)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.Close)
+	recordURL := redis.URL
+	var proxy *redistest.Proxy
+	if o.proxied {
+		if proxy, err = redistest.NewProxy(redis.Addr, o.redisLatency); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(proxy.Close)
+		recordURL = proxy.URL
+	}
 	env := map[string]string{}
-	for _, kv := range append(cloud.Env(), [][2]string{
-		{"DEDUPE_URL", redis.URL}, {"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "2s"}, {"TASK_DEADLINE", "1h"},
+	for _, kv := range append(append(cloud.Env(), [][2]string{
+		{"DEDUPE_URL", recordURL}, {"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "2s"}, {"TASK_DEADLINE", "1h"},
 		{"LOG_LEVEL", "debug"}, {"DIGEST_THRESHOLD", "5"},
-	}...) {
+	}...), o.env...) {
 		env[kv[0]] = kv[1]
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
@@ -81,7 +112,8 @@ func newFaultBench(t *testing.T, opts localcloud.Options) *faultBench {
 		t.Fatal(err)
 	}
 	sinks := []notify.Sink{slackSink, dingSink}
-	b := &faultBench{t: t, cloud: cloud, redis: redis, out: out, mns: &opFaults{inner: f.queues, faults: cloud.MNSFaults}}
+	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: out, mns: &opFaults{inner: f.queues, faults: cloud.MNSFaults},
+		invocation: cmp.Or(o.invocation, benchInvocation)}
 	b.h = handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: b.mns, Sinks: sinks, Ledger: f.ledger, Log: f.log})
 	return b
 }
@@ -115,13 +147,20 @@ func (b *faultBench) seedTasks() {
 // sweep runs one timer invocation, then lets the queue's delays and
 // visibility timeouts pass.
 func (b *faultBench) sweep() (handler.Report, error) {
-	b.runs++
-	ctx, cancel := context.WithTimeout(context.Background(), benchInvocation)
-	defer cancel()
-	rep, err := b.h.Handle(ctx, handler.Invocation{RequestID: fmt.Sprintf("sweep-%d", b.runs)},
-		[]byte(`{"triggerTime":"2026-11-27T00:00:00Z","triggerName":"sweep","payload":""}`))
+	rep, _, err := b.invoke()
 	b.cloud.MNS.Advance(2 * time.Minute)
 	return rep, err
+}
+
+// invoke runs one timer invocation and says how long it took.
+func (b *faultBench) invoke() (handler.Report, time.Duration, error) {
+	b.runs++
+	ctx, cancel := context.WithTimeout(context.Background(), b.invocation)
+	defer cancel()
+	start := time.Now()
+	rep, err := b.h.Handle(ctx, handler.Invocation{RequestID: fmt.Sprintf("sweep-%d", b.runs)},
+		[]byte(`{"triggerTime":"2026-11-27T00:00:00Z","triggerName":"sweep","payload":""}`))
+	return rep, time.Since(start), err
 }
 
 // posts counts the messages naming id on each channel.

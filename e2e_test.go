@@ -185,9 +185,12 @@ func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) 
 }
 
 // decisions returns the function's logged decisions about taskID.
-func (r *rig) decisions(taskID string) []logLine {
+func (r *rig) decisions(taskID string) []logLine { return r.output.decisions(taskID) }
+
+// decisions are the function's "task decided" log lines about taskID.
+func (o *outputLog) decisions(taskID string) []logLine {
 	var out []logLine
-	for _, line := range strings.Split(r.output.String(), "\n") {
+	for _, line := range strings.Split(o.String(), "\n") {
 		var l logLine
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "task decided" && l.TaskID == taskID {
 			out = append(out, l)

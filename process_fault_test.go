@@ -14,8 +14,10 @@ import (
 )
 
 // With the delivery record unreachable (Redis frozen: connections open, no
-// answers) nothing is sent, since a send could not be told from a repeat,
-// and every task stays queued; once Redis answers, each is posted once.
+// answers) no verdict is sent, since a send could not be told from a
+// repeat, and every task stays queued; the operator is alerted once per
+// channel, and the report counts the failed record calls. Once Redis
+// answers, each task is posted once.
 func TestRedisDownSendsNothingAndKeepsTasksQueued(t *testing.T) {
 	b := newFaultBench(t, localcloud.Options{})
 	b.seedTasks()
@@ -23,8 +25,28 @@ func TestRedisDownSendsNothingAndKeepsTasksQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	for range 2 {
-		b.sweep()
+	for i := range 2 {
+		rep, _ := b.sweep()
+		if rep.RecordErrors == 0 {
+			t.Errorf("sweep %d: no failed record call in the report %+v", i+1, rep)
+		}
+		if want := []int{2, 0}[i]; rep.Alerted != want {
+			t.Errorf("sweep %d alerted %d times, want %d (once per channel per hour)", i+1, rep.Alerted, want)
+		}
+	}
+	alerts := 0
+	for _, m := range b.cloud.Slack.Messages() {
+		if strings.Contains(m.PlainText(), "DEDUPE_URL") {
+			alerts++
+		}
+	}
+	for _, m := range b.cloud.DingTalk.Messages() {
+		if strings.Contains(m.PlainText(), "DEDUPE_URL") {
+			alerts++
+		}
+	}
+	if alerts != 2 {
+		t.Errorf("%d operator alerts name DEDUPE_URL, want one on each channel", alerts)
 	}
 	if took := time.Since(start); took > 2*benchInvocation {
 		t.Errorf("two sweeps with Redis frozen took %s: a frozen Redis must not hold an invocation past its deadline", took)

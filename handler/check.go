@@ -95,7 +95,7 @@ func (r *run) check(ctx context.Context, j *job) {
 		return
 	}
 	j.record = recs
-	j.forgotten = recs.FirstSeen.Equal(now) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
+	j.forgotten = !recs.FirstSeen.Before(r.start.Truncate(time.Millisecond)) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
 	facts.FirstSeen, facts.Sealed = recs.FirstSeen, recs.Outcome
 	if facts.Sealed == nil {
 		facts.Reply = r.ask(ctx, task)
@@ -119,7 +119,7 @@ func (r *run) check(ctx context.Context, j *job) {
 	case requeueJob:
 		log.Info("task decided", "attempt", fate.Task.Attempt, "decision", "requeue", "progress", fate.Progress, "reason", fate.Reason,
 			"delay", fate.Delay.Round(time.Millisecond).String())
-		if recs.FirstSeen.Equal(now) && r.h.cfg.NotifyStarted {
+		if recs.New && r.h.cfg.NotifyStarted {
 			r.announceStart(ctx, j)
 		}
 	case holdJob:

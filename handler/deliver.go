@@ -64,8 +64,34 @@ func leasesOf(items []pendingItem) []ledger.Lease {
 // deliverTo sends each job's verdict to one channel, one message a task,
 // or digests when many tasks finished together (or when the invocation has
 // begun sending digests: asDigest), after settling earlier attempts whose
-// answer was lost. It returns which jobs the channel now has.
+// answer was lost. It returns which jobs the channel now has. Two messages
+// of one task (a requeued copy beside an original whose delete failed)
+// carry one verdict: it is claimed and sent once, and the copy shares its
+// fate.
 func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDigest bool) []bool {
+	var unique []*job
+	index := map[ledger.Key]int{} // by verdict: its job in unique
+	of := make([]int, len(jobs))  // by job: its verdict's job in unique
+	for k, j := range jobs {
+		key := verdictKey(j, sink.Name())
+		i, ok := index[key]
+		if !ok {
+			i = len(unique)
+			index[key] = i
+			unique = append(unique, j)
+		}
+		of[k] = i
+	}
+	got := r.deliverEach(ctx, sink, unique, asDigest)
+	done := make([]bool, len(jobs))
+	for k := range jobs {
+		done[k] = got[of[k]]
+	}
+	return done
+}
+
+// deliverEach is deliverTo for jobs of distinct verdicts.
+func (r *run) deliverEach(ctx context.Context, sink notify.Sink, jobs []*job, asDigest bool) []bool {
 	done := make([]bool, len(jobs))
 	mode := modeOf(sink)
 	keys := make([]ledger.Key, len(jobs))
@@ -86,7 +112,7 @@ func (r *run) deliverTo(ctx context.Context, sink notify.Sink, jobs []*job, asDi
 			if it.prior == nil && jobs[k].forgotten {
 				it.prior = r.forgottenAttempt(keys[k])
 			}
-			if mode != plainMode && c.Prior != nil {
+			if mode != plainMode && it.prior != nil {
 				retries = append(retries, it)
 			} else {
 				fresh = append(fresh, it)
@@ -431,7 +457,12 @@ func (r *run) alertOperators(ctx context.Context) {
 		for _, sink := range r.h.d.Sinks {
 			key := ledger.AlertKey(sink.Name(), c, window)
 			var items []pendingItem
-			if claims, ok := r.claim(ctx, []ledger.Key{key}); ok {
+			if c == recordCause {
+				// The record is what failed: asking it would only wait.
+				if !r.h.alerted.first(key, r.h.d.Now()) {
+					continue
+				}
+			} else if claims, ok := r.claim(ctx, []ledger.Key{key}); ok {
 				if claims[0].State != ledger.Claimed {
 					continue
 				}

@@ -85,7 +85,7 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	}
 	inv.Credentials = h.credentials(inv)
 	t := newTally(inv.RequestID, ev.Trigger)
-	r := &run{h: h, inv: inv, log: log, tally: t, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
+	r := &run{h: h, inv: inv, log: log, tally: t, start: h.d.Now(), times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
 	err = r.execute(ctx, ev)
 	rep := t.report()
 	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
@@ -146,6 +146,8 @@ type run struct {
 	inv   Invocation
 	log   *slog.Logger
 	tally *tally
+	// start is when the invocation began.
+	start time.Time
 	times times
 
 	pending Queue
@@ -293,9 +295,14 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 					return
 				}
 				r.tally.add(func(rep *Report) { rep.Received += len(msgs) })
-				for _, m := range msgs {
-					j := &job{msg: m, raw: m.Body}
-					r.keep.hold(j)
+				// Held from the moment they arrive: a worker may take
+				// the last of the batch only much later.
+				batch := make([]*job, len(msgs))
+				for i, m := range msgs {
+					batch[i] = &job{msg: m, raw: m.Body}
+					r.keep.hold(batch[i])
+				}
+				for _, j := range batch {
 					jobs <- j
 				}
 			}

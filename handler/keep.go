@@ -33,6 +33,8 @@ type keeper struct {
 
 	mu   sync.Mutex
 	held map[*job]*holding
+	// wake asks for a look before the next tick, when a message arrives.
+	wake chan struct{}
 }
 
 // holding is one received message the invocation holds.
@@ -44,7 +46,9 @@ type holding struct {
 	visibleAt time.Time
 }
 
-func newKeeper(r *run) *keeper { return &keeper{r: r, held: map[*job]*holding{}} }
+func newKeeper(r *run) *keeper {
+	return &keeper{r: r, held: map[*job]*holding{}, wake: make(chan struct{}, 1)}
+}
 
 // hold starts keeping j's message.
 func (k *keeper) hold(j *job) {
@@ -53,8 +57,12 @@ func (k *keeper) hold(j *job) {
 		at = k.r.h.d.Now().Add(assumedVisibility)
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	k.held[j] = &holding{handle: j.msg.Handle, visibleAt: at}
+	k.mu.Unlock()
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
 }
 
 // release stops keeping j's message and returns its current handle, for the
@@ -84,6 +92,8 @@ func (k *keeper) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-k.wake:
+			k.extendDue(ctx)
 		case <-tick.C:
 			k.extendDue(ctx)
 			k.r.hand.flushDeletes(ctx)

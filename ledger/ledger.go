@@ -118,6 +118,8 @@ type Claim struct {
 type TaskRecord struct {
 	// FirstSeen is when the function first saw the task.
 	FirstSeen time.Time
+	// New reports that this Recall recorded the first sight.
+	New bool
 	// Outcome is the task's sealed verdict, nil until one is decided.
 	Outcome *precheck.Outcome
 }

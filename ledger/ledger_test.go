@@ -270,13 +270,13 @@ func TestTaskRecords(t *testing.T) {
 		{"the first sight is kept", func(t *testing.T, l Ledger, id string) {
 			first, err := l.Recall(testContext(t), []string{id}, at)
 			must(t, err)
-			if !first[0].FirstSeen.Equal(at) {
-				t.Fatalf("first Recall = %+v, want first seen %s", first[0], at)
+			if !first[0].FirstSeen.Equal(at) || !first[0].New {
+				t.Fatalf("first Recall = %+v, want a new record first seen %s", first[0], at)
 			}
 			recs, err := l.Recall(testContext(t), []string{id}, at.Add(time.Hour))
 			must(t, err)
-			if !recs[0].FirstSeen.Equal(at) || recs[0].Outcome != nil {
-				t.Fatalf("Recall = %+v, want first seen %s and no outcome", recs[0], at)
+			if !recs[0].FirstSeen.Equal(at) || recs[0].Outcome != nil || recs[0].New {
+				t.Fatalf("Recall = %+v, want an old record first seen %s and no outcome", recs[0], at)
 			}
 		}},
 		{"the first seal wins", func(t *testing.T, l Ledger, id string) {

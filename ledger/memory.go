@@ -84,11 +84,12 @@ func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) (
 	for i, id := range taskIDs {
 		t := m.tasks[id]
 		if t == nil || !now.Before(t.until) {
-			t = &task{firstSeen: seen}
+			t = &task{firstSeen: seen.Truncate(time.Millisecond)}
 			m.tasks[id] = t
+			out[i].New = true
 		}
 		t.until = now.Add(Retention)
-		out[i] = TaskRecord{FirstSeen: t.firstSeen, Outcome: t.outcome}
+		out[i].FirstSeen, out[i].Outcome = t.firstSeen, t.outcome
 	}
 	return out, nil
 }

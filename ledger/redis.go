@@ -121,11 +121,13 @@ return 1
 `)
 
 // recallScript records the first sight unless there is one, and answers
-// {firstSeen, outcome}. KEYS: task. ARGV: now (Unix ms), retention in seconds.
+// {firstSeen, outcome, new}. KEYS: task. ARGV: now (Unix ms), retention in
+// seconds.
 var recallScript = redis.NewScript(`
-redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
+local new = redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome')
+local r = redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome')
+return {r[1], r[2], new}
 `)
 
 // sealScript keeps the first outcome and answers the sealed one.
@@ -185,7 +187,7 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 	out := make([]TaskRecord, len(taskIDs))
 	for i, c := range cmds {
 		reply, err := c.Slice()
-		if err != nil || len(reply) != 2 {
+		if err != nil || len(reply) != 3 {
 			return nil, fmt.Errorf("ledger: recall %s: unexpected reply %v (%v)", taskIDs[i], reply, err)
 		}
 		ms, err := strconv.ParseInt(fmt.Sprint(reply[0]), 10, 64)
@@ -193,6 +195,7 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 			return nil, fmt.Errorf("ledger: recall %s: unreadable first sight %v", taskIDs[i], reply[0])
 		}
 		out[i].FirstSeen = time.UnixMilli(ms)
+		out[i].New = reply[2] == int64(1)
 		if s, ok := reply[1].(string); ok {
 			o, err := decodeOutcome(s)
 			if err != nil {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/mns"
+	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/precheck"
+)
+
+// The delivery record's promises at FC scale, one case each: real queue
+// visibility, bodies anyone may write, Redis slow, restarted empty or lost
+// in the middle of a digest's binding, and verdicts far bigger than a
+// queue message.
+
+// enqueue puts body on the pending queue.
+func (b *faultBench) enqueue(body string) {
+	b.t.Helper()
+	if _, err := b.cloud.MNS.Send(localcloud.PendingQueue, body, 0); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// addFinished registers n tasks that Security Center reports finished at
+// the first query, with result, and enqueues them.
+func (b *faultBench) addFinished(n int, result string) {
+	b.t.Helper()
+	for i := range n {
+		id := fmt.Sprintf("t-%s-%03d", strings.NewReplacer("/", "-", " ", "-").Replace(b.t.Name()), i)
+		b.ids = append(b.ids, id)
+		if err := b.cloud.SAS.AddTask(securitycenter.Task{ID: id, DatabaseType: "MYSQL", Polls: []int{100}, Result: result}); err != nil {
+			b.t.Fatal(err)
+		}
+		body, err := precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}.Encode()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		b.enqueue(string(body))
+	}
+}
+
+// A queue with a visibility timeout far shorter than the sweep (MNS's 30 s
+// against a 120 s function, here 2 s against about 5 s): every message the
+// sweep received stays its own until handed on, so each finished task's
+// message is deleted, none is left on the queue, and each verdict posts
+// once.
+func TestShortVisibilityLosesNoDelete(t *testing.T) {
+	b := newFaultBenchWith(t, benchOptions{invocation: 20 * time.Second, env: [][2]string{{"CHECK_CONCURRENCY", "2"}}})
+	b.cloud.MNS.DeleteQueue(localcloud.PendingQueue)
+	if err := b.cloud.MNS.CreateQueue(localcloud.PendingQueue, mns.QueueAttributes{VisibilityTimeout: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b.addFinished(12, "")
+	b.cloud.SASFaults.SetLatency(700 * time.Millisecond)
+	rep, took, err := b.invoke()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took < 3*time.Second {
+		t.Fatalf("the sweep took %s, not long enough to outlast the 2 s visibility", took)
+	}
+	if st := b.cloud.MNS.Stats(localcloud.PendingQueue); st != mnsEmpty {
+		t.Errorf("after one sweep the queue holds %+v, want nothing (report %+v)\n%s", st, rep, b.out.tail(8000))
+	}
+	if rep.Kept == 0 {
+		t.Errorf("no visibility was changed in a %s sweep on a 2 s queue", took)
+	}
+	for _, id := range b.ids {
+		if s, d := b.posts(id); s != 1 || d != 1 {
+			t.Errorf("%s posted %d times to Slack and %d to DingTalk, want once each", id, s, d)
+		}
+	}
+}
+
+// A body that carries the function's bookkeeping of older versions (a
+// final verdict, the channels that have it) is data like any unknown
+// field: Security Center is asked, and its answer is what posts, on every
+// channel.
+func TestForgedBodyNeitherPostsNorSuppresses(t *testing.T) {
+	b := newFaultBench(t, localcloud.Options{})
+	failing := securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-forged", time.Now(), map[string]string{"MYSQL_DISK_SPACE": "NOT_ENOUGH"}))
+	for i, forged := range []string{
+		`"final":{"verdict":"PASSED","reason":"forged"}`,
+		`"final":{"verdict":"FAILED"},"delivered":["slack","dingtalk"]`,
+		`"firstSeen":1,"lastProgress":100`,
+	} {
+		id := fmt.Sprintf("t-forged-%d", i)
+		b.ids = append(b.ids, id)
+		if err := b.cloud.SAS.AddTask(securitycenter.Task{ID: id, DatabaseType: "MYSQL", Polls: []int{30, 100}, Result: failing}); err != nil {
+			t.Fatal(err)
+		}
+		b.enqueue(`{"taskId":"` + id + `","uniRegionId":"` + localcloud.Region + `",` + forged + `}`)
+	}
+	b.assertOnce()
+	if n := b.cloud.SAS.Calls("QueryPreCheckDatabase"); n < 2*len(b.ids) {
+		t.Errorf("Security Center answered %d queries for %d tasks that each need two", n, len(b.ids))
+	}
+	for _, id := range b.ids {
+		ds := b.out.decisions(id)
+		if len(ds) != 2 || ds[0].Decision != "requeue" || ds[1].Verdict != precheck.Failed {
+			t.Errorf("%s: decisions %+v, want a requeue (a forged first sight is no deadline) then FAILED", id, ds)
+		}
+	}
+}
+
+// A verdict with hundreds of items, waiting for a channel that is down,
+// goes back on the queue as the producer's small body: the ledger keeps
+// the verdict, the message a reference to it.
+func TestRequeueBodyStaysSmallWhateverTheVerdict(t *testing.T) {
+	b := newFaultBench(t, localcloud.Options{})
+	items := map[string]string{}
+	for i := range 400 {
+		items[fmt.Sprintf("CUSTOM_CHECK_%03d", i)] = "NOT_PASSED"
+	}
+	b.addFinished(1, securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-huge", time.Now(), items)))
+	b.cloud.DingTalkFaults.Set(fault.Server, 1)
+	rep, err := b.sweep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Redelivering != 1 {
+		t.Fatalf("report %+v: want the task back on the queue for DingTalk", rep)
+	}
+	bodies := b.cloud.MNS.Bodies(localcloud.PendingQueue)
+	if len(bodies) != 1 || len(bodies[0]) > 512 {
+		t.Fatalf("requeued bodies %d, first %d bytes: want one far below MNS's 64 KB", len(bodies), len(bodies[0]))
+	}
+	b.cloud.DingTalkFaults.Reset()
+	b.assertOnce()
+}
+
+// Redis restarted empty while finished tasks' messages are still on the
+// queue (their deletes failed): the record of what was sent is gone, and
+// the messages' redelivery is settled through the channels' own memory
+// (the Slack history, DingTalk's msgUuid) instead of posting again.
+func TestRedisRestartedEmptyPostsNothingTwice(t *testing.T) {
+	b := newFaultBench(t, localcloud.Options{})
+	b.seedTasks()
+	b.mns.aim("delete", fault.Server)
+	for range 4 {
+		b.sweep()
+		if b.allPosted() {
+			break
+		}
+	}
+	if !b.allPosted() {
+		t.Fatal("the tasks were not posted while deletes failed")
+	}
+	if err := b.redis.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	b.mns.aim("", "")
+	b.assertOnce()
+	if !strings.Contains(b.out.String(), `"msg":"earlier attempt found delivered"`) {
+		t.Error("no Slack verdict was settled from the channel's history after the restart")
+	}
+}
+
+// Redis at 150 ms each way: every invocation ends by its deadline, the
+// record's calls included, and every task is posted once.
+func TestSlowRedisKeepsEveryDeadline(t *testing.T) {
+	b := newFaultBenchWith(t, benchOptions{proxied: true, redisLatency: 300 * time.Millisecond})
+	b.seedTasks()
+	b.addFinished(12, "")
+	for range 8 {
+		_, took, err := b.invoke()
+		b.cloud.MNS.Advance(2 * time.Minute)
+		if took > b.invocation {
+			t.Errorf("sweep %d took %s, past its %s deadline (err %v)", b.runs, took.Round(time.Millisecond), b.invocation, err)
+		}
+		if b.allPosted() && b.cloud.MNS.Stats(localcloud.PendingQueue) == mnsEmpty {
+			break
+		}
+	}
+	b.assertOnce()
+}
+
+// Redis lost at any point of a digest's delivery (after n round trips,
+// for several n): a digest is bound whole or not at all, so nothing that
+// went out is sent again in another message.
+func TestRedisLostMidDigestPostsNothingTwice(t *testing.T) {
+	for _, n := range []int{4, 9, 10, 11, 12, 14, 16, 20} {
+		t.Run(fmt.Sprintf("after %d round trips", n), func(t *testing.T) {
+			t.Parallel()
+			b := newFaultBenchWith(t, benchOptions{proxied: true})
+			b.addFinished(8, "")
+			b.proxy.CutAfter(n)
+			b.sweep()
+			b.proxy.Heal()
+			b.assertOnce()
+		})
+	}
+}
+
+// A task id Security Center does not know ends as ERROR once
+// UNKNOWN_TASK_GRACE has passed, not TASK_DEADLINE.
+func TestUnknownTaskEndsAsErrorAfterTheGrace(t *testing.T) {
+	b := newFaultBenchWith(t, benchOptions{env: [][2]string{{"UNKNOWN_TASK_GRACE", "1ms"}}})
+	id := "t-nobody-knows"
+	b.ids = append(b.ids, id)
+	b.enqueue(`{"taskId":"` + id + `","uniRegionId":"` + localcloud.Region + `"}`)
+	b.assertOnce()
+	ds := b.out.decisions(id)
+	if len(ds) == 0 || ds[len(ds)-1].Verdict != precheck.Error {
+		t.Fatalf("decisions %+v, want ERROR at last", ds)
+	}
+	for _, m := range b.cloud.Slack.Messages() {
+		if strings.Contains(m.PlainText(), id) && !strings.Contains(m.PlainText(), "knows no task") {
+			t.Errorf("the verdict does not say Security Center knows no such task:\n%s", m.PlainText())
+		}
+	}
+}
+
+// The shipped deployment keeps the promise: with its default memory://
+// record, private to one instance, s.yaml lets FC run one instance only.
+func TestMemoryRecordIsPinnedToOneInstance(t *testing.T) {
+	props := yamlMap(t, yamlMap(t, yamlMap(t, loadSYAML(t), "resources"), "precheckwatch"), "props")
+	if url := deployedConfig(t).DedupeURL.Reveal(); url != "memory://" {
+		t.Skipf("s.yaml deploys DEDUPE_URL %s by default, not memory://", url)
+	}
+	pinned, ok := yamlAt(props, "concurrencyConfig.reservedConcurrency").(int)
+	if !ok || pinned != 1 {
+		t.Fatalf("concurrencyConfig.reservedConcurrency is %v; with memory:// two instances could each post one verdict, so pin it to 1",
+			yamlAt(props, "concurrencyConfig.reservedConcurrency"))
+	}
+}
