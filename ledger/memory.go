@@ -190,6 +190,32 @@ func (m *Memory) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, dat
 
 // MarkSent implements Ledger.
 func (m *Memory) MarkSent(ctx context.Context, leases []Lease, ref string) error {
+	return m.eachLease(ctx, leases, func(now time.Time, n *note, token string) {
+		if !now.Before(n.sentUntil) {
+			n.ref = ref
+		}
+		n.sentUntil = now.Add(Retention)
+		n.dropLease(token)
+	})
+}
+
+// VoidAttempt implements Ledger.
+func (m *Memory) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
+	return m.eachLease(ctx, leases, func(_ time.Time, n *note, token string) {
+		if n.attempt != nil && n.attempt.Message == message {
+			n.attempt = nil
+		}
+		n.dropLease(token)
+	})
+}
+
+// Release implements Ledger.
+func (m *Memory) Release(ctx context.Context, leases []Lease) error {
+	return m.eachLease(ctx, leases, func(_ time.Time, n *note, token string) { n.dropLease(token) })
+}
+
+// eachLease runs change on the note of every lease, under the mutex.
+func (m *Memory) eachLease(ctx context.Context, leases []Lease, change func(now time.Time, n *note, token string)) error {
 	if err := checkLeases(leases); err != nil {
 		return err
 	}
@@ -199,46 +225,7 @@ func (m *Memory) MarkSent(ctx context.Context, leases []Lease, ref string) error
 	}
 	defer m.mu.Unlock()
 	for _, l := range leases {
-		n := m.note(l.Key)
-		if !now.Before(n.sentUntil) {
-			n.ref = ref
-		}
-		n.sentUntil = now.Add(Retention)
-		n.dropLease(l.token)
-	}
-	return nil
-}
-
-// VoidAttempt implements Ledger.
-func (m *Memory) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
-	if err := checkLeases(leases); err != nil {
-		return err
-	}
-	if _, err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	for _, l := range leases {
-		n := m.note(l.Key)
-		if n.attempt != nil && n.attempt.Message == message {
-			n.attempt = nil
-		}
-		n.dropLease(l.token)
-	}
-	return nil
-}
-
-// Release implements Ledger.
-func (m *Memory) Release(ctx context.Context, leases []Lease) error {
-	if err := checkLeases(leases); err != nil {
-		return err
-	}
-	if _, err := m.lock(ctx); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	for _, l := range leases {
-		m.note(l.Key).dropLease(l.token)
+		change(now, m.note(l.Key), l.token)
 	}
 	return nil
 }
