@@ -36,12 +36,12 @@ func TestRedisDownSendsNothingAndKeepsTasksQueued(t *testing.T) {
 	}
 	alerts := 0
 	for _, m := range b.cloud.Slack.Messages() {
-		if strings.Contains(m.PlainText(), "DEDUPE_URL") {
+		if isRecordAlert(m.PlainText()) {
 			alerts++
 		}
 	}
 	for _, m := range b.cloud.DingTalk.Messages() {
-		if strings.Contains(m.PlainText(), "DEDUPE_URL") {
+		if isRecordAlert(m.PlainText()) {
 			alerts++
 		}
 	}
