@@ -45,11 +45,17 @@ func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string)
 	if !creds.Complete() {
 		creds = m.cfg.Credentials
 	}
-	return mnsQueue{q.WithCredentials(creds)}, nil
+	return mnsQueue{q: q.WithCredentials(creds), deadLetters: name == m.cfg.DeadLetterQueue}, nil
 }
 
 // mnsQueue adapts one queue to the handler.
-type mnsQueue struct{ q *queue.Queue }
+type mnsQueue struct {
+	q *queue.Queue
+	// deadLetters marks the dead-letter queue, whose bodies are kept as
+	// MNS can carry them (queue.DeadLetterBody): byte for byte where it can,
+	// base64 where it cannot, cut to fit when too long.
+	deadLetters bool
+}
 
 func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, error) {
 	msgs, err := a.q.Receive(ctx, max, 0)
@@ -67,7 +73,11 @@ func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, erro
 func (a mnsQueue) Send(ctx context.Context, msgs []handler.Outgoing) []error {
 	out := make([]queue.Outgoing, len(msgs))
 	for i, m := range msgs {
-		out[i] = queue.Outgoing{Body: string(m.Body), Delay: m.Delay}
+		body := string(m.Body)
+		if a.deadLetters {
+			body = queue.DeadLetterBody(m.Body)
+		}
+		out[i] = queue.Outgoing{Body: body, Delay: m.Delay}
 	}
 	return perEntry(len(msgs), a.q.Send(ctx, out))
 }

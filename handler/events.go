@@ -140,8 +140,16 @@ func decodeCloudEvents(raw []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: the event is an empty array; expected MNS CloudEvents", errUnknownEvent)
 	}
 	ev := Event{Trigger: MNSTrigger, Messages: make([]Delivered, 0, len(elems))}
+	seen := map[string]bool{}
 	for _, e := range elems {
-		ev.Messages = append(ev.Messages, decodeCloudEvent(e))
+		d := decodeCloudEvent(e)
+		// EventBridge delivers at least once, so one batch may hold the same
+		// message twice; it is one message, handled once.
+		if d.ID != "" && seen[d.ID] {
+			continue
+		}
+		seen[d.ID] = true
+		ev.Messages = append(ev.Messages, d)
 	}
 	return ev, nil
 }

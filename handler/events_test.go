@@ -199,6 +199,25 @@ func TestBadCloudEventInBatchIsIsolated(t *testing.T) {
 	}
 }
 
+// The same message twice in one batch (EventBridge delivers at least once)
+// is one message; CloudEvents without an id are never merged.
+func TestRepeatedMessageInBatchIsOne(t *testing.T) {
+	ce := func(id, body string) string {
+		return `{"id":"` + id + `","type":"mns:Queue:SendMessage","data":{"messageId":"` + id + `","messageBody":"` + body + `"}}`
+	}
+	ev, err := DecodeEvent([]byte("[" + ce("m1", "a") + "," + ce("m2", "b") + "," + ce("m1", "a") + `,{"type":"x"},{"type":"y"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range ev.Messages {
+		ids = append(ids, m.ID)
+	}
+	if strings.Join(ids, ",") != "m1,m2,," {
+		t.Fatalf("message ids %q, want m1, m2 and the two id-less entries", ids)
+	}
+}
+
 func mustErr(_ Event, err error) error { return err }
 
 func FuzzDecodeEvent(f *testing.F) {
