@@ -59,12 +59,13 @@ var readmeCommands = []struct {
 			Finished int            `json:"finished"`
 			Notified map[string]int `json:"notified"`
 		}
-		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Finished != 1 || rep.Notified["slack"] != 1 || rep.Notified["dingtalk"] != 1 {
-			t.Fatalf("invoke's report is not one task finished and posted on both channels (%v):\n%s", err, out)
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Finished != 1 || rep.Notified["slack"] != 1 || rep.Notified["dingtalk"] != 1 || rep.Notified["feishu"] != 1 {
+			t.Fatalf("invoke's report is not one task finished and posted on every channel (%v):\n%s", err, out)
 		}
-		// The first terminal shows both messages of the task.
+		// The first terminal shows the task's message on every channel.
 		w.waitForOutput(t, 0, func(shown string) bool {
-			return strings.Contains(shown, "Slack #db-oncall") && strings.Contains(shown, "DingTalk db-oncall") && strings.Count(shown, w.taskID) >= 2
+			return strings.Contains(shown, "Slack #db-oncall") && strings.Contains(shown, "DingTalk db-oncall") &&
+				strings.Contains(shown, "Feishu db-oncall") && strings.Count(shown, w.taskID) >= 3
 		})
 	}}},
 	{"go build -o precheckwatch . && ./precheckwatch --help", readmeCommand{check: func(t *testing.T, w *readmeWalk, out string) {
