@@ -97,7 +97,14 @@ func (d *demo) run(ctx context.Context) error {
 	defer cloud.Close()
 	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s, Feishu %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL, cloud.FeishuURL)
 
+	// The messages' language is the demo's own (MESSAGE_LANG and the
+	// per-channel overrides), as a deployment sets it.
 	env := cloud.Env()
+	for _, name := range []string{"MESSAGE_LANG", "SLACK_LANG", "DINGTALK_LANG", "FEISHU_LANG"} {
+		if v := os.Getenv(name); v != "" {
+			env = append(env, [2]string{name, v})
+		}
+	}
 	cfg, err := config.Load(lookup(env))
 	if err != nil {
 		return err

@@ -43,6 +43,12 @@ type Config struct {
 	FeishuSecret     secret.Value
 	FeishuAtUserIDs  []string
 
+	// MessageLang is the language of every message, "en" or "zh";
+	// SlackLang, DingTalkLang and FeishuLang are each channel's: its own
+	// variable, else MessageLang.
+	MessageLang                         string
+	SlackLang, DingTalkLang, FeishuLang string
+
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	TaskDeadline   time.Duration
@@ -88,6 +94,8 @@ const (
 	DefaultSASRateLimit    = 20
 	DefaultDigestThreshold = 5
 	DefaultLogLevel        = "info"
+	// DefaultMessageLang is English; zh writes every message in Chinese.
+	DefaultMessageLang = "en"
 )
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -129,6 +137,8 @@ func Load(getenv func(string) string) (Config, error) {
 			SecurityToken:   secret.Value(r.str("ALIBABA_CLOUD_SECURITY_TOKEN", "")),
 		},
 	}
+	c.MessageLang = r.lang("MESSAGE_LANG", DefaultMessageLang)
+	c.SlackLang, c.DingTalkLang, c.FeishuLang = r.lang("SLACK_LANG", c.MessageLang), r.lang("DINGTALK_LANG", c.MessageLang), r.lang("FEISHU_LANG", c.MessageLang)
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
 		r.fail("SLACK_API_URL", "must end with a slash, e.g. https://slack.com/api/")
 	}
@@ -238,6 +248,10 @@ func (c Config) Redacted() [][2]string {
 		{"FEISHU_WEBHOOK_URL", redactURL(c.FeishuWebhookURL)},
 		{"FEISHU_SECRET", c.FeishuSecret.String()},
 		{"FEISHU_AT_USER_IDS", strings.Join(c.FeishuAtUserIDs, ",")},
+		{"MESSAGE_LANG", c.MessageLang},
+		{"SLACK_LANG", c.SlackLang},
+		{"DINGTALK_LANG", c.DingTalkLang},
+		{"FEISHU_LANG", c.FeishuLang},
 		{"BACKOFF_INITIAL", d(c.BackoffInitial)},
 		{"BACKOFF_MAX", d(c.BackoffMax)},
 		{"TASK_DEADLINE", d(c.TaskDeadline)},
@@ -384,6 +398,17 @@ func (r *reader) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// lang reads a message language, "en" or "zh".
+func (r *reader) lang(name, def string) string {
+	v := strings.ToLower(r.str(name, def))
+	switch v {
+	case "en", "zh":
+		return v
+	}
+	r.fail(name, fmt.Sprintf("%q is not en or zh", v))
+	return def
 }
 
 func (r *reader) level(name, def string) string {

@@ -140,3 +140,31 @@ func TestRedactedEndpoints(t *testing.T) {
 		t.Errorf("MNS_ENDPOINT shows as %q, want the public endpoint", got)
 	}
 }
+
+func TestMessageLanguages(t *testing.T) {
+	cases := []struct {
+		env                     map[string]string
+		slack, dingTalk, feishu string
+		bad                     string
+	}{
+		{env: map[string]string{}, slack: "en", dingTalk: "en", feishu: "en"},
+		{env: map[string]string{"MESSAGE_LANG": "zh"}, slack: "zh", dingTalk: "zh", feishu: "zh"},
+		{env: map[string]string{"MESSAGE_LANG": "ZH", "SLACK_LANG": "en"}, slack: "en", dingTalk: "zh", feishu: "zh"},
+		{env: map[string]string{"FEISHU_LANG": "zh"}, slack: "en", dingTalk: "en", feishu: "zh"},
+		{env: map[string]string{"MESSAGE_LANG": "fr"}, bad: "MESSAGE_LANG"},
+		{env: map[string]string{"DINGTALK_LANG": "zh-CN"}, bad: "DINGTALK_LANG"},
+	}
+	for _, tc := range cases {
+		c, err := Load(func(k string) string { return tc.env[k] })
+		switch {
+		case tc.bad != "":
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.bad)
+			}
+		case err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case c.SlackLang != tc.slack || c.DingTalkLang != tc.dingTalk || c.FeishuLang != tc.feishu:
+			t.Errorf("%v: languages %s/%s/%s, want %s/%s/%s", tc.env, c.SlackLang, c.DingTalkLang, c.FeishuLang, tc.slack, tc.dingTalk, tc.feishu)
+		}
+	}
+}

@@ -12,9 +12,9 @@ import (
 // Pages splits items into as few digests as keep every task shown, worst
 // tasks first, rendering each with render, which returns the message and
 // how many of the digest's tasks it shows; with more than one page, each
-// title says which page it is.
-func Pages(items []Finished, render func(Digest) (Message, int)) []DigestPage {
-	all := NewDigest(items)
+// title says which page it is. The digests are told in lang.
+func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []DigestPage {
+	all := NewDigest(items, lang)
 	var split []Digest
 	for start := 0; start < len(all.items); {
 		_, shown := render(all.slice(start, len(all.items)))
@@ -44,10 +44,10 @@ func (d Digest) Alerting() bool { return d.alert }
 // that counts the tasks left out ("" when none is).
 func (d Digest) Tasks(m Markup, b Budget) (sections []string, shown int, more string) {
 	sections, shown = fit(m, len(d.views), func(i int, compact bool, hints map[string]bool) chunk {
-		return taskChunk(m, d.views[i], compact, hints, b.SectionMax)
+		return taskChunk(m, d.w, d.views[i], compact, hints, b.SectionMax)
 	}, b)
 	if shown < len(d.views) {
-		more = moreTasks(m, d.views[shown:])
+		more = moreTasks(m, d.w, d.views[shown:])
 	}
 	return sections, shown, more
 }
@@ -55,6 +55,7 @@ func (d Digest) Tasks(m Markup, b Budget) (sections []string, shown int, more st
 // Digest is what every channel shows of many finished tasks in one
 // message.
 type Digest struct {
+	w      *phrases
 	items  []Finished // worst first
 	views  []Verdict  // items, as shown
 	counts map[precheck.Verdict]int
@@ -63,24 +64,24 @@ type Digest struct {
 	page   string // " (2/3)" when the digest is one page of several
 }
 
-// NewDigest orders items worst first.
-func NewDigest(items []Finished) Digest {
+// NewDigest orders items worst first, to be told in lang.
+func NewDigest(items []Finished, lang Lang) Digest {
 	items = slices.Clone(items)
 	slices.SortStableFunc(items, func(a, b Finished) int {
 		return Severity(b.Outcome.Verdict) - Severity(a.Outcome.Verdict)
 	})
 	views := make([]Verdict, len(items))
 	for i, f := range items {
-		views[i] = NewVerdict(f.Task, f.Outcome)
+		views[i] = NewVerdict(f.Task, f.Outcome, lang)
 	}
-	return digestOf(items, views)
+	return digestOf(lang.words(), items, views)
 }
 
 // slice is the digest of the tasks from i to j, already in order.
-func (d Digest) slice(i, j int) Digest { return digestOf(d.items[i:j], d.views[i:j]) }
+func (d Digest) slice(i, j int) Digest { return digestOf(d.w, d.items[i:j], d.views[i:j]) }
 
-func digestOf(items []Finished, views []Verdict) Digest {
-	d := Digest{items: items, views: views, counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
+func digestOf(w *phrases, items []Finished, views []Verdict) Digest {
+	d := Digest{w: w, items: items, views: views, counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
 	for _, v := range views {
 		d.counts[v.out.Verdict]++
 		d.alert = d.alert || Alerting(v.out.Verdict)
@@ -94,9 +95,9 @@ func digestOf(items []Finished, views []Verdict) Digest {
 // Title is the digest's headline.
 func (d Digest) Title() string {
 	if len(d.views) == 0 {
-		return "✅ No precheck finished"
+		return d.w.noneFinished
 	}
-	return Badge(d.worst) + " · " + plural(len(d.views), "precheck", "prechecks") + " finished" + d.page
+	return d.w.badge(d.worst) + " · " + d.w.prechecksDone(len(d.views)) + d.page
 }
 
 // Tally counts tasks per verdict, worst first.
@@ -110,16 +111,16 @@ func (d Digest) Tally() string {
 	})
 	var parts []string
 	for _, v := range verdicts {
-		parts = append(parts, fmt.Sprintf("%s %d", Badge(v), d.counts[v]))
+		parts = append(parts, fmt.Sprintf("%s %d", d.w.badge(v), d.counts[v]))
 	}
 	if len(parts) == 0 {
-		return "No task reached a verdict."
+		return d.w.noVerdict
 	}
 	return strings.Join(parts, " · ")
 }
 
 // moreTasks is the line that counts tasks left out.
-func moreTasks(m Markup, rest []Verdict) string {
+func moreTasks(m Markup, w *phrases, rest []Verdict) string {
 	counts := map[precheck.Verdict]int{}
 	var order []precheck.Verdict
 	for _, v := range rest {
@@ -130,22 +131,22 @@ func moreTasks(m Markup, rest []Verdict) string {
 	}
 	var parts []string
 	for _, v := range order {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[v], Badge(v)))
+		parts = append(parts, fmt.Sprintf("%d %s", counts[v], w.badge(v)))
 	}
-	return m.Bold("…and "+plural(len(rest), "more task", "more tasks")) + " (" + strings.Join(parts, ", ") + "): " + m.Link("open the console", DefaultConsoleURL)
+	return m.Bold(w.moreTasks(len(rest))) + w.open + strings.Join(parts, w.listSep) + w.close + m.Link(w.openConsole, DefaultConsoleURL)
 }
 
 // taskChunk renders one task of a digest: its verdict, name and id, why it
 // did not pass, and its instances (passed items as codes). The compact form
 // counts passed items, names all-passed instances by id only, and cuts the
 // rest short to fit max.
-func taskChunk(m Markup, v Verdict, compact bool, shownHints map[string]bool, max int) chunk {
+func taskChunk(m Markup, w *phrases, v Verdict, compact bool, shownHints map[string]bool, max int) chunk {
 	var b strings.Builder
-	heading := Badge(v.out.Verdict)
+	heading := w.badge(v.out.Verdict)
 	if name := nameOf(v.task, v.instances); name != "" {
 		heading += " · " + m.Text(name)
 	}
-	b.WriteString(m.Heading(heading + " · task " + m.Code(v.task.TaskID)))
+	b.WriteString(m.Heading(heading + " · " + w.task + " " + m.Code(v.task.TaskID)))
 	b.WriteString("\n" + v.Summary(m))
 	hints := maps.Clone(shownHints)
 	var c chunk
@@ -156,16 +157,16 @@ func taskChunk(m Markup, v Verdict, compact bool, shownHints map[string]bool, ma
 	var passedIDs []string
 	for i, in := range v.instances {
 		if compact && in.Worst() == precheck.Pass {
-			passedIDs = append(passedIDs, m.Code(in.InstanceID)+" ("+sourceType(m, in.SourceType)+")")
+			passedIDs = append(passedIDs, m.Code(in.InstanceID)+w.open+sourceType(m, w, in.SourceType)+w.closeParen)
 			continue
 		}
 		room := 0
 		if compact {
 			room = max - m.Size(b.String()) - moreItemsReserve
 		}
-		ic := instanceChunk(m, in, form, hints, room)
+		ic := instanceChunk(m, w, in, form, hints, room)
 		if compact && (room < moreItemsReserve || m.Size(ic.text) > room) {
-			b.WriteString("\n" + m.Item("…and "+plural(len(v.instances)-i, "more instance", "more instances")+" of this task (open the console)"))
+			b.WriteString("\n" + m.Item(w.moreTaskInsts(len(v.instances)-i)))
 			passedIDs = nil
 			break
 		}
@@ -176,9 +177,9 @@ func taskChunk(m Markup, v Verdict, compact bool, shownHints map[string]bool, ma
 		}
 	}
 	if len(passedIDs) > 0 {
-		line := "\n" + m.Item("✅ every check passed on "+strings.Join(passedIDs, ", "))
+		line := "\n" + m.Item(w.allPassedOn+strings.Join(passedIDs, w.listSep))
 		if m.Size(b.String())+m.Size(line) > max {
-			line = "\n" + m.Item("✅ every check passed on "+plural(len(passedIDs), "more instance", "more instances"))
+			line = "\n" + m.Item(w.allPassedOnMore(len(passedIDs)))
 		}
 		b.WriteString(line)
 	}

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -92,7 +91,7 @@ const (
 // instanceChunk renders one instance: a heading, then its items worst first,
 // each non-passing one with its fix hint, passed ones as form says. With
 // max > 0 the item list is cut short to keep the chunk within max.
-func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map[string]bool, max int) chunk {
+func instanceChunk(m Markup, w *phrases, in precheck.Instance, form itemForm, shownHints map[string]bool, max int) chunk {
 	type entry struct {
 		text  string
 		items int
@@ -106,11 +105,11 @@ func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map
 			passed = append(passed, m.Code(it.Code))
 			continue
 		}
-		e := entry{text: m.Item(itemLine(m, it)), items: 1}
+		e := entry{text: m.Item(itemLine(m, w, it)), items: 1}
 		if it.Level != precheck.Pass {
-			h := hintOf(it)
+			h := w.hint(it)
 			if shownHints[h] || spelled[h] {
-				e.text += "\n" + m.Hint("same fix as above")
+				e.text += "\n" + m.Hint(w.sameFix)
 			} else {
 				e.text += "\n" + m.Hint(m.Prose(h))
 				e.hint = h
@@ -122,11 +121,11 @@ func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map
 	switch {
 	case len(passed) == 0:
 	case form == passedAsCount:
-		entries = append(entries, entry{text: m.Item("✅ " + plural(len(passed), "more check", "more checks") + " " + m.Code("PASSED")), items: len(passed)})
+		entries = append(entries, entry{text: m.Item("✅ " + w.morePassed(len(passed)) + " " + m.Code("PASSED")), items: len(passed)})
 	default:
 		for codes := range slices.Chunk(passed, passedPerLine) {
 			entries = append(entries, entry{
-				text:  m.Item("✅ " + m.Code("PASSED") + ": " + strings.Join(codes, " ")),
+				text:  m.Item("✅ " + m.Code("PASSED") + w.passedCodes + strings.Join(codes, " ")),
 				items: len(codes),
 			})
 		}
@@ -134,7 +133,7 @@ func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map
 
 	var c chunk
 	var b strings.Builder
-	b.WriteString(m.Heading(instanceHeading(m, in)))
+	b.WriteString(m.Heading(instanceHeading(m, w, in)))
 	size := m.Size(b.String())
 	for i, e := range entries {
 		line := "\n" + e.text
@@ -143,7 +142,7 @@ func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map
 			for _, rest := range entries[i:] {
 				left += rest.items
 			}
-			b.WriteString("\n" + m.Item("…and "+plural(left, "more check", "more checks")+" on this instance (open the console)"))
+			b.WriteString("\n" + m.Item(w.moreChecks(left)))
 			break
 		}
 		b.WriteString(line)
@@ -153,25 +152,25 @@ func instanceChunk(m Markup, in precheck.Instance, form itemForm, shownHints map
 		}
 	}
 	if len(in.Items) == 0 {
-		b.WriteString("\n" + m.Item("no check reported"))
+		b.WriteString("\n" + m.Item(w.noCheck))
 	}
 	c.text = b.String()
 	return c
 }
 
 // instanceHeading names an instance: its id, source type and check time.
-func instanceHeading(m Markup, in precheck.Instance) string {
-	checked := "check time not reported"
+func instanceHeading(m Markup, w *phrases, in precheck.Instance) string {
+	checked := w.checkTimeMissing
 	if !in.CheckTime.IsZero() {
-		checked = "checked " + utc(in.CheckTime)
+		checked = w.checked + w.when(in.CheckTime)
 	}
-	return "🖥️ " + m.Code(in.InstanceID) + " · " + sourceType(m, in.SourceType) + " · " + checked
+	return "🖥️ " + m.Code(in.InstanceID) + " · " + sourceType(m, w, in.SourceType) + " · " + checked
 }
 
 // sourceType shows the raw source type, with its common name when known.
-func sourceType(m Markup, raw string) string {
+func sourceType(m Markup, w *phrases, raw string) string {
 	if OneLine(raw) == "" {
-		return "source type not reported"
+		return w.sourceTypeMissing
 	}
 	if name, ok := sourceNames[strings.ToUpper(strings.TrimSpace(raw))]; ok {
 		return m.Bold(name) + " (" + m.Text(raw) + ")"
@@ -180,10 +179,10 @@ func sourceType(m Markup, raw string) string {
 }
 
 // itemLine is one item: level, human name, code and raw result.
-func itemLine(m Markup, it precheck.Item) string {
+func itemLine(m Markup, w *phrases, it precheck.Item) string {
 	var b strings.Builder
 	b.WriteString(levelEmoji(it.Level) + " ")
-	if name := OneLine(it.Name); name != "" && name != it.Code {
+	if name := OneLine(w.itemName(it)); name != "" && name != it.Code {
 		if it.Level == precheck.Pass {
 			b.WriteString(m.Text(name))
 		} else {
@@ -195,16 +194,33 @@ func itemLine(m Markup, it precheck.Item) string {
 	return b.String()
 }
 
-// hintOf is the fix hint of a non-passing item: its own, else the
-// catalogue's, else a pointer to the console.
-func hintOf(it precheck.Item) string {
+// itemName is an item's human name in the language: the catalogue's, else
+// the one the item came with.
+func (w *phrases) itemName(it precheck.Item) string {
+	if entry, ok := precheck.Catalogue[it.Code]; ok && w.lang == Chinese && entry.NameZh != "" {
+		return entry.NameZh
+	}
+	return it.Name
+}
+
+// hint is the fix hint of a non-passing item in the language: the
+// catalogue's, else (in English) the item's own, else a pointer to the
+// console.
+func (w *phrases) hint(it precheck.Item) string {
+	entry, known := precheck.Catalogue[it.Code]
+	if w.lang == Chinese {
+		if known && entry.HintZh != "" {
+			return entry.HintZh
+		}
+		return w.unknownHint
+	}
 	if h := strings.TrimSpace(it.Hint); h != "" {
 		return h
 	}
-	if entry, ok := precheck.Catalogue[it.Code]; ok && entry.Hint != "" {
+	if known && entry.Hint != "" {
 		return entry.Hint
 	}
-	return "Open the precheck in the Security Center console for details."
+	return w.unknownHint
 }
 
 // tally counts instances and items by level.
@@ -231,9 +247,8 @@ func tallyOf(instances []precheck.Instance) tally {
 }
 
 // moreInstances is the line that counts instances left out.
-func moreInstances(m Markup, rest []precheck.Instance) string {
+func moreInstances(m Markup, w *phrases, rest []precheck.Instance) string {
 	t := tallyOf(rest)
-	return m.Bold(fmt.Sprintf("…and %s", plural(t.instances, "more instance", "more instances"))) +
-		fmt.Sprintf(" (%s: %d failed, %s, %d passed): ", plural(t.pass+t.warn+t.fail, "check", "checks"), t.fail, plural(t.warn, "warning", "warnings"), t.pass) +
-		m.Link("open the console", DefaultConsoleURL)
+	return m.Bold(w.moreInstances(t.instances)) + w.moreTally(t.pass+t.warn+t.fail, t.fail, t.warn, t.pass) +
+		m.Link(w.openConsole, DefaultConsoleURL)
 }

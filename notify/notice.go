@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"fmt"
 	"strings"
 
 	"precheckwatch/precheck"
@@ -10,44 +9,37 @@ import (
 // Started is what every channel shows of the notice that a task's
 // precheck is running. It mentions nobody.
 type Started struct {
+	w       *phrases
 	task    precheck.Task
 	subject string
 }
 
-// NewStarted is the running notice of t.
-func NewStarted(t precheck.Task) Started { return Started{task: t, subject: subjectOf(t, nil)} }
+// NewStarted is the running notice of t, to be told in lang.
+func NewStarted(t precheck.Task, lang Lang) Started {
+	return Started{w: lang.words(), task: t, subject: subjectOf(t, nil)}
+}
 
 // Headline is the notice's headline, unescaped.
-func (s Started) Headline() string { return "⏳ Precheck running" }
+func (s Started) Headline() string { return s.w.started }
 
 // Title is the notice as a notification names it, in the words of the
 // verdicts' titles ("… precheck …"): a robot's keyword is set to match
 // them all.
-func (s Started) Title() string { return "⏳ precheck running · " + OneLine(s.subject) }
+func (s Started) Title() string { return s.w.startedTitle + " · " + OneLine(s.subject) }
 
 // Subject names the task for people, unescaped.
 func (s Started) Subject() string { return s.subject }
 
 // Fallback is the one-line notification text, unescaped.
 func (s Started) Fallback() string {
-	return s.Headline() + ": " + s.subject + " (task " + s.task.TaskID + ")"
+	return s.Headline() + s.w.colon + s.subject + s.w.open + s.w.task + " " + s.task.TaskID + s.w.closeParen
 }
 
 // Facts names the task, its region and its backup agent.
-func (s Started) Facts(m Markup) string {
-	t := s.task
-	parts := []string{"task " + m.Code(t.TaskID)}
-	if t.UniRegionID != "" {
-		parts = append(parts, "region "+m.Code(t.UniRegionID))
-	}
-	if t.InstanceUUID != "" {
-		parts = append(parts, "agent "+m.Code(t.InstanceUUID))
-	}
-	return strings.Join(parts, " · ")
-}
+func (s Started) Facts(m Markup) string { return strings.Join(taskFacts(m, s.w, s.task), " · ") }
 
 // Note says what comes next.
-func (s Started) Note() string { return "The verdict follows when Security Center reports it." }
+func (s Started) Note() string { return s.w.startedNote }
 
 // Alert is the one message sent when the function itself cannot work
 // (Security Center or MNS credentials or permissions fail): one message for
@@ -61,28 +53,19 @@ type Alert struct {
 	Affected int
 }
 
-// Headline is the alert's headline.
-func (a Alert) Headline() string { return "🚨 precheckwatch needs an operator" }
+// Headline is the alert's headline in lang.
+func (a Alert) Headline(lang Lang) string { return lang.words().alertHeadline }
 
 // CauseLine is the cause on one line, never empty, unescaped.
-func (a Alert) CauseLine() string {
+func (a Alert) CauseLine(lang Lang) string {
 	if c := ClipRunes(OneLine(a.Cause), 200); c != "" {
 		return c
 	}
-	return "precheckwatch cannot reach its cloud services"
+	return lang.words().alertNoCause
 }
 
 // Fix is the detail, trimmed and bounded, in catalogue prose.
 func (a Alert) Fix() string { return ClipRunes(strings.TrimSpace(a.Detail), 2000) }
 
-// Waiting says that the tasks wait and none is lost.
-func (a Alert) Waiting() string {
-	switch {
-	case a.Affected == 1:
-		return "1 task stays queued and is checked again once this is fixed; it is not lost."
-	case a.Affected > 1:
-		return fmt.Sprintf("%d tasks stay queued and are checked again once this is fixed; none is lost.", a.Affected)
-	default:
-		return "Pending tasks stay queued and are checked again once this is fixed; none is lost."
-	}
-}
+// Waiting says in lang that the tasks wait and none is lost.
+func (a Alert) Waiting(lang Lang) string { return lang.words().alertWaiting(a.Affected) }

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -16,23 +15,29 @@ const DefaultConsoleURL = "https://yundun.console.aliyun.com/?p=sas"
 
 // Verdict is what every channel shows of one finished task.
 type Verdict struct {
+	w         *phrases
 	task      precheck.Task
 	out       precheck.Outcome
 	instances []precheck.Instance // worst first, items worst first
 	subject   string              // raw, unescaped
 }
 
-// NewVerdict orders a finished task's instances and items worst first.
-func NewVerdict(t precheck.Task, o precheck.Outcome) Verdict {
+// NewVerdict orders a finished task's instances and items worst first,
+// to be told in lang.
+func NewVerdict(t precheck.Task, o precheck.Outcome, lang Lang) Verdict {
 	instances := worstFirst(o.Instances)
-	return Verdict{task: t, out: o, instances: instances, subject: subjectOf(t, instances)}
+	return Verdict{w: lang.words(), task: t, out: o, instances: instances, subject: subjectOf(t, instances)}
 }
 
 // Verdict is the task's overall verdict.
 func (v Verdict) Verdict() precheck.Verdict { return v.out.Verdict }
 
 // Badge is the verdict as emoji and word.
-func (v Verdict) Badge() string { return Badge(v.out.Verdict) }
+func (v Verdict) Badge() string { return v.w.badge(v.out.Verdict) }
+
+// Title is the verdict as a notification names it, unescaped: badge,
+// "precheck" and subject, so that a robot's keyword finds it.
+func (v Verdict) Title() string { return v.Badge() + v.w.verdictTitleWord + OneLine(v.subject) }
 
 // Subject names the task for people, unescaped: its label and database,
 // or, without a label, its database and id.
@@ -50,12 +55,12 @@ func Alerting(v precheck.Verdict) bool { return v != precheck.Passed }
 func (v Verdict) Instances(m Markup, b Budget) (sections []string, more string) {
 	sections, shown := fit(m, len(v.instances), func(i int, compact bool, hints map[string]bool) chunk {
 		if compact {
-			return instanceChunk(m, v.instances[i], passedAsCodes, hints, b.SectionMax)
+			return instanceChunk(m, v.w, v.instances[i], passedAsCodes, hints, b.SectionMax)
 		}
-		return instanceChunk(m, v.instances[i], allItems, hints, 0)
+		return instanceChunk(m, v.w, v.instances[i], allItems, hints, 0)
 	}, b)
 	if shown < len(v.instances) {
-		more = moreInstances(m, v.instances[shown:])
+		more = moreInstances(m, v.w, v.instances[shown:])
 	}
 	return sections, more
 }
@@ -126,26 +131,6 @@ func friendlySource(raw string) string {
 	return OneLine(raw)
 }
 
-// Badge is a verdict as emoji and word.
-func Badge(v precheck.Verdict) string {
-	switch v {
-	case precheck.Passed:
-		return "✅ PASSED"
-	case precheck.Warning:
-		return "⚠️ WARNING"
-	case precheck.Failed:
-		return "❌ FAILED"
-	case precheck.Error:
-		return "🛑 ERROR"
-	case precheck.TimedOut:
-		return "⏱️ TIMED_OUT"
-	case "":
-		return "❓ UNKNOWN"
-	default:
-		return "❓ " + ClipRunes(OneLine(string(v)), 40)
-	}
-}
-
 // Severity orders verdicts, worst highest, as digests list them: failures
 // before prechecks that could not run, before warnings, before passes.
 func Severity(v precheck.Verdict) int {
@@ -177,29 +162,35 @@ func levelEmoji(l precheck.Level) string {
 
 // Summary is one or two sentences under the headline.
 func (v Verdict) Summary(m Markup) string {
+	w := v.w
 	pass, warn, fail := v.out.Counts()
-	on := " on " + plural(len(v.instances), "instance", "instances") + "."
 	var s string
 	switch v.out.Verdict {
 	case precheck.Error:
-		s = fmt.Sprintf("The precheck itself failed, at %d%% progress.", v.out.Progress)
+		s = w.errorSummary(v.out.Progress)
 	case precheck.TimedOut:
-		s = fmt.Sprintf("No verdict before the deadline; the last progress seen was %d%%.", v.out.Progress)
+		s = w.timedOutSummary(v.out.Progress)
 	case precheck.Passed:
-		s = "All " + plural(pass, "check", "checks") + " passed" + on
+		s = w.allPassed(pass, len(v.instances))
 	default:
 		var parts []string
 		if fail > 0 {
-			parts = append(parts, m.Bold(fmt.Sprintf("%d failed", fail)))
+			parts = append(parts, m.Bold(w.failedN(fail)))
 		}
 		if warn > 0 {
-			parts = append(parts, m.Bold(plural(warn, "warning", "warnings")))
+			parts = append(parts, m.Bold(w.warningsN(warn)))
 		}
-		parts = append(parts, fmt.Sprintf("%d passed", pass))
-		s = strings.Join(parts, ", ") + on
+		parts = append(parts, w.passedN(pass))
+		s = strings.Join(parts, w.listSep) + w.onInstances(len(v.instances)) + w.sentenceEnd
 	}
-	if reason := m.TextUpTo(v.out.Reason, maxReasonRunes); reason != "" {
-		s += m.Br() + m.Bold("Reason:") + " " + reason
+	switch {
+	case OneLine(v.out.Reason) == "":
+	case w.lang == Chinese:
+		// The reason is the domain's own English sentence: shown as the
+		// system's original words, like a raw result.
+		s += m.Br() + m.Bold(w.reason) + " " + m.Code(v.out.Reason)
+	default:
+		s += m.Br() + m.Bold(w.reason) + " " + m.TextUpTo(v.out.Reason, maxReasonRunes)
 	}
 	return s
 }
@@ -207,43 +198,39 @@ func (v Verdict) Summary(m Markup) string {
 // Facts is the line of identifiers and timings at the bottom.
 func (v Verdict) Facts(m Markup) string {
 	t, o := v.task, v.out
-	parts := []string{"task " + m.Code(t.TaskID)}
-	if t.UniRegionID != "" {
-		parts = append(parts, "region "+m.Code(t.UniRegionID))
-	}
-	if t.InstanceUUID != "" {
-		parts = append(parts, "agent "+m.Code(t.InstanceUUID))
-	}
+	w := v.w
+	parts := taskFacts(m, w, t)
 	attempts := o.Attempts
 	if attempts == 0 {
 		attempts = t.Attempt
 	}
 	if attempts > 0 {
-		parts = append(parts, plural(attempts, "query", "queries"))
+		parts = append(parts, w.queries(attempts))
 	}
 	if first := o.FirstSeen; first > 0 && o.DecidedAt >= first {
 		waited := time.Duration(o.DecidedAt-first) * time.Millisecond
-		parts = append(parts, waited.Round(time.Second).String()+" from first seen to verdict")
+		parts = append(parts, w.waited(waited.Round(time.Second)))
 	}
 	if o.DecidedAt > 0 {
-		parts = append(parts, "decided "+utc(time.UnixMilli(o.DecidedAt)))
+		parts = append(parts, w.decided+w.when(time.UnixMilli(o.DecidedAt)))
 	}
 	return strings.Join(parts, " · ")
 }
 
 // Fallback is the one-line notification text, unescaped.
-func (v Verdict) Fallback() string {
-	return v.Badge() + " precheck: " + v.subject + " (task " + v.task.TaskID + ")"
+func (v Verdict) Fallback() string { return v.w.fallback(v.Badge(), v.subject, v.task.TaskID) }
+
+// taskFacts names a task, its region and its backup agent.
+func taskFacts(m Markup, w *phrases, t precheck.Task) []string {
+	parts := []string{w.task + " " + m.Code(t.TaskID)}
+	if t.UniRegionID != "" {
+		parts = append(parts, w.region+" "+m.Code(t.UniRegionID))
+	}
+	if t.InstanceUUID != "" {
+		parts = append(parts, w.agent+" "+m.Code(t.InstanceUUID))
+	}
+	return parts
 }
 
 // maxReasonRunes bounds the ERROR / TIMED_OUT reason shown.
 const maxReasonRunes = 1000
-
-func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

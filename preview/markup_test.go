@@ -130,8 +130,9 @@ func TestHandler(t *testing.T) {
 					t.Errorf("the page holds %q: it must load nothing and run nothing", forbidden)
 				}
 			}
-			if strings.Count(page, "<section class=\"sample\"") != 9 {
-				t.Errorf("the page shows %d samples, want 9", strings.Count(page, "<section class=\"sample\""))
+			// Nine samples, in English and in Chinese.
+			if strings.Count(page, "<section class=\"sample\"") != 18 || !strings.Contains(page, `data-sample="oracle-failed-zh"`) {
+				t.Errorf("the page shows %d samples, want 9 in each language", strings.Count(page, "<section class=\"sample\""))
 			}
 		})
 	}

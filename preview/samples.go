@@ -32,13 +32,15 @@ var (
 	feishuRenderer   = feishu.Renderer{AtUserIDs: []string{"ou_oncalldba"}}
 )
 
-// sample renders one sample on every channel.
-func sample(id, title string, render func(notify.Renderer) notify.Message) Sample {
+// renderSample renders one sample on every channel, in lang.
+func renderSample(id, title string, lang notify.Lang, render func(notify.Renderer) notify.Message) Sample {
+	s, d, f := slackRenderer, dingTalkRenderer, feishuRenderer
+	s.Lang, d.Lang, f.Lang = lang, lang, lang
 	return Sample{
 		ID: id, Title: title,
-		Slack:    render(slackRenderer).Content.(slack.Content),
-		DingTalk: render(dingTalkRenderer).Content.(dingtalk.Content),
-		Feishu:   render(feishuRenderer).Content.(feishu.Content),
+		Slack:    render(s).Content.(slack.Content),
+		DingTalk: render(d).Content.(dingtalk.Content),
+		Feishu:   render(f).Content.(feishu.Content),
 	}
 }
 
@@ -118,35 +120,45 @@ func Samples() ([]Sample, error) {
 		return nil, err
 	}
 
-	verdict := func(id, title string, f notify.Finished) Sample {
-		return sample(id, title, func(r notify.Renderer) notify.Message { return r.Verdict(f.Task, f.Outcome) })
-	}
-	samples := []Sample{
-		verdict("mysql-passed", "MySQL, every check PASSED", mysql),
-		verdict("sqlserver-warning", "SQL Server in SIMPLE recovery: WARNING", mssql),
-		verdict("oracle-failed", "Oracle FAILED, with a result value outside the catalogue", oracle),
-		verdict("error", "ERROR, with markup in the task's label", errored),
-		verdict("timed-out", "TIMED_OUT, no label", timedOut),
-	}
 	mixed := []notify.Finished{mysql, mssql, oracle, errored, timedOut}
-	pages := min(len(slackRenderer.Digest(mixed)), len(dingTalkRenderer.Digest(mixed)), len(feishuRenderer.Digest(mixed)))
-	for i := range pages {
-		id, title := "digest-mixed", "Digest of five tasks"
-		if pages > 1 {
-			id, title = fmt.Sprintf("digest-mixed-%d", i+1), title+fmt.Sprintf(", page %d of %d", i+1, pages)
-		}
-		samples = append(samples, sample(id, title, func(r notify.Renderer) notify.Message { return r.Digest(mixed)[i].Message }))
-	}
 	alert := notify.Alert{
 		Cause:    "Security Center denied QueryPreCheckDatabase (NoPermission)",
 		Detail:   "Grant the function's role `yundun-sas:QueryPreCheckDatabase` (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.",
 		Affected: 12,
 	}
-	return append(samples,
-		verdict("truncated-200-instances", "MySQL fleet of 200 instances, cut short to fit", many),
-		sample("started", `"Precheck running" notice (Slack threads the verdict under it)`, func(r notify.Renderer) notify.Message { return r.Started(mysql.Task) }),
-		sample("operator-alert", "Operator alert: the function cannot do its work", func(r notify.Renderer) notify.Message { return r.OperatorAlert(alert) }),
-	), nil
+	var samples []Sample
+	for _, lang := range []notify.Lang{notify.English, notify.Chinese} {
+		sample := func(id, title string, render func(notify.Renderer) notify.Message) Sample {
+			if lang == notify.Chinese {
+				id, title = id+"-zh", "中文 · "+title
+			}
+			return renderSample(id, title, lang, render)
+		}
+		verdict := func(id, title string, f notify.Finished) Sample {
+			return sample(id, title, func(r notify.Renderer) notify.Message { return r.Verdict(f.Task, f.Outcome) })
+		}
+		samples = append(samples,
+			verdict("mysql-passed", "MySQL, every check PASSED", mysql),
+			verdict("sqlserver-warning", "SQL Server in SIMPLE recovery: WARNING", mssql),
+			verdict("oracle-failed", "Oracle FAILED, with a result value outside the catalogue", oracle),
+			verdict("error", "ERROR, with markup in the task's label", errored),
+			verdict("timed-out", "TIMED_OUT, no label", timedOut),
+		)
+		pages := len(slackRenderer.Digest(mixed))
+		for i := range pages {
+			id, title := "digest-mixed", "Digest of five tasks"
+			if pages > 1 {
+				id, title = fmt.Sprintf("digest-mixed-%d", i+1), title+fmt.Sprintf(", page %d of %d", i+1, pages)
+			}
+			samples = append(samples, sample(id, title, func(r notify.Renderer) notify.Message { return r.Digest(mixed)[i].Message }))
+		}
+		samples = append(samples,
+			verdict("truncated-200-instances", "MySQL fleet of 200 instances, cut short to fit", many),
+			sample("started", `"Precheck running" notice (Slack threads the verdict under it)`, func(r notify.Renderer) notify.Message { return r.Started(mysql.Task) }),
+			sample("operator-alert", "Operator alert: the function cannot do its work", func(r notify.Renderer) notify.Message { return r.OperatorAlert(alert) }),
+		)
+	}
+	return samples, nil
 }
 
 // resultInstance is one instance of QueryPreCheckDatabase's Result.

@@ -27,9 +27,6 @@ const noteReserve = 400
 // paragraph separates the parts of a message.
 const paragraph = "\n\n"
 
-// consoleLink is the label of the link to Security Center's console.
-const consoleLink = "Open the Security Center console"
-
 // Content is a DingTalk markdown message. For a mention to render, the
 // text also holds "@<mobile>" or "@<userId>" for each entry.
 type Content struct {
@@ -50,6 +47,8 @@ type Renderer struct {
 	// AtMobiles and AtUserIDs are @-mentioned when a verdict is not PASSED
 	// (DINGTALK_AT_MOBILES, DINGTALK_AT_USER_IDS).
 	AtMobiles, AtUserIDs []string
+	// Lang is the language of the messages (DINGTALK_LANG, MESSAGE_LANG).
+	Lang notify.Lang
 }
 
 func message(c Content) notify.Message { return notify.Message{Content: c} }
@@ -58,10 +57,10 @@ func message(c Content) notify.Message { return notify.Message{Content: c} }
 // console link, and @mentions when not PASSED.
 func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	m := markup{}
-	v := notify.NewVerdict(t, o)
-	c := Content{Title: notify.ClipRunes(v.Badge()+" precheck · "+notify.OneLine(v.Subject()), maxTitle)}
+	v := notify.NewVerdict(t, o, r.Lang)
+	c := Content{Title: notify.ClipRunes(v.Title(), maxTitle)}
 	head := "### " + v.Badge() + " · " + m.Text(v.Subject()) + paragraph + v.Summary(m)
-	foot := "---" + paragraph + v.Facts(m) + paragraph + m.Link(consoleLink, notify.DefaultConsoleURL)
+	foot := "---" + paragraph + v.Facts(m) + paragraph + m.Link(r.Lang.Console(), notify.DefaultConsoleURL)
 	if v.Alerting() {
 		foot += r.mention(&c)
 	}
@@ -72,14 +71,14 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 
 // Digest renders digest pages.
 func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
-	return notify.Pages(items, r.digest)
+	return notify.Pages(items, r.Lang, r.digest)
 }
 
 func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 	m := markup{}
 	c := Content{Title: notify.ClipRunes(d.Title(), maxTitle)}
 	head := "### " + d.Title() + paragraph + d.Tally()
-	foot := "---" + paragraph + m.Link(consoleLink, notify.DefaultConsoleURL)
+	foot := "---" + paragraph + m.Link(r.Lang.Console(), notify.DefaultConsoleURL)
 	if d.Alerting() {
 		foot += r.mention(&c)
 	}
@@ -89,9 +88,9 @@ func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 }
 
 // Started renders the running notice.
-func (Renderer) Started(t precheck.Task) notify.Message {
+func (r Renderer) Started(t precheck.Task) notify.Message {
 	m := markup{}
-	s := notify.NewStarted(t)
+	s := notify.NewStarted(t, r.Lang)
 	return message(Content{
 		Title: notify.ClipRunes(s.Title(), maxTitle),
 		Text:  "### " + s.Headline() + " · " + m.Text(s.Subject()) + paragraph + s.Facts(m) + paragraph + s.Note(),
@@ -99,15 +98,15 @@ func (Renderer) Started(t precheck.Task) notify.Message {
 }
 
 // OperatorAlert renders the operator alert.
-func (Renderer) OperatorAlert(a notify.Alert) notify.Message {
+func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
 	m := markup{}
-	body := m.Bold(m.Text(a.CauseLine()))
+	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
 	if fix := a.Fix(); fix != "" {
 		body += paragraph + m.Prose(fix)
 	}
 	return message(Content{
-		Title: notify.ClipRunes(a.Headline()+": "+a.CauseLine(), maxTitle),
-		Text:  "### " + a.Headline() + paragraph + body + paragraph + "> " + a.Waiting(),
+		Title: notify.ClipRunes(a.Headline(r.Lang)+" · "+a.CauseLine(r.Lang), maxTitle),
+		Text:  "### " + a.Headline(r.Lang) + paragraph + body + paragraph + "> " + a.Waiting(r.Lang),
 	})
 }
 

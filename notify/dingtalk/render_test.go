@@ -13,11 +13,19 @@ import (
 
 var loud = Renderer{AtMobiles: []string{"13800000000"}, AtUserIDs: []string{"oncall-dba"}}
 
-func TestGolden(t *testing.T) {
-	notifytest.GoldenMessages(t, loud, func(t *testing.T, name string, m notify.Message) {
-		c := m.Content.(Content)
-		notifytest.Golden(t, name+".md", fmt.Appendf(nil, "title: %s\natMobiles: %v\natUserIds: %v\n---\n%s\n", c.Title, c.AtMobiles, c.AtUserIds, c.Text))
-	})
+// goldenFile compares m with its golden file: title, mentions and text.
+func goldenFile(t *testing.T, name string, m notify.Message) {
+	c := m.Content.(Content)
+	notifytest.Golden(t, name+".md", fmt.Appendf(nil, "title: %s\natMobiles: %v\natUserIds: %v\n---\n%s\n", c.Title, c.AtMobiles, c.AtUserIds, c.Text))
+}
+
+func TestGolden(t *testing.T) { notifytest.GoldenMessages(t, loud, goldenFile) }
+
+var zhLoud = Renderer{AtMobiles: loud.AtMobiles, AtUserIDs: loud.AtUserIDs, Lang: notify.Chinese}
+
+func TestGoldenChinese(t *testing.T) {
+	notifytest.GoldenMessages(t, zhLoud, func(t *testing.T, name string, m notify.Message) { goldenFile(t, name+".zh", m) })
+	notifytest.Chinese(t, zhLoud)
 }
 
 func TestConformance(t *testing.T) {

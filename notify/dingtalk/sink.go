@@ -50,9 +50,8 @@ type Config struct {
 	Secret secret.Value
 	// HTTPClient sends the requests; default one with a 10s timeout.
 	HTTPClient *http.Client
-	// AtMobiles and AtUserIDs are @-mentioned when a verdict is not PASSED
-	// (DINGTALK_AT_MOBILES, DINGTALK_AT_USER_IDS).
-	AtMobiles, AtUserIDs []string
+	// Renderer says how the messages are written: mentions and language.
+	Renderer
 	// Pacer paces sends to the robot; default Limits, in the process.
 	Pacer pace.Pacer
 	// Timeout bounds one request from when the pace lets it go; default
@@ -97,7 +96,7 @@ func New(cfg Config) (*Robot, error) {
 		pairs = append(pairs, cfg.Secret.Reveal(), secret.Mask)
 	}
 	return &Robot{
-		Renderer: Renderer{AtMobiles: cfg.AtMobiles, AtUserIDs: cfg.AtUserIDs},
+		Renderer: cfg.Renderer,
 		webhook:  cfg.WebhookURL,
 		secret:   cfg.Secret,
 		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
@@ -228,7 +227,8 @@ func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 		return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
 	}
 	s, err := New(Config{WebhookURL: cfg.DingTalkWebhookURL, Secret: cfg.DingTalkSecret,
-		AtMobiles: cfg.DingTalkAtMobiles, AtUserIDs: cfg.DingTalkAtUserIDs, HTTPClient: w.HTTPClient, Pacer: p})
+		Renderer:   Renderer{AtMobiles: cfg.DingTalkAtMobiles, AtUserIDs: cfg.DingTalkAtUserIDs, Lang: notify.Lang(cfg.DingTalkLang)},
+		HTTPClient: w.HTTPClient, Pacer: p})
 	if err != nil {
 		return nil, fmt.Errorf("DINGTALK_WEBHOOK_URL: %w", err)
 	}

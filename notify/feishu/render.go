@@ -26,9 +26,6 @@ const noteReserve = 400
 // shows far fewer).
 const maxTitle = 100
 
-// consoleButton is the label of the button to Security Center's console.
-const consoleButton = "Open the Security Center console"
-
 // Content is a Feishu interactive card: a coloured header, a markdown body,
 // a note in small print and a button. For a mention to notify, the body
 // also holds "<at id=…></at>" for each.
@@ -158,23 +155,28 @@ type Renderer struct {
 	// AtUserIDs are @-mentioned when a verdict is not PASSED
 	// (FEISHU_AT_USER_IDS).
 	AtUserIDs []string
+	// Lang is the language of the messages (FEISHU_LANG, MESSAGE_LANG).
+	Lang notify.Lang
 }
 
-func message(c Content) notify.Message {
-	c.Button, c.URL = consoleButton, notify.DefaultConsoleURL
-	return notify.Message{Content: c}
+func message(c Content) notify.Message { return notify.Message{Content: c} }
+
+// withConsole is c with the button to Security Center's console.
+func (r Renderer) withConsole(c Content) Content {
+	c.Button, c.URL = r.Lang.Console(), notify.DefaultConsoleURL
+	return c
 }
 
 // Verdict renders a verdict: the verdict and subject in the header, the
 // summary and instances in the body, the facts in the note.
 func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	m := markup{}
-	v := notify.NewVerdict(t, o)
-	c := Content{
-		Title:    notify.ClipRunes(v.Badge()+" precheck · "+notify.OneLine(v.Subject()), maxTitle),
+	v := notify.NewVerdict(t, o, r.Lang)
+	c := r.withConsole(Content{
+		Title:    notify.ClipRunes(v.Title(), maxTitle),
 		Template: templateOf(v.Verdict()),
 		Note:     v.Facts(m),
-	}
+	})
 	head, foot := v.Summary(m), ""
 	if v.Alerting() {
 		foot = r.mention(&c)
@@ -186,12 +188,12 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 
 // Digest renders digest pages.
 func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
-	return notify.Pages(items, r.digest)
+	return notify.Pages(items, r.Lang, r.digest)
 }
 
 func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 	m := markup{}
-	c := Content{Title: notify.ClipRunes(d.Title(), maxTitle), Template: templateOf(d.Worst())}
+	c := r.withConsole(Content{Title: notify.ClipRunes(d.Title(), maxTitle), Template: templateOf(d.Worst())})
 	head, foot := d.Tally(), ""
 	if d.Alerting() {
 		foot = r.mention(&c)
@@ -202,24 +204,24 @@ func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 }
 
 // Started renders the running notice.
-func (Renderer) Started(t precheck.Task) notify.Message {
+func (r Renderer) Started(t precheck.Task) notify.Message {
 	m := markup{}
-	s := notify.NewStarted(t)
-	return message(Content{
+	s := notify.NewStarted(t, r.Lang)
+	return message(r.withConsole(Content{
 		Title:    notify.ClipRunes(s.Title(), maxTitle),
 		Template: "blue",
 		Body:     m.Bold(m.Text(s.Subject())) + "\n" + s.Facts(m) + "\n" + s.Note(),
-	})
+	}))
 }
 
 // OperatorAlert renders the operator alert.
-func (Renderer) OperatorAlert(a notify.Alert) notify.Message {
+func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
 	m := markup{}
-	body := m.Bold(m.Text(a.CauseLine()))
+	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
 	if fix := a.Fix(); fix != "" {
 		body += "\n" + m.Prose(fix)
 	}
-	return message(Content{Title: a.Headline(), Template: "red", Body: body, Note: m.Text(a.Waiting())})
+	return message(r.withConsole(Content{Title: a.Headline(r.Lang), Template: "red", Body: body, Note: m.Text(a.Waiting(r.Lang))}))
 }
 
 // mention sets c's mentions and returns the line of <at> tags that
@@ -242,7 +244,6 @@ func atTag(id string) string { return "<at id=" + id + "></at>" }
 // of the card, head and foot are in: one section, as the body is one
 // markdown element.
 func room(c Content, head, foot string) notify.Budget {
-	c.Button, c.URL = consoleButton, notify.DefaultConsoleURL
 	c.Body = layout(head, nil, "", foot)
 	raw, _ := c.wire("", "") // only strings: it encodes
 	n := MaxBodyBytes - len(raw) - signReserve - noteReserve - 2*jsonLen(paragraph)

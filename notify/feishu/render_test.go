@@ -12,27 +12,36 @@ import (
 
 var loud = Renderer{AtUserIDs: []string{"ou_oncall"}}
 
-func TestGolden(t *testing.T) {
-	notifytest.GoldenMessages(t, loud, func(t *testing.T, name string, m notify.Message) {
-		c := m.Content.(Content)
-		raw, err := c.wire("", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pretty strings.Builder
-		enc := json.NewEncoder(&pretty)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatal(err)
-		}
-		if err := enc.Encode(v); err != nil {
-			t.Fatal(err)
-		}
-		notifytest.Golden(t, name+".json", []byte(pretty.String()))
-		notifytest.Golden(t, name+".txt", []byte(c.Plain()))
-	})
+// goldenFiles compares m with its golden files: the card as sent, pretty
+// printed, and the plain text.
+func goldenFiles(t *testing.T, name string, m notify.Message) {
+	c := m.Content.(Content)
+	raw, err := c.wire("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pretty strings.Builder
+	enc := json.NewEncoder(&pretty)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	notifytest.Golden(t, name+".json", []byte(pretty.String()))
+	notifytest.Golden(t, name+".txt", []byte(c.Plain()))
+}
+
+func TestGolden(t *testing.T) { notifytest.GoldenMessages(t, loud, goldenFiles) }
+
+var zhLoud = Renderer{AtUserIDs: loud.AtUserIDs, Lang: notify.Chinese}
+
+func TestGoldenChinese(t *testing.T) {
+	notifytest.GoldenMessages(t, zhLoud, func(t *testing.T, name string, m notify.Message) { goldenFiles(t, name+".zh", m) })
+	notifytest.Chinese(t, zhLoud)
 }
 
 func TestConformance(t *testing.T) {
@@ -74,7 +83,7 @@ func TestEscapesUserData(t *testing.T) {
 // TestCheckCatchesBrokenMessages proves the validator can fail: each case
 // breaks one limit.
 func TestCheckCatchesBrokenMessages(t *testing.T) {
-	ok := Content{Title: "t", Template: "red", Body: "b", Button: consoleButton, URL: notify.DefaultConsoleURL}
+	ok := Content{Title: "t", Template: "red", Body: "b", Button: notify.English.Console(), URL: notify.DefaultConsoleURL}
 	cases := map[string]func(*Content){
 		"over 20 KB":          func(c *Content) { c.Body = strings.Repeat("a", MaxBodyBytes) },
 		"over 20 KB, escaped": func(c *Content) { c.Body = strings.Repeat(`"`, MaxBodyBytes/2) },

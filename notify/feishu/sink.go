@@ -56,8 +56,8 @@ type Config struct {
 	WebhookURL secret.Value
 	// Secret is the bot's signing secret; when set every request is signed.
 	Secret secret.Value
-	// AtUserIDs are @-mentioned when a verdict is not PASSED.
-	AtUserIDs []string
+	// Renderer says how the messages are written: mentions and language.
+	Renderer
 	// HTTPClient sends the requests; default one with a 10s timeout.
 	HTTPClient *http.Client
 	// Pacer paces sends to the bot; default Limits, in the process.
@@ -100,7 +100,7 @@ func New(cfg Config) (*Bot, error) {
 		cfg.Pacer, _ = pace.NewLocal(Limits...) // Limits admit sends
 	}
 	return &Bot{
-		Renderer: Renderer{AtUserIDs: cfg.AtUserIDs},
+		Renderer: cfg.Renderer,
 		webhook:  cfg.WebhookURL,
 		secret:   cfg.Secret,
 		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
@@ -206,7 +206,8 @@ func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("FEISHU_WEBHOOK_URL: %w", err)
 	}
-	s, err := New(Config{WebhookURL: cfg.FeishuWebhookURL, Secret: cfg.FeishuSecret, AtUserIDs: cfg.FeishuAtUserIDs,
+	s, err := New(Config{WebhookURL: cfg.FeishuWebhookURL, Secret: cfg.FeishuSecret,
+		Renderer:   Renderer{AtUserIDs: cfg.FeishuAtUserIDs, Lang: notify.Lang(cfg.FeishuLang)},
 		HTTPClient: w.HTTPClient, Pacer: p})
 	if err != nil {
 		return nil, fmt.Errorf("FEISHU_WEBHOOK_URL: %w", err)

@@ -131,7 +131,7 @@ func TestDeliversTheCardWithMentions(t *testing.T) {
 	emu, srv := group(t, nil, false)
 	b, err := feishu.New(feishu.Config{
 		WebhookURL: secret.Value(srv.URL + "/open-apis/bot/v2/hook/" + botToken), Secret: botSecret,
-		HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t), Now: func() time.Time { return epoch }, AtUserIDs: []string{"ou_oncall"},
+		HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t), Now: func() time.Time { return epoch }, Renderer: feishu.Renderer{AtUserIDs: []string{"ou_oncall"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,4 +197,30 @@ func Fixtures(t testing.TB) []Fixture {
 		{Name: "unknown-item", Finished: unknown},
 		{Name: "truncated-200-instances", Finished: many, Truncated: true},
 	}
+}
+
+// englishWords are words of the English phrases; none may show in a
+// Chinese message outside the user's data and the system's own words in
+// code spans.
+var englishWords = []string{"instance", "passed", "failed", "warning", "Reason", "task ", "region ", "agent ", "quer",
+	"decided", "checked", "same fix", "more ", "Open the", "console", "recheck", "queued", "operator", "verdict"}
+
+var codeSpan = regexp.MustCompile("`[^`]*`")
+
+// Chinese checks that every golden message r renders says nothing in
+// English: what is left once code spans, links and the fixtures' own
+// data are taken out holds none of the English phrases' words.
+func Chinese(t *testing.T, r notify.Renderer) {
+	GoldenMessages(t, r, func(t *testing.T, name string, m notify.Message) {
+		text := codeSpan.ReplaceAllString(m.Content.Plain(), "")
+		for _, data := range []string{"precheckwatch", "https://yundun.console.aliyun.com/?p=sas", "Security Center denied QueryPreCheckDatabase (NoPermission)",
+			OperatorAlert.Detail} {
+			text = strings.ReplaceAll(text, data, "")
+		}
+		for _, w := range englishWords {
+			if strings.Contains(strings.ToLower(text), strings.ToLower(w)) {
+				t.Errorf("%s says %q in English:\n%s", name, w, text)
+			}
+		}
+	})
 }

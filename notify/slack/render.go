@@ -43,9 +43,6 @@ const (
 // noteReserve is room kept for the "…and N more" section.
 const noteReserve = 400
 
-// consoleButton is the label of the link to Security Center's console.
-const consoleButton = "Open the Security Center console"
-
 // Content is a Slack message: fallback text, blocks in the body and, when
 // Color is set, Detail blocks in an attachment beside a coloured bar
 // (attachments are the only way Slack draws one).
@@ -69,6 +66,8 @@ type Renderer struct {
 	// Mention is Slack markup put before a message whose verdict is not
 	// PASSED (SLACK_MENTION), e.g. "<!subteam^S123>"; inserted as is.
 	Mention string
+	// Lang is the language of the messages (SLACK_LANG, MESSAGE_LANG).
+	Lang notify.Lang
 }
 
 func message(c Content) notify.Message { return notify.Message{Content: c} }
@@ -77,7 +76,7 @@ func message(c Content) notify.Message { return notify.Message{Content: c} }
 // facts and console link beside the verdict's colour bar.
 func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	m := markup{}
-	v := notify.NewVerdict(t, o)
+	v := notify.NewVerdict(t, o, r.Lang)
 	summary := v.Summary(m)
 	text := m.Text(v.Fallback())
 	if v.Alerting() && r.Mention != "" {
@@ -90,7 +89,7 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	}
 	tail := []slackapi.Block{
 		contextBlock(v.Facts(m)),
-		buttonBlock(consoleButton, notify.DefaultConsoleURL),
+		buttonBlock(r.Lang.Console(), notify.DefaultConsoleURL),
 	}
 	sections, more := v.Instances(m, budget(slicesConcat(body, tail), 1))
 	return message(Content{
@@ -103,7 +102,7 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 
 // Digest renders digest pages.
 func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
-	return notify.Pages(items, r.digest)
+	return notify.Pages(items, r.Lang, r.digest)
 }
 
 // digest renders one digest and says how many of its tasks it shows.
@@ -116,7 +115,7 @@ func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 		text = r.Mention + " " + text
 	}
 	body := []slackapi.Block{headerBlock(d.Title()), sectionBlock(notify.ClipRunes(summary, MaxSectionText))}
-	tail := []slackapi.Block{buttonBlock(consoleButton, notify.DefaultConsoleURL)}
+	tail := []slackapi.Block{buttonBlock(r.Lang.Console(), notify.DefaultConsoleURL)}
 	sections, shown, more := d.Tasks(m, budget(slicesConcat(body, tail), 1))
 	return message(Content{
 		Text:   notify.ClipRunes(text, MaxText),
@@ -127,9 +126,9 @@ func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 }
 
 // Started renders the running notice; the verdict threads under it.
-func (Renderer) Started(t precheck.Task) notify.Message {
+func (r Renderer) Started(t precheck.Task) notify.Message {
 	m := markup{}
-	s := notify.NewStarted(t)
+	s := notify.NewStarted(t, r.Lang)
 	return message(Content{
 		Text: m.Text(s.Fallback()),
 		Blocks: []slackapi.Block{
@@ -139,19 +138,19 @@ func (Renderer) Started(t precheck.Task) notify.Message {
 }
 
 // OperatorAlert renders the operator alert beside a red bar.
-func (Renderer) OperatorAlert(a notify.Alert) notify.Message {
+func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
 	m := markup{}
-	body := m.Bold(m.Text(a.CauseLine()))
+	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
 	if fix := a.Fix(); fix != "" {
 		body += "\n" + m.Prose(fix)
 	}
 	return message(Content{
-		Text:   m.Text(a.Headline() + ": " + a.CauseLine() + ". " + a.Waiting()),
-		Blocks: []slackapi.Block{headerBlock(a.Headline())},
+		Text:   m.Text(a.Headline(r.Lang) + ": " + a.CauseLine(r.Lang) + ". " + a.Waiting(r.Lang)),
+		Blocks: []slackapi.Block{headerBlock(a.Headline(r.Lang))},
 		Color:  "danger",
 		Detail: []slackapi.Block{
 			sectionBlock(notify.ClipRunes(body, MaxSectionText)),
-			contextBlock(m.Text(a.Waiting())),
+			contextBlock(m.Text(a.Waiting(r.Lang))),
 		},
 	})
 }

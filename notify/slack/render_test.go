@@ -42,12 +42,21 @@ func wire(t *testing.T, c Content) []byte {
 	return b.Bytes()
 }
 
-func TestGolden(t *testing.T) {
-	notifytest.GoldenMessages(t, loud, func(t *testing.T, name string, m notify.Message) {
-		c := m.Content.(Content)
-		notifytest.Golden(t, name+".json", wire(t, c))
-		notifytest.Golden(t, name+".txt", []byte(c.Plain()))
-	})
+// goldenFiles compares m with its golden files, the wire JSON and the
+// plain text.
+func goldenFiles(t *testing.T, name string, m notify.Message) {
+	c := m.Content.(Content)
+	notifytest.Golden(t, name+".json", wire(t, c))
+	notifytest.Golden(t, name+".txt", []byte(c.Plain()))
+}
+
+func TestGolden(t *testing.T) { notifytest.GoldenMessages(t, loud, goldenFiles) }
+
+var zhLoud = Renderer{Mention: testMention, Lang: notify.Chinese}
+
+func TestGoldenChinese(t *testing.T) {
+	notifytest.GoldenMessages(t, zhLoud, func(t *testing.T, name string, m notify.Message) { goldenFiles(t, name+".zh", m) })
+	notifytest.Chinese(t, zhLoud)
 }
 
 func TestConformance(t *testing.T) {

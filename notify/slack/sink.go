@@ -31,9 +31,8 @@ const timeout = 10 * time.Second
 // BotConfig configures the bot-token sink.
 type BotConfig struct {
 	Token secret.Value
-	// Mention is Slack markup put before a message whose verdict is not
-	// PASSED (SLACK_MENTION), e.g. "<!subteam^S123>"; inserted as is.
-	Mention string
+	// Renderer says how the messages are written: mention and language.
+	Renderer
 	// Channel is where messages go: an ID ("C0123") or "#name".
 	Channel string
 	// APIURL is the Web API base, with its trailing slash; default
@@ -78,7 +77,7 @@ func NewBot(cfg BotConfig) (*Bot, error) {
 		return nil, fmt.Errorf("slack bot: API URL %q must be an http(s) URL ending in /", cfg.APIURL)
 	}
 	return &Bot{
-		Renderer: Renderer{Mention: cfg.Mention},
+		Renderer: cfg.Renderer,
 		api: slackapi.New(cfg.Token.Reveal(),
 			slackapi.OptionAPIURL(cfg.APIURL),
 			slackapi.OptionHTTPClient(notify.HTTPClient(cfg.HTTPClient, timeout))),
@@ -265,8 +264,8 @@ func attachments(c Content) []slackapi.Attachment {
 
 // WebhookConfig configures the incoming-webhook sink.
 type WebhookConfig struct {
-	// Mention is as in BotConfig.
-	Mention string
+	// Renderer says how the messages are written: mention and language.
+	Renderer
 	// URL is the webhook URL; its path is the credential.
 	URL secret.Value
 	// HTTPClient sends the requests; default one with a 10s timeout.
@@ -293,7 +292,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 		return nil, errors.New("slack webhook: URL must be an http(s) URL with a path, like https://hooks.slackapi.com/services/T…/B…/X…")
 	}
 	return &Webhook{
-		Renderer: Renderer{Mention: cfg.Mention},
+		Renderer: cfg.Renderer,
 		url:      cfg.URL,
 		client:   notify.HTTPClient(cfg.HTTPClient, timeout),
 		pacer:    pacerOrDefault(cfg.Pacer),
@@ -425,7 +424,7 @@ func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_CHANNEL: %w", err)
 		}
-		s, err := NewBot(BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Mention: cfg.SlackMention, HTTPClient: w.HTTPClient, Pacer: p})
+		s, err := NewBot(BotConfig{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Renderer: renderer(cfg), HTTPClient: w.HTTPClient, Pacer: p})
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_BOT_TOKEN: %w", err)
 		}
@@ -435,11 +434,16 @@ func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
 		}
-		s, err := NewWebhook(WebhookConfig{URL: cfg.SlackWebhookURL, Mention: cfg.SlackMention, HTTPClient: w.HTTPClient, Pacer: p})
+		s, err := NewWebhook(WebhookConfig{URL: cfg.SlackWebhookURL, Renderer: renderer(cfg), HTTPClient: w.HTTPClient, Pacer: p})
 		if err != nil {
 			return nil, fmt.Errorf("SLACK_WEBHOOK_URL: %w", err)
 		}
 		return s, nil
 	}
 	return nil, nil
+}
+
+// renderer is how cfg has the messages written.
+func renderer(cfg config.Config) Renderer {
+	return Renderer{Mention: cfg.SlackMention, Lang: notify.Lang(cfg.SlackLang)}
 }

@@ -1,0 +1,257 @@
+package notify
+
+import (
+	"fmt"
+	"time"
+
+	"precheckwatch/precheck"
+)
+
+// Lang is the language a channel's messages are written in.
+type Lang string
+
+// The languages messages are written in. The zero Lang is English.
+const (
+	English Lang = "en"
+	Chinese Lang = "zh"
+)
+
+// ParseLang reads MESSAGE_LANG's values, "en" and "zh".
+func ParseLang(s string) (Lang, bool) {
+	switch Lang(s) {
+	case English, Chinese:
+		return Lang(s), true
+	}
+	return "", false
+}
+
+// words are the phrases of one language.
+func (l Lang) words() *phrases {
+	if l == Chinese {
+		return &zh
+	}
+	return &en
+}
+
+// Console is the label of the link to Security Center's console.
+func (l Lang) Console() string { return l.words().console }
+
+// phrases are everything a message says in one language, apart from the
+// user's data and the catalogue's item names and fix hints.
+type phrases struct {
+	lang Lang
+	// verdicts by word, as a badge shows them
+	passed, warning, failed, errored, timedOut, unknown string
+	console, openConsole                                string
+
+	errorSummary    func(progress int) string
+	timedOutSummary func(progress int) string
+	allPassed       func(checks, instances int) string
+	failedN         func(n int) string
+	warningsN       func(n int) string
+	passedN         func(n int) string
+	onInstances     func(n int) string
+	reason          string
+	listSep         string // between the parts of a summary
+	sentenceEnd     string
+	// open, close and closeParen bracket an aside: open and closeParen
+	// round it, close also leads on to what follows it (a link).
+	open, close, closeParen string
+	colon                   string // before what a headline introduces
+
+	task, region, agent string
+	queries             func(n int) string
+	waited              func(d time.Duration) string
+	decided, checked    string // before a time
+	checkTimeMissing    string
+	sourceTypeMissing   string
+	noCheck             string
+	sameFix             string
+	unknownHint         string
+	fallback            func(badge, subject, taskID string) string
+
+	morePassed       func(n int) string
+	passedCodes      string // before a list of passed codes
+	moreChecks       func(n int) string
+	moreInstances    func(n int) string
+	moreTally        func(checks, failed, warnings, passed int) string
+	moreTaskInsts    func(n int) string
+	allPassedOn      string // before a list of instances
+	allPassedOnMore  func(n int) string
+	noneFinished     string
+	prechecksDone    func(n int) string
+	noVerdict        string
+	moreTasks        func(n int) string
+	started          string
+	startedTitle     string
+	startedNote      string
+	alertHeadline    string
+	alertNoCause     string
+	alertWaiting     func(affected int) string
+	verdictTitleWord string
+}
+
+// badge is a verdict as emoji and word.
+func (w *phrases) badge(v precheck.Verdict) string {
+	switch v {
+	case precheck.Passed:
+		return "✅ " + w.passed
+	case precheck.Warning:
+		return "⚠️ " + w.warning
+	case precheck.Failed:
+		return "❌ " + w.failed
+	case precheck.Error:
+		return "🛑 " + w.errored
+	case precheck.TimedOut:
+		return "⏱️ " + w.timedOut
+	case "":
+		return "❓ " + w.unknown
+	default:
+		return "❓ " + ClipRunes(OneLine(string(v)), 40)
+	}
+}
+
+// when shows a time as the language's readers read clocks: UTC in
+// English, Beijing time in Chinese.
+func (w *phrases) when(t time.Time) string {
+	if w.lang == Chinese {
+		return t.In(beijing).Format("2006-01-02 15:04:05") + "（北京时间）"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// beijing is China Standard Time, UTC+8 all year.
+var beijing = time.FixedZone("CST", 8*60*60)
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+var en = phrases{
+	lang:   English,
+	passed: "PASSED", warning: "WARNING", failed: "FAILED", errored: "ERROR", timedOut: "TIMED_OUT", unknown: "UNKNOWN",
+	console: "Open the Security Center console", openConsole: "open the console",
+	errorSummary: func(p int) string { return fmt.Sprintf("The precheck itself failed, at %d%% progress.", p) },
+	timedOutSummary: func(p int) string {
+		return fmt.Sprintf("No verdict before the deadline; the last progress seen was %d%%.", p)
+	},
+	allPassed: func(checks, instances int) string {
+		return "All " + plural(checks, "check", "checks") + " passed on " + plural(instances, "instance", "instances") + "."
+	},
+	failedN:     func(n int) string { return fmt.Sprintf("%d failed", n) },
+	warningsN:   func(n int) string { return plural(n, "warning", "warnings") },
+	passedN:     func(n int) string { return fmt.Sprintf("%d passed", n) },
+	onInstances: func(n int) string { return " on " + plural(n, "instance", "instances") },
+	reason:      "Reason:", listSep: ", ", sentenceEnd: ".",
+	open: " (", close: "): ", closeParen: ")", colon: ": ",
+	task: "task", region: "region", agent: "agent",
+	queries: func(n int) string { return plural(n, "query", "queries") },
+	waited:  func(d time.Duration) string { return d.String() + " from first seen to verdict" },
+	decided: "decided ", checked: "checked ",
+
+	checkTimeMissing: "check time not reported", sourceTypeMissing: "source type not reported",
+	noCheck: "no check reported", sameFix: "same fix as above",
+	unknownHint: "Open the precheck in the Security Center console for details.",
+	fallback: func(badge, subject, taskID string) string {
+		return badge + " precheck: " + subject + " (task " + taskID + ")"
+	},
+	morePassed:  func(n int) string { return plural(n, "more check", "more checks") },
+	passedCodes: ": ",
+	moreChecks: func(n int) string {
+		return "…and " + plural(n, "more check", "more checks") + " on this instance (open the console)"
+	},
+	moreInstances: func(n int) string { return "…and " + plural(n, "more instance", "more instances") },
+	moreTally: func(checks, failed, warnings, passed int) string {
+		return fmt.Sprintf(" (%s: %d failed, %s, %d passed): ", plural(checks, "check", "checks"), failed, plural(warnings, "warning", "warnings"), passed)
+	},
+	moreTaskInsts: func(n int) string {
+		return "…and " + plural(n, "more instance", "more instances") + " of this task (open the console)"
+	},
+	allPassedOn:     "✅ every check passed on ",
+	allPassedOnMore: func(n int) string { return "✅ every check passed on " + plural(n, "more instance", "more instances") },
+	noneFinished:    "✅ No precheck finished",
+	prechecksDone:   func(n int) string { return plural(n, "precheck", "prechecks") + " finished" },
+	noVerdict:       "No task reached a verdict.",
+	moreTasks:       func(n int) string { return "…and " + plural(n, "more task", "more tasks") },
+	started:         "⏳ Precheck running",
+	startedTitle:    "⏳ precheck running",
+	startedNote:     "The verdict follows when Security Center reports it.",
+	alertHeadline:   "🚨 precheckwatch needs an operator",
+	alertNoCause:    "precheckwatch cannot reach its cloud services",
+	alertWaiting: func(n int) string {
+		switch {
+		case n == 1:
+			return "1 task stays queued and is checked again once this is fixed; it is not lost."
+		case n > 1:
+			return fmt.Sprintf("%d tasks stay queued and are checked again once this is fixed; none is lost.", n)
+		default:
+			return "Pending tasks stay queued and are checked again once this is fixed; none is lost."
+		}
+	},
+	verdictTitleWord: " precheck · ",
+}
+
+var zh = phrases{
+	lang:   Chinese,
+	passed: "通过", warning: "警告", failed: "未通过", errored: "执行出错", timedOut: "超时", unknown: "未知",
+	console: "打开云安全中心控制台", openConsole: "在控制台查看",
+	errorSummary: func(p int) string { return fmt.Sprintf("预检查本身执行失败，进度停在 %d%%。", p) },
+	timedOutSummary: func(p int) string {
+		return fmt.Sprintf("截止时间前未得出结果，最后一次看到的进度为 %d%%。", p)
+	},
+	allPassed: func(checks, instances int) string {
+		return fmt.Sprintf("%d 个实例的全部 %d 项检查均已通过。", instances, checks)
+	},
+	failedN:     func(n int) string { return fmt.Sprintf("%d 项未通过", n) },
+	warningsN:   func(n int) string { return fmt.Sprintf("%d 项警告", n) },
+	passedN:     func(n int) string { return fmt.Sprintf("%d 项通过", n) },
+	onInstances: func(n int) string { return fmt.Sprintf("（共 %d 个实例）", n) },
+	reason:      "详情（原文）：", listSep: "，", sentenceEnd: "。",
+	open: "（", close: "）：", closeParen: "）", colon: "：",
+	task: "任务", region: "地域", agent: "备份客户端",
+	queries: func(n int) string { return fmt.Sprintf("查询 %d 次", n) },
+	waited:  func(d time.Duration) string { return "从首次发现到得出结论用时 " + d.String() },
+	decided: "判定于 ", checked: "检查于 ",
+
+	checkTimeMissing: "未报告检查时间", sourceTypeMissing: "未报告数据库类型",
+	noCheck: "未报告任何检查项", sameFix: "修复方法同上",
+	unknownHint: "请在云安全中心控制台打开该预检查，查看详情。",
+	fallback: func(badge, subject, taskID string) string {
+		return badge + " 预检查：" + subject + "（任务 " + taskID + "）"
+	},
+	morePassed:  func(n int) string { return fmt.Sprintf("另有 %d 项检查", n) },
+	passedCodes: "：",
+	moreChecks: func(n int) string {
+		return fmt.Sprintf("……该实例还有 %d 项检查（请在控制台查看）", n)
+	},
+	moreInstances: func(n int) string { return fmt.Sprintf("……还有 %d 个实例", n) },
+	moreTally: func(checks, failed, warnings, passed int) string {
+		return fmt.Sprintf("（共 %d 项检查：%d 项未通过，%d 项警告，%d 项通过）：", checks, failed, warnings, passed)
+	},
+	moreTaskInsts: func(n int) string {
+		return fmt.Sprintf("……该任务还有 %d 个实例（请在控制台查看）", n)
+	},
+	allPassedOn:     "✅ 全部检查通过：",
+	allPassedOnMore: func(n int) string { return fmt.Sprintf("✅ 另有 %d 个实例全部检查通过", n) },
+	noneFinished:    "✅ 没有完成的预检查",
+	prechecksDone:   func(n int) string { return fmt.Sprintf("%d 个预检查已完成", n) },
+	noVerdict:       "没有任务得出结论。",
+	moreTasks:       func(n int) string { return fmt.Sprintf("……还有 %d 个任务", n) },
+	started:         "⏳ 预检查进行中",
+	startedTitle:    "⏳ 预检查进行中",
+	startedNote:     "云安全中心给出结果后，将在此发送预检查结论。",
+	alertHeadline:   "🚨 precheckwatch 需要运维人员处理",
+	alertNoCause:    "precheckwatch 无法访问所依赖的云服务",
+	alertWaiting: func(n int) string {
+		switch {
+		case n > 0:
+			return fmt.Sprintf("%d 个任务仍在队列中，问题修复后会重新检查，不会丢失。", n)
+		default:
+			return "待处理的任务仍在队列中，问题修复后会重新检查，不会丢失。"
+		}
+	},
+	verdictTitleWord: " · 预检查 · ",
+}
