@@ -89,6 +89,8 @@ type phrases struct {
 	alertNoCause     string
 	alertWaiting     func(affected int) string
 	verdictTitleWord string
+
+	nextSteps, checkAgent, readFailure, stillRunning, runAgain string
 }
 
 // badge is a verdict as emoji and word.
@@ -192,6 +194,12 @@ var en = phrases{
 		}
 	},
 	verdictTitleWord: " precheck · ",
+
+	nextSteps:    "Next steps:",
+	checkAgent:   "On the database host, check the backup agent: Linux `ps aux | grep hybrid` (port 8011, log hybridbackup.log), Windows service \"Aliyun hybrid backup service\"; Cloud Assistant running (`systemctl status agentwatch`); outbound 443 to Security Center and OSS open.",
+	readFailure:  "Read why it failed: Security Center console → Database Backup → the database → precheck.",
+	stillRunning: "Look in the Security Center console whether the precheck still runs (Database Backup → the database → precheck); one normally takes a few minutes.",
+	runAgain:     "Run the precheck again and watch it:",
 }
 
 var zh = phrases{
@@ -254,4 +262,10 @@ var zh = phrases{
 		}
 	},
 	verdictTitleWord: " · 预检查 · ",
+
+	nextSteps:    "下一步：",
+	checkAgent:   "在数据库主机上检查备份客户端：Linux 执行 `ps aux | grep hybrid`（端口 8011，日志 hybridbackup.log），Windows 检查服务“Aliyun hybrid backup service”；确认云助手在运行（`systemctl status agentwatch`），且主机可访问云安全中心和 OSS 的 443 端口。",
+	readFailure:  "查看失败原因：云安全中心控制台 → 数据库备份 → 该数据库 → 预检查。",
+	stillRunning: "在云安全中心控制台查看该预检查是否仍在运行（数据库备份 → 该数据库 → 预检查）；预检查通常几分钟内完成。",
+	runAgain:     "重新发起预检查并继续跟踪：",
 }

@@ -60,6 +60,9 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	v := notify.NewVerdict(t, o, r.Lang)
 	c := Content{Title: notify.ClipRunes(v.Title(), maxTitle)}
 	head := "### " + v.Badge() + " · " + m.Text(v.Subject()) + paragraph + v.Summary(m)
+	if steps := v.NextSteps(m); steps != "" {
+		head += paragraph + steps
+	}
 	foot := "---" + paragraph + v.Facts(m) + paragraph + m.Link(r.Lang.Console(), notify.DefaultConsoleURL)
 	if v.Alerting() {
 		foot += r.mention(&c)

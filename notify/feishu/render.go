@@ -178,6 +178,9 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 		Note:     v.Facts(m),
 	})
 	head, foot := v.Summary(m), ""
+	if steps := v.NextSteps(m); steps != "" {
+		head += paragraph + steps
+	}
 	if v.Alerting() {
 		foot = r.mention(&c)
 	}

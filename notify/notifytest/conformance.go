@@ -33,6 +33,7 @@ func Conformance(t *testing.T, ch Channel) {
 	t.Run("mentions only when not passed", func(t *testing.T) { mentions(t, ch) })
 	t.Run("every instance and item named", func(t *testing.T) { everyItemNamed(t, ch.Loud) })
 	t.Run("hints", func(t *testing.T) { hints(t, ch.Loud) })
+	t.Run("next steps", func(t *testing.T) { nextSteps(t, ch.Loud) })
 	t.Run("limits under stress", func(t *testing.T) { stress(t, ch.Loud) })
 	t.Run("digest worst first", func(t *testing.T) { worstFirst(t, ch.Loud) })
 }
@@ -123,6 +124,20 @@ func hints(t *testing.T, r notify.Renderer) {
 					t.Errorf("%s: hint for %s missing", f.Name, it.Code)
 				}
 			}
+		}
+	}
+}
+
+// nextSteps checks that a precheck that did not run to a verdict says what
+// to check and how to run it again, and that one that did says neither.
+func nextSteps(t *testing.T, r notify.Renderer) {
+	for _, f := range Fixtures(t) {
+		text := r.Verdict(f.Task, f.Outcome).Content.Plain()
+		ranOut := f.Outcome.Verdict == precheck.Error || f.Outcome.Verdict == precheck.TimedOut
+		command := "go run . start --database-type " + f.Task.DatabaseType
+		if got := strings.Contains(text, command) && strings.Contains(text, "--region "+f.Task.UniRegionID) &&
+			strings.Contains(text, "hybrid"); got != ranOut {
+			t.Errorf("%s: next steps with %q shown: %v, want %v", f.Name, command, got, ranOut)
 		}
 	}
 }

@@ -78,6 +78,9 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	m := markup{}
 	v := notify.NewVerdict(t, o, r.Lang)
 	summary := v.Summary(m)
+	if steps := v.NextSteps(m); steps != "" {
+		summary += "\n\n" + steps
+	}
 	text := m.Text(v.Fallback())
 	if v.Alerting() && r.Mention != "" {
 		summary = r.Mention + " " + summary
