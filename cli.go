@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,7 +222,8 @@ func queryStatus(ctx context.Context, cfg config.Config, t precheck.Task, comman
 	defer f.close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := sasChecker{f}.Query(ctx, handler.Invocation{Region: cfg.Region, Credentials: cfg.Credentials}, t)
+	// Without FC_REGION, the task's region picks the Security Center site.
+	st, err := sasChecker{f}.Query(ctx, handler.Invocation{Region: cmp.Or(cfg.Region, t.UniRegionID), Credentials: cfg.Credentials}, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch %s: query task %s with Security Center: %v\n", command, t.TaskID, err)
 		return precheck.Status{}, exitFailure
@@ -256,7 +258,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitConfig
 	}
 	defer f.close()
-	client, err := f.sasFor(cfg.Region)
+	client, err := f.sasFor(cmp.Or(cfg.Region, t.UniRegionID))
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch start: %v\n", err)
 		return exitConfig

@@ -391,3 +391,17 @@ func TestLocalCloudShowsTheMessagesItReceives(t *testing.T) {
 		t.Errorf("localcloud names the attachment's colour:\n%s", inbox.String())
 	}
 }
+
+// Without FC_REGION, status and enqueue find Security Center by the task's
+// region, as --region gives it: what stops them here is the missing keys.
+func TestTaskRegionPicksSecurityCenterWithoutFCRegion(t *testing.T) {
+	for _, name := range []string{"FC_REGION", "SAS_ENDPOINT", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} {
+		t.Setenv(name, "")
+	}
+	for _, args := range [][]string{{"status", "t-1", "--region", "cn-hangzhou"}, {"enqueue", "--task-id", "t-1", "--region", "ap-southeast-1"}} {
+		code, _, errOut := cli(t, args...)
+		if code != exitFailure || strings.Contains(errOut, "no Security Center endpoint") || !strings.Contains(errOut, "access key") {
+			t.Errorf("%q: exit %d, %q; want it to reach for the region's Security Center and stop at the missing keys", args, code, errOut)
+		}
+	}
+}
