@@ -91,6 +91,9 @@ type phrases struct {
 	verdictTitleWord string
 
 	nextSteps, checkAgent, readFailure, stillRunning, runAgain string
+
+	flagged string // before the databases an item flags
+	andMore func(n int) string
 }
 
 // badge is a verdict as emoji and word.
@@ -200,6 +203,9 @@ var en = phrases{
 	readFailure:  "Read why it failed: Security Center console → Database Backup → the database → precheck.",
 	stillRunning: "Look in the Security Center console whether the precheck still runs (Database Backup → the database → precheck); one normally takes a few minutes.",
 	runAgain:     "Run the precheck again and watch it:",
+
+	flagged: "flagged: ",
+	andMore: func(n int) string { return fmt.Sprintf("%d more", n) },
 }
 
 var zh = phrases{
@@ -268,4 +274,7 @@ var zh = phrases{
 	readFailure:  "查看失败原因：云安全中心控制台 → 数据库备份 → 该数据库 → 预检查。",
 	stillRunning: "在云安全中心控制台查看该预检查是否仍在运行（数据库备份 → 该数据库 → 预检查）；预检查通常几分钟内完成。",
 	runAgain:     "重新发起预检查并继续跟踪：",
+
+	flagged: "被标记的数据库：",
+	andMore: func(n int) string { return fmt.Sprintf("另有 %d 个", n) },
 }

@@ -178,7 +178,11 @@ func sourceType(m Markup, w *phrases, raw string) string {
 	return m.Text(raw)
 }
 
-// itemLine is one item: level, human name, code and raw result.
+// maxFlagged bounds the flagged databases named on one item's line.
+const maxFlagged = 20
+
+// itemLine is one item: level, human name, code and raw result, and the
+// databases it flags when the Result names them.
 func itemLine(m Markup, w *phrases, it precheck.Item) string {
 	var b strings.Builder
 	b.WriteString(levelEmoji(it.Level) + " ")
@@ -191,6 +195,16 @@ func itemLine(m Markup, w *phrases, it precheck.Item) string {
 		b.WriteString(" ")
 	}
 	b.WriteString(m.Code(it.Code) + " → " + m.Code(it.Raw))
+	if len(it.Databases) > 0 && it.Level != precheck.Pass {
+		names := make([]string, 0, len(it.Databases))
+		for _, db := range it.Databases[:min(len(it.Databases), maxFlagged)] {
+			names = append(names, m.Code(db))
+		}
+		if more := len(it.Databases) - maxFlagged; more > 0 {
+			names = append(names, w.andMore(more))
+		}
+		b.WriteString(" · " + w.flagged + strings.Join(names, w.listSep))
+	}
 	return b.String()
 }
 

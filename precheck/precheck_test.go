@@ -2,6 +2,7 @@ package precheck
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ func TestCatalogueIsComplete(t *testing.T) {
 		"ORACLE_INSTANCE_STATUS", "ORACLE_DB_STATUS", "ARCHIVELOG", "MYSQL_VERSION", "MYSQL_BINLOG"}
 	for _, code := range documented {
 		e, ok := Catalogue[code]
-		if !ok || e.Name == "" || e.Hint == "" || e.Impact == "" {
+		if !ok || e.Name == "" || e.Hint == "" || e.Impact == "" || e.NameZh == "" || e.HintZh == "" {
 			t.Errorf("catalogue entry for %s is missing or incomplete: %+v", code, e)
 		}
 	}
@@ -320,4 +321,44 @@ func FuzzParseResult(f *testing.F) {
 			t.Fatalf("verdictOf gave %q", v)
 		}
 	})
+}
+
+// A Result that names the databases an item flags has them kept, under
+// whichever field name says so; a field that holds no names is ignored,
+// and an item or result that is not a string is still unreadable.
+func TestParseResultFlaggedDatabases(t *testing.T) {
+	item := func(fields string) string {
+		return `[{"instanceId":"i-1","sourceType":"MSSQL","results":[{"item":"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE","result":"WARNING"` + fields + `}]}]`
+	}
+	cases := []struct {
+		name   string
+		fields string
+		want   []string
+		bad    bool
+	}{
+		{name: "none", fields: ``},
+		{name: "a list", fields: `,"databases":["sales","hr"]`, want: []string{"hr", "sales"}},
+		{name: "a comma string", fields: `,"dbNames":"sales, hr"`, want: []string{"hr", "sales"}},
+		{name: "two fields, one name twice", fields: `,"DBList":["hr"],"database":"hr"`, want: []string{"hr"}},
+		{name: "a count is no name", fields: `,"dbCount":3`},
+		{name: "other fields ignored", fields: `,"detail":["sales"]`},
+		{name: "a numeric result", fields: `,"Result":3`, bad: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ins, err := ParseResult(item(tc.fields))
+			if tc.bad {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ins[0].Items[0].Databases; !slices.Equal(got, tc.want) {
+				t.Errorf("databases %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package precheck
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -74,6 +75,9 @@ type Item struct {
 	Raw   string `json:"raw"`
 	Level Level  `json:"level"`
 	Hint  string `json:"hint,omitempty"`
+	// Databases are the databases the item flags, when the Result names
+	// them.
+	Databases []string `json:"databases,omitempty"`
 }
 
 // Instance is one database host's results.
@@ -158,8 +162,61 @@ type wireInstance struct {
 }
 
 type wireItem struct {
-	Item   string `json:"item"`
-	Result string `json:"result"`
+	Item   string
+	Result string
+	// Databases are the names of the databases the item flags. Security
+	// Center documents only item and result; any other field whose name
+	// says it holds databases ("databases", "dbNames", "dbList", …) and
+	// whose value is a name or a list of names counts, so that a Result
+	// that names them has them shown.
+	Databases []string
+}
+
+// UnmarshalJSON reads item and result, matched without regard to case as
+// encoding/json does, and the names of any databases the item flags.
+func (w *wireItem) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	for key, raw := range fields {
+		var err error
+		switch k := strings.ToLower(key); {
+		case k == "item":
+			err = json.Unmarshal(raw, &w.Item)
+		case k == "result":
+			err = json.Unmarshal(raw, &w.Result)
+		case strings.Contains(k, "database") || strings.HasPrefix(k, "db"):
+			w.Databases = append(w.Databases, namesOf(raw)...)
+		}
+		if err != nil {
+			return fmt.Errorf("item field %q: %w", key, err)
+		}
+	}
+	slices.Sort(w.Databases)
+	w.Databases = slices.Compact(w.Databases)
+	return nil
+}
+
+// namesOf reads a name or a list of names; anything else names nothing.
+func namesOf(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		raw = json.RawMessage(`[` + string(raw) + `]`)
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range list {
+		for _, name := range strings.Split(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // ParseResult turns QueryPreCheckDatabase's Result, a JSON string holding an
@@ -189,7 +246,9 @@ func ParseResult(result string) ([]Instance, error) {
 			Items:      make([]Item, 0, len(w.Results)),
 		}
 		for _, r := range w.Results {
-			in.Items = append(in.Items, NewItem(r.Item, r.Result))
+			it := NewItem(r.Item, r.Result)
+			it.Databases = r.Databases
+			in.Items = append(in.Items, it)
 		}
 		sort.SliceStable(in.Items, func(i, j int) bool { return in.Items[i].Level > in.Items[j].Level })
 		out = append(out, in)

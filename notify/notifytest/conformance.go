@@ -34,6 +34,7 @@ func Conformance(t *testing.T, ch Channel) {
 	t.Run("every instance and item named", func(t *testing.T) { everyItemNamed(t, ch.Loud) })
 	t.Run("hints", func(t *testing.T) { hints(t, ch.Loud) })
 	t.Run("next steps", func(t *testing.T) { nextSteps(t, ch.Loud) })
+	t.Run("flagged databases named", func(t *testing.T) { flaggedNamed(t, ch.Loud) })
 	t.Run("limits under stress", func(t *testing.T) { stress(t, ch.Loud) })
 	t.Run("digest worst first", func(t *testing.T) { worstFirst(t, ch.Loud) })
 }
@@ -138,6 +139,19 @@ func nextSteps(t *testing.T, r notify.Renderer) {
 		if got := strings.Contains(text, command) && strings.Contains(text, "--region "+f.Task.UniRegionID) &&
 			strings.Contains(text, "hybrid"); got != ranOut {
 			t.Errorf("%s: next steps with %q shown: %v, want %v", f.Name, command, got, ranOut)
+		}
+	}
+}
+
+// flaggedNamed checks that the databases a Result names for an item are
+// named beside it.
+func flaggedNamed(t *testing.T, r notify.Renderer) {
+	f := Completed(t, precheck.Task{TaskID: "t-flagged", UniRegionID: "cn-hangzhou", DatabaseType: "MSSQL"},
+		`[{"instanceId":"i-1","sourceType":"MSSQL","results":[{"item":"SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE","result":"WARNING","dbNames":["sales","hr_2024"]}]}]`)
+	text := checked(t, r.Verdict(f.Task, f.Outcome)).Content.Plain()
+	for _, db := range []string{"sales", "hr_2024"} {
+		if !strings.Contains(text, db) {
+			t.Errorf("flagged database %s is not named:\n%s", db, text)
 		}
 	}
 }
