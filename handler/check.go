@@ -40,8 +40,12 @@ type job struct {
 	handOn *ledger.Lease
 
 	task precheck.Task
-	// record is what the ledger knows of the task.
-	record ledger.TaskRecord
+	// unreadable says why the body is not a task, once prepared.
+	unreadable error
+	// record is what the ledger knows of the task, and recallErr why it
+	// could not be read.
+	record    ledger.TaskRecord
+	recallErr error
 	// outcome is the sealed verdict of a finished job.
 	outcome *precheck.Outcome
 	// forgotten marks a task the ledger has no record of though the message
@@ -64,37 +68,71 @@ type job struct {
 
 // check parses a job's task, asks Security Center about it unless its
 // verdict is sealed, and carries out the fate precheck.Decide gives it.
-func (r *run) check(ctx context.Context, j *job) {
-	log := r.log.With("messageId", j.msg.ID)
-	if !r.claimHandOn(ctx, j) {
+// A page of messages (a receive's batch, or a share of an event's) is
+// prepared before its messages are checked: each body is parsed and, in one
+// call each, the hand-on of an event's messages is claimed and the tasks'
+// records are recalled, so a page costs two round trips to the record, not
+// two a message.
+func (r *run) prepare(ctx context.Context, page []*job) {
+	r.claimHandOns(ctx, page)
+	var ids []string
+	var tasks []*job
+	for _, j := range page {
+		if j.kind == skipJob || j.problem != "" {
+			continue
+		}
+		if j.task, j.unreadable = precheck.ParseTask(j.msg.Body); j.unreadable == nil {
+			ids, tasks = append(ids, j.task.TaskID), append(tasks, j)
+		}
+	}
+	if len(ids) == 0 {
 		return
 	}
-	if j.problem != "" {
+	sctx, cancel := r.recordCtx(ctx)
+	recs, err := r.h.d.Ledger.Recall(sctx, ids, r.h.d.Now())
+	cancel()
+	if err != nil {
+		r.ledgerError("recall", err)
+	}
+	for i, j := range tasks {
+		if err != nil {
+			j.recallErr = err
+			continue
+		}
+		j.record = recs[i]
+	}
+}
+
+// check asks Security Center about a prepared job's task unless its
+// verdict is sealed, and carries out the fate precheck.Decide gives it.
+func (r *run) check(ctx context.Context, j *job) {
+	log := r.log.With("messageId", j.msg.ID)
+	switch {
+	case j.kind == skipJob:
+		return
+	case j.problem != "":
 		j.kind, j.why = deadLetterJob, j.problem
 		log.Warn("unreadable event entry", "reason", j.problem)
 		return
-	}
-	task, err := precheck.ParseTask(j.msg.Body)
-	if err != nil {
-		j.kind, j.why = deadLetterJob, err.Error()
-		log.Warn("unreadable task message", "reason", err.Error())
+	case j.unreadable != nil:
+		j.kind, j.why = deadLetterJob, j.unreadable.Error()
+		log.Warn("unreadable task message", "reason", j.why)
 		return
 	}
-	j.task = task
+	task := j.task
 	r.see(task.TaskID)
 	log = log.With("taskId", task.TaskID)
+	if j.recallErr != nil {
+		// Without the record the task can be neither timed nor delivered
+		// safely: keep it as it is until the record is back.
+		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.policy))
+		log.Warn("task held", "reason", j.why)
+		return
+	}
 
 	now := r.h.d.Now()
 	facts := precheck.Facts{Task: task, Now: now, Jitter: r.h.d.Jitter()}
-	recs, err := r.recall(ctx, task.TaskID, now)
-	if err != nil {
-		// Without the record the task can be neither timed nor delivered
-		// safely: keep it as it is until the record is back.
-		r.ledgerError("recall", err)
-		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.policy))
-		return
-	}
-	j.record = recs
+	recs := j.record
 	j.forgotten = !recs.FirstSeen.Before(r.start.Truncate(time.Millisecond)) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
 	facts.FirstSeen, facts.Sealed = recs.FirstSeen, recs.Outcome
 	if facts.Sealed == nil {
@@ -164,17 +202,6 @@ func (r *run) ask(ctx context.Context, t precheck.Task) precheck.Reply {
 	}
 }
 
-// recall reads the task's record under the record's call bound.
-func (r *run) recall(ctx context.Context, taskID string, now time.Time) (ledger.TaskRecord, error) {
-	sctx, cancel := r.recordCtx(ctx)
-	defer cancel()
-	recs, err := r.h.d.Ledger.Recall(sctx, []string{taskID}, now)
-	if err != nil {
-		return ledger.TaskRecord{}, err
-	}
-	return recs[0], nil
-}
-
 // seal records o as the task's verdict and returns the verdict sealed,
 // which is another instance's when it decided first.
 func (r *run) seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
@@ -183,37 +210,54 @@ func (r *run) seal(ctx context.Context, taskID string, o precheck.Outcome) (prec
 	return r.h.d.Ledger.Seal(sctx, taskID, o)
 }
 
-// claimHandOn makes sure a message delivered in an event is handed on by
+// claimHandOns makes sure a message delivered in an event is handed on by
 // one attempt only: EventBridge retries a whole batch when an invocation
 // fails, and the messages an earlier attempt already requeued must not be
-// requeued again. It reports whether j should be processed.
-func (r *run) claimHandOn(ctx context.Context, j *job) bool {
-	if !j.fromEvent || j.msg.ID == "" {
-		return true
+// requeued again. A message it may not handle becomes a skipJob.
+func (r *run) claimHandOns(ctx context.Context, page []*job) {
+	var ids []string
+	var claimed []*job
+	seen := map[string]bool{}
+	for _, j := range page {
+		if !j.fromEvent || j.msg.ID == "" {
+			continue
+		}
+		if seen[j.msg.ID] {
+			// The same message twice in one event is handled once.
+			j.kind = skipJob
+			r.tally.add(func(rep *Report) { rep.Skipped++ })
+			continue
+		}
+		seen[j.msg.ID] = true
+		ids, claimed = append(ids, j.msg.ID), append(claimed, j)
+	}
+	if len(ids) == 0 {
+		return
 	}
 	sctx, cancel := r.recordCtx(ctx)
-	cs, err := ledger.ClaimHandOn(sctx, r.h.d.Ledger, []string{j.msg.ID}, r.leaseTTL())
+	cs, err := ledger.ClaimHandOn(sctx, r.h.d.Ledger, ids, r.leaseTTL())
 	cancel()
-	switch {
-	case err != nil:
+	if err != nil {
 		// Without the record a retry may requeue twice; a duplicate
 		// message is harmless (the record decides what it posts), a lost
 		// one is not.
 		r.ledgerError("claim hand-on", err)
-		return true
-	case cs[0].State == ledger.Sent:
-		j.kind = skipJob
-		r.tally.add(func(rep *Report) { rep.Skipped++ })
-		return false
-	case cs[0].State == ledger.Busy:
-		// Another attempt at this event is handing it on right now; fail
-		// this one so that the platform retries it later.
-		j.kind = skipJob
-		r.tally.add(func(rep *Report) { rep.Unhanded++ })
-		return false
+		return
 	}
-	j.handOn = &cs[0].Lease
-	return true
+	for i, j := range claimed {
+		switch cs[i].State {
+		case ledger.Sent:
+			j.kind = skipJob
+			r.tally.add(func(rep *Report) { rep.Skipped++ })
+		case ledger.Busy:
+			// Another attempt at this event is handing it on right now;
+			// fail this one so that the platform retries it later.
+			j.kind = skipJob
+			r.tally.add(func(rep *Report) { rep.Unhanded++ })
+		default:
+			j.handOn = &cs[i].Lease
+		}
+	}
 }
 
 // handed records the outcome of handing j on.

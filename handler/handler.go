@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -233,19 +234,30 @@ func (r *run) produce(ctx context.Context, ev Event, jobs chan<- *job) {
 	case TimerTrigger:
 		r.sweep(ctx, ev.Sweep.MaxTasks, jobs)
 	case MNSTrigger:
-		for _, m := range ev.Messages {
-			r.tally.add(func(rep *Report) { rep.Received++ })
-			j := &job{msg: Message{ID: m.ID, Body: m.Body}, raw: m.Raw, problem: m.Problem, fromEvent: true}
-			if m.Problem == "" {
-				j.raw = m.Body
+		r.tally.add(func(rep *Report) { rep.Received += len(ev.Messages) })
+		for page := range slices.Chunk(ev.Messages, eventPage) {
+			batch := make([]*job, len(page))
+			for i, m := range page {
+				batch[i] = &job{msg: Message{ID: m.ID, Body: m.Body}, raw: m.Raw, problem: m.Problem, fromEvent: true}
+				if m.Problem == "" {
+					batch[i].raw = m.Body
+				}
 			}
-			jobs <- j
+			r.prepare(ctx, batch)
+			for _, j := range batch {
+				jobs <- j
+			}
 		}
 	case TaskTrigger:
 		r.tally.add(func(rep *Report) { rep.Received++ })
-		jobs <- &job{msg: Message{Body: ev.Task}, raw: ev.Task, fromEvent: true}
+		j := &job{msg: Message{Body: ev.Task}, raw: ev.Task, fromEvent: true}
+		r.prepare(ctx, []*job{j})
+		jobs <- j
 	}
 }
+
+// eventPage is how many of an event's messages are prepared at once.
+const eventPage = 100
 
 // receivers is how many batch receives a sweep keeps in flight: enough to
 // keep CHECK_CONCURRENCY workers fed when each call has network latency.
@@ -302,6 +314,7 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 					batch[i] = &job{msg: m, raw: m.Body}
 					r.keep.hold(batch[i])
 				}
+				r.prepare(ctx, batch)
 				for _, j := range batch {
 					jobs <- j
 				}
