@@ -32,6 +32,7 @@ type faultBench struct {
 	redis *redistest.Server
 	// proxy stands between the function and Redis when benchOptions ask.
 	proxy *redistest.Proxy
+	cfg   config.Config
 	h     *handler.Handler
 	mns   *opFaults
 	out   *outputLog
@@ -90,8 +91,17 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &outputLog{}
-	f, err := newFunction(cfg, out)
+	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: &outputLog{}, cfg: cfg,
+		invocation: cmp.Or(o.invocation, benchInvocation)}
+	b.h, b.mns = b.instance()
+	return b
+}
+
+// instance wires another function instance to the bench's cloud and
+// record, with its own connections, memory and pace, as FC starts one.
+func (b *faultBench) instance() (*handler.Handler, *opFaults) {
+	t, cfg := b.t, b.cfg
+	f, err := newFunction(cfg, b.out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +121,8 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sinks := []notify.Sink{slackSink, dingSink}
-	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: out, mns: &opFaults{inner: f.queues, faults: cloud.MNSFaults},
-		invocation: cmp.Or(o.invocation, benchInvocation)}
-	b.h = handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: b.mns, Sinks: sinks, Ledger: f.ledger, Log: f.log})
-	return b
+	mns := &opFaults{inner: f.queues, faults: b.cloud.MNSFaults}
+	return handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.ledger, Log: f.log}), mns
 }
 
 // seedTasks enqueues a task that passes at once, one that fails after a

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"precheckwatch/handler"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
@@ -228,4 +231,39 @@ func TestMemoryRecordIsPinnedToOneInstance(t *testing.T) {
 		t.Fatalf("concurrencyConfig.reservedConcurrency is %v; with memory:// two instances could each post one verdict, so pin it to 1",
 			yamlAt(props, "concurrencyConfig.reservedConcurrency"))
 	}
+}
+
+// Two instances on one queue and one Redis, sweeping at once, while the
+// queue's visibility expires under them (the queue clock jumps past it
+// mid-sweep, so each sees the other's messages): each task is posted once.
+func TestTwoInstancesOnOneQueuePostOnce(t *testing.T) {
+	b := newFaultBenchWith(t, benchOptions{env: [][2]string{{"CHECK_CONCURRENCY", "2"}}})
+	other, _ := b.instance()
+	b.seedTasks()
+	b.addFinished(10, "")
+	b.cloud.SASFaults.SetLatency(100 * time.Millisecond)
+	sweep := func(h *handler.Handler, n int) {
+		ctx, cancel := context.WithTimeout(context.Background(), b.invocation)
+		defer cancel()
+		_, _ = h.Handle(ctx, handler.Invocation{RequestID: fmt.Sprintf("twin-%d", n)},
+			[]byte(`{"triggerTime":"2026-11-27T00:00:00Z","triggerName":"sweep","payload":""}`))
+	}
+	for round := range 6 {
+		var wg sync.WaitGroup
+		for i, h := range []*handler.Handler{b.h, other} {
+			wg.Go(func() { sweep(h, 2*round+i) })
+		}
+		// Mid-sweep, once the sweeps hold messages, every message's
+		// visibility ends at once.
+		for deadline := time.Now().Add(b.invocation); b.cloud.MNS.Stats(localcloud.PendingQueue).Inactive == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.cloud.MNS.Advance(10 * time.Minute)
+		wg.Wait()
+		b.cloud.MNS.Advance(2 * time.Minute)
+		if b.allPosted() && b.cloud.MNS.Stats(localcloud.PendingQueue) == mnsEmpty {
+			break
+		}
+	}
+	b.assertOnce()
 }
