@@ -215,21 +215,14 @@ func (r *run) seal(ctx context.Context, taskID string, o precheck.Outcome) (prec
 // fails, and the messages an earlier attempt already requeued must not be
 // requeued again. A message it may not handle becomes a skipJob.
 func (r *run) claimHandOns(ctx context.Context, page []*job) {
+	// DecodeEvent keeps one of a message delivered twice in an event, so
+	// the page's ids are distinct.
 	var ids []string
 	var claimed []*job
-	seen := map[string]bool{}
 	for _, j := range page {
-		if !j.fromEvent || j.msg.ID == "" {
-			continue
+		if j.fromEvent && j.msg.ID != "" {
+			ids, claimed = append(ids, j.msg.ID), append(claimed, j)
 		}
-		if seen[j.msg.ID] {
-			// The same message twice in one event is handled once.
-			j.kind = skipJob
-			r.tally.add(func(rep *Report) { rep.Skipped++ })
-			continue
-		}
-		seen[j.msg.ID] = true
-		ids, claimed = append(ids, j.msg.ID), append(claimed, j)
 	}
 	if len(ids) == 0 {
 		return
