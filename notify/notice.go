@@ -64,8 +64,10 @@ func (a Alert) CauseLine(lang Lang) string {
 	return lang.words().alertNoCause
 }
 
-// Fix is the detail, trimmed and bounded, in catalogue prose.
-func (a Alert) Fix() string { return ClipRunes(strings.TrimSpace(a.Detail), 2000) }
+// Fix is the detail, trimmed, bounded and valid UTF-8, in catalogue prose.
+func (a Alert) Fix() string {
+	return ClipRunes(strings.TrimSpace(strings.ToValidUTF8(a.Detail, "\uFFFD")), 2000)
+}
 
 // Waiting says in lang that the tasks wait and none is lost.
 func (a Alert) Waiting(lang Lang) string { return lang.words().alertWaiting(a.Affected) }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
 )
 
@@ -142,4 +143,16 @@ func PostJSON(ctx context.Context, client *http.Client, url, op string, body []b
 		out.Status = Retry
 	}
 	return nil, out, false
+}
+
+// Depart waits until p lets a send go, then returns ctx bounded by timeout
+// from that moment: a send's own timeout starts when it leaves, not while
+// it waits for the channel's window. When the pace lets nothing go within
+// ctx, ok is false and out says so; nothing was sent.
+func Depart(ctx context.Context, channel string, p pace.Pacer, timeout time.Duration) (sendCtx context.Context, cancel context.CancelFunc, out Outcome, ok bool) {
+	if err := p.Wait(ctx); err != nil {
+		return nil, nil, PaceOutcome(channel, err), false
+	}
+	sendCtx, cancel = context.WithTimeout(ctx, timeout)
+	return sendCtx, cancel, Outcome{}, true
 }

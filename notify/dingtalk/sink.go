@@ -138,10 +138,10 @@ func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := d.pacer.Wait(ctx); err != nil {
-		return notify.PaceOutcome(Name, err)
+	ctx, cancel, out, ok := notify.Depart(ctx, Name, d.pacer, d.timeout)
+	if !ok {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var body markdownBody
 	body.MsgType, body.MsgUUID = "markdown", m.Key

@@ -124,10 +124,10 @@ func (b *Bot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := b.pacer.Wait(ctx); err != nil {
-		return notify.PaceOutcome(Name, err)
+	ctx, cancel, out, ok := notify.Depart(ctx, Name, b.pacer, b.timeout)
+	if !ok {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	timestamp, sign := b.signature()
 	raw, err := c.wire(timestamp, sign)

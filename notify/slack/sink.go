@@ -112,10 +112,10 @@ func (b *Bot) SendCarrying(ctx context.Context, m notify.Message, keys []string)
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := b.pacer.Wait(ctx); err != nil {
-		return notify.PaceOutcome(Name, err)
+	ctx, cancel, out, ok := notify.Depart(ctx, Name, b.pacer, notify.SendTimeout)
+	if !ok {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
 	defer cancel()
 	opts := messageOptions(c, false)
 	if m.ThreadOf != "" {
@@ -227,10 +227,10 @@ func (b *Bot) Update(ctx context.Context, channel, ts string, m notify.Message) 
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := b.pacer.Wait(ctx); err != nil {
-		return notify.PaceOutcome(Name, err)
+	ctx, cancel, out, ok := notify.Depart(ctx, Name, b.pacer, notify.SendTimeout)
+	if !ok {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
 	defer cancel()
 	ch, newTS, _, err := b.api.UpdateMessageContext(ctx, channel, ts, messageOptions(c, true)...)
 	if err != nil {
@@ -315,10 +315,10 @@ func (w *Webhook) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	if !ok {
 		return notify.ForeignOutcome(Name, m.Content)
 	}
-	if err := w.pacer.Wait(ctx); err != nil {
-		return notify.PaceOutcome(Name, err)
+	ctx, cancel, out, ok := notify.Depart(ctx, Name, w.pacer, notify.SendTimeout)
+	if !ok {
+		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, notify.SendTimeout)
 	defer cancel()
 	msg := &slackapi.WebhookMessage{Text: c.Text, Attachments: attachments(c)}
 	if len(c.Blocks) > 0 {
