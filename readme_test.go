@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,10 +115,20 @@ func TestREADMECommands(t *testing.T) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat("precheckwatch"); err == nil {
-		t.Fatal("./precheckwatch exists; the README's go build would overwrite it")
+	// The README's localcloud listens where it says; one already running
+	// there (its env file then in this directory too) would stop the walk.
+	for _, port := range []string{"9100", "9200", "9300", "9400", "9500"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatalf("127.0.0.1:%s, where the README's localcloud listens, is taken (%v): is a localcloud running? Stop it and test again", port, err)
+		}
+		ln.Close()
 	}
-	t.Cleanup(func() { os.Remove("precheckwatch") })
+	// The README's go build writes ./precheckwatch (ignored by git); one
+	// a reader built before is rebuilt, as the README's command would.
+	if _, err := os.Stat("precheckwatch"); os.IsNotExist(err) {
+		t.Cleanup(func() { os.Remove("precheckwatch") })
+	}
 
 	w := &readmeWalk{env: cleanEnviron()}
 	for _, c := range readmeCommands {
