@@ -111,18 +111,16 @@ func TestREADMECommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
+	// Held until the last cleanup has stopped the walk's localcloud:
+	// cleanups run last-registered first.
+	t.Cleanup(func() { lock.Close() })
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
 	// The README's localcloud listens where it says; one already running
 	// there (its env file then in this directory too) would stop the walk.
 	for _, port := range []string{"9100", "9200", "9300", "9400", "9500"} {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-		if err != nil {
-			t.Fatalf("127.0.0.1:%s, where the README's localcloud listens, is taken (%v): is a localcloud running? Stop it and test again", port, err)
-		}
-		ln.Close()
+		waitForFreePort(t, "127.0.0.1:"+port)
 	}
 	// The README's go build writes ./precheckwatch (ignored by git); one
 	// a reader built before is rebuilt, as the README's command would.
@@ -148,6 +146,23 @@ func TestREADMECommands(t *testing.T) {
 		if c.check != nil {
 			c.check(t, w, out)
 		}
+	}
+}
+
+// waitForFreePort waits up to a minute for addr to be free to listen on.
+func waitForFreePort(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s, where the README's localcloud listens, is taken (%v): is a localcloud running? Stop it and test again", addr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
