@@ -336,7 +336,11 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	}
 	defer fn.Close()
 	pid := findInstance(fn.RuntimeAPI())
-	for _, inj := range []*fault.Injector{cloud.SASFaults, cloud.MNSFaults, cloud.SlackFaults, cloud.DingTalkFaults, cloud.FeishuFaults} {
+	injectors := []*fault.Injector{cloud.SASFaults, cloud.MNSFaults}
+	for _, chat := range cloud.Chats() {
+		injectors = append(injectors, chat.Faults)
+	}
+	for _, inj := range injectors {
 		inj.SetLatency(cfg.Latency)
 	}
 
@@ -393,11 +397,11 @@ func roundTrips(p *redistest.Proxy) int {
 // chatMessages counts the messages each chat emulator accepted, as its own
 // record of the channel holds them.
 func chatMessages(cloud *localcloud.Cloud) map[string]int {
-	return map[string]int{
-		"slack":    len(cloud.Slack.Messages()),
-		"dingtalk": len(cloud.DingTalk.Messages()),
-		"feishu":   len(cloud.Feishu.Messages()),
+	out := map[string]int{}
+	for _, chat := range cloud.Chats() {
+		out[chat.Name] = len(chat.Letters())
 	}
+	return out
 }
 
 // finishedOnQueue counts the messages on the pending queue, in any state,
@@ -651,9 +655,9 @@ func requestCounts(cloud *localcloud.Cloud) requestTally {
 	for op, n := range cloud.MNS.Requests() {
 		t["mns "+op] += n
 	}
-	t["slack"] = cloud.Slack.Requests()
-	t["dingtalk"] = cloud.DingTalk.Requests()
-	t["feishu"] = cloud.Feishu.Requests()
+	for _, chat := range cloud.Chats() {
+		t[chat.Name] = chat.Requests()
+	}
 	return t
 }
 

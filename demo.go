@@ -179,13 +179,9 @@ func (d *demo) run(ctx context.Context) error {
 	d.printMessages(cloud, tasks)
 	st := fn.Stats()
 	dl := cloud.MNS.Stats(localcloud.DeadLetterQueue)
-	counts := map[string]int{}
-	for _, l := range cloud.Inbox() {
-		counts[strings.Fields(l.Where)[0]]++
-	}
 	var tally []string
-	for _, service := range chats {
-		tally = append(tally, fmt.Sprintf("%s %d message(s)", service, counts[service]))
+	for _, chat := range cloud.Chats() {
+		tally = append(tally, fmt.Sprintf("%s %d message(s)", chat.Service, len(chat.Letters())))
 	}
 	fmt.Fprintf(d.out, "\nall %d tasks reached their verdict in %.1fs: %d invocations, %d cold start(s), %d message(s) dead-lettered, %s\n",
 		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive, strings.Join(tally, ", "))
@@ -210,13 +206,10 @@ func deployedStream(cloud *localcloud.Cloud) eventbridge.StreamConfig {
 	}
 }
 
-// chats are the chat services of the local cloud, as its inbox names them.
-var chats = []string{"Slack", "DingTalk", "Feishu"}
-
-// letterAbout is the message on the chat service that names taskID.
-func letterAbout(cloud *localcloud.Cloud, service, taskID string) (localcloud.Letter, bool) {
-	for _, l := range cloud.Inbox() {
-		if strings.HasPrefix(l.Where, service+" ") && strings.Contains(l.Text, taskID) {
+// letterAbout is the message on chat that names taskID.
+func letterAbout(chat localcloud.Chat, taskID string) (localcloud.Letter, bool) {
+	for _, l := range chat.Letters() {
+		if strings.Contains(l.Text, taskID) {
 			return l, true
 		}
 	}
@@ -231,8 +224,8 @@ func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tas
 	for {
 		missing := 0
 		for _, t := range tasks {
-			for _, service := range chats {
-				if _, ok := letterAbout(cloud, service, t.task.TaskID); !ok {
+			for _, chat := range cloud.Chats() {
+				if _, ok := letterAbout(chat, t.task.TaskID); !ok {
 					missing++
 					break
 				}
@@ -251,8 +244,8 @@ func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tas
 
 func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
 	for _, t := range tasks {
-		for _, service := range chats {
-			l, _ := letterAbout(cloud, service, t.task.TaskID)
+		for _, chat := range cloud.Chats() {
+			l, _ := letterAbout(chat, t.task.TaskID)
 			printLetter(d.out, l.Where+" — "+t.task.Label, l.Text)
 		}
 	}
