@@ -66,8 +66,6 @@ type job struct {
 	missing  []string
 }
 
-// check parses a job's task, asks Security Center about it unless its
-// verdict is sealed, and carries out the fate precheck.Decide gives it.
 // A page of messages (a receive's batch, or a share of an event's) is
 // prepared before its messages are checked: each body is parsed and, in one
 // call each, the hand-on of an event's messages is claimed and the tasks'
@@ -144,6 +142,7 @@ func (r *run) check(ctx context.Context, j *job) {
 		if err != nil {
 			r.ledgerError("seal", err)
 			r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.policy))
+			log.Warn("task held", "reason", j.why)
 			return
 		}
 		fate.Outcome = &sealed
