@@ -30,9 +30,7 @@
 //
 // Redis (redis:// or rediss://) is the ledger shared by every instance; the
 // memory ledger covers one process. Every record lives for Retention, leases
-// for their TTL. Epoch says since when the ledger remembers: a record store
-// that lost its data (a Redis restarted empty) starts a new epoch, and what
-// happened before it must be settled through the channels.
+// for their TTL.
 package ledger
 
 import (
@@ -164,9 +162,6 @@ type Ledger interface {
 	// whether there was one.
 	Body(ctx context.Context, channel, message string) ([]byte, bool, error)
 
-	// Epoch is since when the ledger remembers: its first use, or the
-	// moment it found its records gone.
-	Epoch(ctx context.Context) (time.Time, error)
 	// Close releases the ledger's connections.
 	Close() error
 }

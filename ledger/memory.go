@@ -18,7 +18,6 @@ type Memory struct {
 	bodies map[string]*body // by channel and message
 	tasks  map[string]*task // by task id
 	swept  int              // record count after the last sweep
-	epoch  time.Time        // set on first use
 	closed bool
 	now    func() time.Time // a test's clock can stand in
 }
@@ -61,9 +60,6 @@ func (m *Memory) lock(ctx context.Context) (time.Time, error) {
 		return time.Time{}, ErrClosed
 	}
 	now := m.now()
-	if m.epoch.IsZero() {
-		m.epoch = now
-	}
 	m.sweep(now)
 	return now, nil
 }
@@ -268,15 +264,6 @@ func (m *Memory) Body(ctx context.Context, channel, message string) ([]byte, boo
 		return nil, false, nil
 	}
 	return bytes.Clone(b.data), true, nil
-}
-
-// Epoch implements Ledger: the memory ledger remembers since its first use.
-func (m *Memory) Epoch(ctx context.Context) (time.Time, error) {
-	if _, err := m.lock(ctx); err != nil {
-		return time.Time{}, err
-	}
-	defer m.mu.Unlock()
-	return m.epoch, nil
 }
 
 // Close implements Ledger; later calls fail with ErrClosed.

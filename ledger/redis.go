@@ -25,15 +25,12 @@ const keyPrefix = "precheckwatch:"
 //	precheckwatch:{slack}:lease:ID  the holder's token, for the lease TTL
 //	precheckwatch:{slack}:body:MSG  a message's body, for an exact repeat
 //	precheckwatch:task:{TASK}       hash: firstSeen (Unix ms), outcome (JSON)
-//	precheckwatch:epoch             since when the ledger remembers (Unix ms)
 func noteKey(k Key) string  { return keyPrefix + "{" + k.Channel + "}:note:" + k.ID() }
 func leaseKey(k Key) string { return keyPrefix + "{" + k.Channel + "}:lease:" + k.ID() }
 func bodyKey(channel, message string) string {
 	return keyPrefix + "{" + channel + "}:body:" + message
 }
 func taskKey(id string) string { return keyPrefix + "task:{" + id + "}" }
-
-const epochKey = keyPrefix + "epoch"
 
 // pairs lists each key's note and lease, the KEYS of the page scripts.
 func pairs(keys []Key) []string {
@@ -386,24 +383,6 @@ func (r *Redis) Body(ctx context.Context, channel, message string) ([]byte, bool
 		return nil, false, redisError("read body of", message, err)
 	}
 	return b, true, nil
-}
-
-// Epoch implements Ledger: the first call on an empty Redis starts one.
-func (r *Redis) Epoch(ctx context.Context) (time.Time, error) {
-	var get *redis.StringCmd
-	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, epochKey, time.Now().UnixMilli(), 0)
-		get = p.Get(ctx, epochKey)
-		return nil
-	})
-	if err != nil {
-		return time.Time{}, redisError("read", "epoch", err)
-	}
-	ms, err := get.Int64()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("ledger: unreadable epoch: %w", err)
-	}
-	return time.UnixMilli(ms), nil
 }
 
 // Close implements Ledger; later calls fail with ErrClosed.
