@@ -18,12 +18,15 @@ type handOn struct {
 	deletes []string
 	// since is when the oldest of deletes was queued.
 	since time.Time
+	// inflight tracks the full batches being sent or deleted.
+	inflight sync.WaitGroup
 }
 
 func newHandOn(r *run) *handOn { return &handOn{r: r} }
 
-// add routes j, flushing a full batch on the caller's goroutine so that
-// workers overlap their hand-on I/O with other workers' checks.
+// add routes j. A full batch goes out on a goroutine of its own, so that
+// the worker that filled it goes back to checking rather than waiting for
+// the call.
 func (h *handOn) add(ctx context.Context, j *job) {
 	var sends []*job
 	var deletes []string
@@ -59,8 +62,12 @@ func (h *handOn) add(ctx context.Context, j *job) {
 		deletes, h.deletes = h.deletes, nil
 	}
 	h.mu.Unlock()
-	h.send(ctx, sends)
-	h.remove(ctx, deletes)
+	if len(sends) > 0 || len(deletes) > 0 {
+		h.inflight.Go(func() {
+			h.send(ctx, sends)
+			h.remove(ctx, deletes)
+		})
+	}
 }
 
 // deleteWait is the longest a finished message waits for its delete batch
@@ -79,8 +86,9 @@ func (h *handOn) flushDeletes(ctx context.Context) {
 	h.remove(ctx, deletes)
 }
 
-// flush hands on whatever is left.
+// flush waits for the batches in flight and hands on whatever is left.
 func (h *handOn) flush(ctx context.Context) {
+	h.inflight.Wait()
 	h.mu.Lock()
 	sends, deletes := h.sends, h.deletes
 	h.sends, h.deletes = nil, nil
