@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"precheckwatch/handler"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
@@ -185,7 +187,8 @@ func TestSlowRedisKeepsEveryDeadline(t *testing.T) {
 
 // Redis lost at any point of a digest's delivery (after n round trips,
 // for several n): a digest is bound whole or not at all, so nothing that
-// went out is sent again in another message.
+// went out is sent again in another message. Leases the cut sweep could
+// not release keep the later sweeps off their verdicts until they lapse.
 func TestRedisLostMidDigestPostsNothingTwice(t *testing.T) {
 	for _, n := range []int{4, 9, 10, 11, 12, 14, 16, 20} {
 		t.Run(fmt.Sprintf("after %d round trips", n), func(t *testing.T) {
@@ -195,6 +198,7 @@ func TestRedisLostMidDigestPostsNothingTwice(t *testing.T) {
 			b.proxy.CutAfter(n)
 			b.sweep()
 			b.proxy.Heal()
+			b.awaitLeasesLapsed()
 			b.assertOnce()
 		})
 	}
@@ -266,4 +270,32 @@ func TestTwoInstancesOnOneQueuePostOnce(t *testing.T) {
 		}
 	}
 	b.assertOnce()
+}
+
+// awaitLeasesLapsed waits until the record holds no lease: those of a sweep
+// cut off from Redis before it could release them lapse by themselves, at
+// its deadline plus the lease margin.
+func (b *faultBench) awaitLeasesLapsed() {
+	b.t.Helper()
+	opts, err := redis.ParseURL(b.redis.URL)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), b.invocation+10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		keys, err := client.Keys(ctx, "precheckwatch:*:lease:*").Result()
+		if err == nil && len(keys) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			b.t.Fatalf("leases still held after the sweep's deadline: %v (%v)", keys, err)
+		case <-tick.C:
+		}
+	}
 }

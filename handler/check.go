@@ -40,6 +40,12 @@ type job struct {
 	handOn *ledger.Lease
 
 	task precheck.Task
+	// parsed is the task as the message carried it, before its fate.
+	parsed precheck.Task
+	// group is the page the job was prepared in, if any.
+	group *group
+	// unsealed marks a finished job whose verdict waits to be sealed.
+	unsealed bool
 	// unreadable says why the body is not a task, once prepared.
 	unreadable error
 	// record is what the ledger knows of the task, and recallErr why it
@@ -72,6 +78,7 @@ type job struct {
 // records are recalled, so a page costs two round trips to the record, not
 // two a message.
 func (r *run) prepare(ctx context.Context, page []*job) {
+	newGroup(page)
 	r.claimHandOns(ctx, page)
 	var ids []string
 	var tasks []*job
@@ -118,6 +125,7 @@ func (r *run) check(ctx context.Context, j *job) {
 		return
 	}
 	task := j.task
+	j.parsed = task
 	r.see(task.TaskID)
 	log = log.With("taskId", task.TaskID)
 	if j.recallErr != nil {
@@ -137,18 +145,9 @@ func (r *run) check(ctx context.Context, j *job) {
 		facts.Reply = r.ask(ctx, task)
 	}
 	fate := precheck.Decide(facts, r.h.policy)
-	if fate.Action == precheck.Deliver && facts.Sealed == nil {
-		sealed, err := r.seal(ctx, task.TaskID, *fate.Outcome)
-		if err != nil {
-			r.ledgerError("seal", err)
-			r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.policy))
-			log.Warn("task held", "reason", j.why)
-			return
-		}
-		fate.Outcome = &sealed
-		r.tally.add(func(rep *Report) { rep.Finished++; rep.Verdicts[sealed.Verdict]++ })
-	}
 	r.apply(j, fate)
+	// A new verdict is sealed with its page's (decided).
+	j.unsealed = fate.Action == precheck.Deliver && facts.Sealed == nil
 	switch j.kind {
 	case finishedJob:
 		log.Info("task decided", "attempt", fate.Task.Attempt, "decision", "finish", "verdict", j.outcome.Verdict,
@@ -199,14 +198,6 @@ func (r *run) ask(ctx context.Context, t precheck.Task) precheck.Reply {
 	default:
 		return precheck.Reply{Kind: precheck.Unanswered, Reason: "Security Center did not answer: " + orWord(code, class.String())}
 	}
-}
-
-// seal records o as the task's verdict and returns the verdict sealed,
-// which is another instance's when it decided first.
-func (r *run) seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
-	sctx, cancel := r.recordCtx(ctx)
-	defer cancel()
-	return r.h.d.Ledger.Seal(sctx, taskID, o)
 }
 
 // claimHandOns makes sure a message delivered in an event is handed on by

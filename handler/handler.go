@@ -202,17 +202,18 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 		wg.Go(func() {
 			for j := range jobs {
 				r.check(ctx, j)
-				if j.kind != finishedJob {
-					hand.add(ctx, j)
-					continue
-				}
-				if len(couriers) == 0 {
-					r.delivered(ctx, j, nil, hand)
-					continue
-				}
-				j.await(len(couriers))
-				for _, c := range couriers {
-					c.offer(ctx, j)
+				for _, d := range r.decided(ctx, j) {
+					switch {
+					case d.kind != finishedJob:
+						hand.add(ctx, d)
+					case len(couriers) == 0:
+						r.delivered(ctx, d, nil, hand)
+					default:
+						d.await(len(couriers))
+						for _, c := range couriers {
+							c.offer(ctx, d)
+						}
+					}
 				}
 			}
 		})

@@ -129,9 +129,9 @@ type Ledger interface {
 	// Recall returns each task's record, first recording now as the first
 	// sight of a task never seen before.
 	Recall(ctx context.Context, taskIDs []string, now time.Time) ([]TaskRecord, error)
-	// Seal records o as the task's outcome unless one is sealed already,
-	// and returns the sealed one: the first decision wins.
-	Seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error)
+	// Seal records each task's outcome (by task id) unless one is sealed
+	// already, and returns the sealed ones: the first decision wins.
+	Seal(ctx context.Context, outcomes map[string]precheck.Outcome) (map[string]precheck.Outcome, error)
 
 	// Claim reports, per key, Sent if the notification went out, Busy if
 	// another holder's lease is live, or else takes a lease for ttl and

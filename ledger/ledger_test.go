@@ -281,17 +281,28 @@ func TestTaskRecords(t *testing.T) {
 		}},
 		{"the first seal wins", func(t *testing.T, l Ledger, id string) {
 			first := precheck.Outcome{Verdict: precheck.TimedOut, Reason: "no verdict", FirstSeen: at.UnixMilli(), DecidedAt: at.UnixMilli()}
-			got, err := l.Seal(testContext(t), id, first)
+			got, err := l.Seal(testContext(t), map[string]precheck.Outcome{id: first})
 			must(t, err)
-			got2, err := l.Seal(testContext(t), id, precheck.Outcome{Verdict: precheck.Passed})
+			got2, err := l.Seal(testContext(t), map[string]precheck.Outcome{id: {Verdict: precheck.Passed}})
 			must(t, err)
-			if got.Verdict != precheck.TimedOut || got2.Verdict != precheck.TimedOut || got2.Reason != "no verdict" {
+			if got[id].Verdict != precheck.TimedOut || got2[id].Verdict != precheck.TimedOut || got2[id].Reason != "no verdict" {
 				t.Fatalf("Seal = %+v then %+v, want the first both times", got, got2)
 			}
 			recs, err := l.Recall(testContext(t), []string{id}, at.Add(time.Hour))
 			must(t, err)
 			if recs[0].Outcome == nil || recs[0].Outcome.Verdict != precheck.TimedOut || !recs[0].FirstSeen.Equal(at) {
 				t.Fatalf("Recall after Seal = %+v", recs[0])
+			}
+		}},
+		{"a page of verdicts is sealed at once, each first decision kept", func(t *testing.T, l Ledger, id string) {
+			early := precheck.Outcome{Verdict: precheck.TimedOut, Reason: "no verdict", FirstSeen: at.UnixMilli()}
+			_, err := l.Seal(testContext(t), map[string]precheck.Outcome{id + "-b": early})
+			must(t, err)
+			passed := precheck.Outcome{Verdict: precheck.Passed, FirstSeen: at.UnixMilli()}
+			got, err := l.Seal(testContext(t), map[string]precheck.Outcome{id + "-a": passed, id + "-b": passed, id + "-c": passed})
+			must(t, err)
+			if len(got) != 3 || got[id+"-a"].Verdict != precheck.Passed || got[id+"-b"].Verdict != precheck.TimedOut || got[id+"-c"].Verdict != precheck.Passed {
+				t.Fatalf("Seal of a page = %+v, want b's first verdict and the others' own", got)
 			}
 		}},
 		{"a page of tasks is recalled in order", func(t *testing.T, l Ledger, id string) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,25 +93,29 @@ func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) (
 }
 
 // Seal implements Ledger.
-func (m *Memory) Seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
-	if err := checkTasks([]string{taskID}); err != nil {
-		return precheck.Outcome{}, err
+func (m *Memory) Seal(ctx context.Context, outcomes map[string]precheck.Outcome) (map[string]precheck.Outcome, error) {
+	if err := checkTasks(slices.Collect(maps.Keys(outcomes))); err != nil {
+		return nil, err
 	}
 	now, err := m.lock(ctx)
 	if err != nil {
-		return precheck.Outcome{}, err
+		return nil, err
 	}
 	defer m.mu.Unlock()
-	t := m.tasks[taskID]
-	if t == nil || !now.Before(t.until) {
-		t = &task{firstSeen: time.UnixMilli(o.FirstSeen)}
-		m.tasks[taskID] = t
+	sealed := make(map[string]precheck.Outcome, len(outcomes))
+	for id, o := range outcomes {
+		t := m.tasks[id]
+		if t == nil || !now.Before(t.until) {
+			t = &task{firstSeen: time.UnixMilli(o.FirstSeen)}
+			m.tasks[id] = t
+		}
+		if t.outcome == nil {
+			t.outcome = &o
+		}
+		t.until = now.Add(Retention)
+		sealed[id] = *t.outcome
 	}
-	if t.outcome == nil {
-		t.outcome = &o
-	}
-	t.until = now.Add(Retention)
-	return *t.outcome, nil
+	return sealed, nil
 }
 
 // Claim implements Ledger.

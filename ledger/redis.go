@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -213,21 +215,44 @@ func decodeOutcome(s string) (precheck.Outcome, error) {
 }
 
 // Seal implements Ledger.
-func (r *Redis) Seal(ctx context.Context, taskID string, o precheck.Outcome) (precheck.Outcome, error) {
-	if err := checkTasks([]string{taskID}); err != nil {
-		return precheck.Outcome{}, err
+func (r *Redis) Seal(ctx context.Context, outcomes map[string]precheck.Outcome) (map[string]precheck.Outcome, error) {
+	ids := slices.Sorted(maps.Keys(outcomes))
+	if err := checkTasks(ids); err != nil {
+		return nil, err
 	}
-	b, err := json.Marshal(o)
-	if err != nil {
-		return precheck.Outcome{}, fmt.Errorf("ledger: seal %s: %w", taskID, err)
+	if len(ids) == 0 {
+		return map[string]precheck.Outcome{}, nil
 	}
-	s, err := sealScript.Run(ctx, r.client, []string{taskKey(taskID)}, b, o.FirstSeen, retention).Text()
-	if err != nil {
-		return precheck.Outcome{}, redisError("seal", taskID, err)
+	bodies := make([][]byte, len(ids))
+	for i, id := range ids {
+		b, err := json.Marshal(outcomes[id])
+		if err != nil {
+			return nil, fmt.Errorf("ledger: seal %s: %w", id, err)
+		}
+		bodies[i] = b
 	}
-	sealed, err := decodeOutcome(s)
+	cmds := make([]*redis.Cmd, len(ids))
+	// Eval, not EvalSha, as in Recall.
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = sealScript.Eval(ctx, p, []string{taskKey(id)}, bodies[i], outcomes[id].FirstSeen, retention)
+		}
+		return nil
+	})
 	if err != nil {
-		return precheck.Outcome{}, fmt.Errorf("ledger: seal %s: %w", taskID, err)
+		return nil, redisError("seal", fmt.Sprintf("%d tasks", len(ids)), err)
+	}
+	sealed := make(map[string]precheck.Outcome, len(ids))
+	for i, c := range cmds {
+		s, err := c.Text()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: seal %s: unexpected reply (%v)", ids[i], err)
+		}
+		o, err := decodeOutcome(s)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: seal %s: %w", ids[i], err)
+		}
+		sealed[ids[i]] = o
 	}
 	return sealed, nil
 }

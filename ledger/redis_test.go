@@ -104,7 +104,7 @@ func TestRedisKeys(t *testing.T) {
 	must(t, l.NoteAttempt(ctx, leasesOf(c), Attempt{Message: "m-1", At: at}, []byte("body")))
 	_, err := l.Recall(ctx, []string{"t-keys"}, at)
 	must(t, err)
-	_, err = l.Seal(ctx, "t-keys", precheck.Outcome{Verdict: precheck.Passed})
+	_, err = l.Seal(ctx, map[string]precheck.Outcome{"t-keys": {Verdict: precheck.Passed}})
 	must(t, err)
 
 	opts, err := redis.ParseURL(server.URL)
