@@ -190,7 +190,11 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	go func() { r.keep.run(kctx); close(kept) }()
 	defer func() { stopKeeping(); <-kept }()
 
-	jobs := make(chan *job)
+	// A page's worth of room lets a receiver go back to the queue while the
+	// workers are still taking its page: otherwise each receive waits for
+	// the last of its page to be taken, and two receivers only just keep
+	// the workers fed.
+	jobs := make(chan *job, batchSize)
 	go r.produce(ctx, ev, jobs)
 
 	var wg sync.WaitGroup
