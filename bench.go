@@ -372,7 +372,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 		}
 	}
 	res.Ideal = cfg.idealBound(cfg.Tasks, res.Messages)
-	res.LeftOnQueue = finishedOnQueue(cloud, running)
+	res.LeftOnQueue = finishedOnQueue(cloud, cfg.Tasks, running)
 	say("requests: %s", after.minus(before))
 	if record != nil {
 		say("delivery record: %d round trips", res.RedisRoundTrips)
@@ -405,9 +405,8 @@ func chatMessages(cloud *localcloud.Cloud) map[string]int {
 }
 
 // finishedOnQueue counts the messages on the pending queue, in any state,
-// but those of the tasks the seeding left running (the first running ones),
-// which belong there.
-func finishedOnQueue(cloud *localcloud.Cloud, running int) int {
+// but those of the tasks the seeding left running, which belong there.
+func finishedOnQueue(cloud *localcloud.Cloud, tasks, running int) int {
 	n := 0
 	for _, m := range cloud.MNS.Messages(localcloud.PendingQueue) {
 		var i int
@@ -415,12 +414,19 @@ func finishedOnQueue(cloud *localcloud.Cloud, running int) int {
 		if err == nil {
 			_, err = fmt.Sscanf(task.TaskID, benchTaskID, &i)
 		}
-		if err == nil && i < running {
+		if err == nil && stillRunning(i, tasks, running) {
 			continue
 		}
 		n++
 	}
 	return n
+}
+
+// stillRunning reports whether the i-th of n seeded tasks is one of the
+// running ones, spread evenly through the wave as a real mix would be,
+// rather than all at its head.
+func stillRunning(i, n, running int) bool {
+	return (i+1)*running/n > i*running/n
 }
 
 // benchTaskID is the TaskID of the i-th seeded task.
@@ -451,7 +457,7 @@ func seedBench(cloud *localcloud.Cloud, cfg benchConfig) (int, error) {
 			Label:        fmt.Sprintf("bench-db-%d", i),
 		}
 		polls := []int{100}
-		if i < running {
+		if stillRunning(i, cfg.Tasks, running) {
 			polls = []int{40, 100}
 		}
 		script := securitycenter.Task{ID: task.TaskID, DatabaseType: k.dbType, InstanceUUID: task.InstanceUUID, UniRegionID: task.UniRegionID,
