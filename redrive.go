@@ -135,18 +135,17 @@ func (r *redrive) one(ctx context.Context, m queue.Message) (moved bool, err err
 	bodies, tasks, problem := redriveBodies([]byte(m.Body))
 	if problem != nil {
 		r.left++
-		fmt.Fprintf(r.out, "left  %s: %v\n", m.ID, problem)
+		fmt.Fprintf(r.out, "left %s: %v\n", m.ID, problem)
 		return false, nil
 	}
-	verb := "move"
-	if r.dryRun {
-		verb = "would move"
-	}
-	for _, t := range tasks {
-		fmt.Fprintf(r.out, "%s %s: task %s in %s\n", verb, m.ID, t.TaskID, t.UniRegionID)
-	}
-	if r.dryRun {
+	say := func(verb string) {
+		for _, t := range tasks {
+			fmt.Fprintf(r.out, "%s %s: task %s in %s\n", verb, m.ID, t.TaskID, t.UniRegionID)
+		}
 		r.moved, r.tasks = r.moved+1, r.tasks+len(tasks)
+	}
+	if r.dryRun {
+		say("would move")
 		return false, nil
 	}
 	out := make([]queue.Outgoing, len(bodies))
@@ -156,13 +155,13 @@ func (r *redrive) one(ctx context.Context, m queue.Message) (moved bool, err err
 	if err := r.to.Send(ctx, out); err != nil {
 		return false, fmt.Errorf("send %s's tasks to %s (it stays on %s): %w", m.ID, r.to.Name(), r.from.Name(), err)
 	}
+	say("moved")
 	if _, err := r.from.Delete(ctx, m.Handle); err != nil {
 		// The tasks are on the pending queue; the dead letter comes back
 		// and a later redrive sends them again, which the delivery record
 		// makes harmless.
 		return true, fmt.Errorf("delete %s from %s after sending its tasks: %w", m.ID, r.from.Name(), err)
 	}
-	r.moved, r.tasks = r.moved+1, r.tasks+len(tasks)
 	return true, nil
 }
 
