@@ -299,3 +299,23 @@ func (b *faultBench) awaitLeasesLapsed() {
 		}
 	}
 }
+
+// Deletes that fail leave each requeued task's original beside its
+// successor; once they succeed again the stale originals go without another
+// check or requeue, so copies do not multiply, and each task posts once.
+func TestStaleCopiesGo(t *testing.T) {
+	b := newFaultBench(t, localcloud.Options{})
+	b.seedTasks()
+	b.mns.aim("delete", fault.Server)
+	b.sweep()
+	b.mns.aim("", "")
+	stale := 0
+	for range 4 {
+		rep, _ := b.sweep()
+		stale += rep.Stale
+	}
+	if stale == 0 {
+		t.Error("no stale copy was dropped after the failed deletes")
+	}
+	b.assertOnce()
+}

@@ -140,8 +140,8 @@ func (r *run) check(ctx context.Context, j *job) {
 	facts := precheck.Facts{Task: task, Now: now, Jitter: r.h.d.Jitter()}
 	recs := j.record
 	j.forgotten = !recs.FirstSeen.Before(r.start.Truncate(time.Millisecond)) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
-	facts.FirstSeen, facts.Sealed = recs.FirstSeen, recs.Outcome
-	if facts.Sealed == nil {
+	facts.FirstSeen, facts.Sealed, facts.Requeued = recs.FirstSeen, recs.Outcome, recs.Requeued
+	if facts.Sealed == nil && task.Attempt >= recs.Requeued {
 		facts.Reply = r.ask(ctx, task)
 	}
 	fate := precheck.Decide(facts, r.h.policy)
@@ -160,6 +160,9 @@ func (r *run) check(ctx context.Context, j *job) {
 		}
 	case holdJob:
 		log.Warn("task held", "reason", j.why, "delay", j.delay.String())
+	case doneJob:
+		r.tally.add(func(rep *Report) { rep.Stale++ })
+		log.Info("stale message dropped", "attempt", task.Attempt, "requeued", recs.Requeued, "reason", j.why)
 	}
 }
 

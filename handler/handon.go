@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"precheckwatch/ledger"
 )
 
 // handOn puts every job where it belongs, in batches: sends first (requeues,
@@ -123,6 +125,7 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 	errs := r.pending.Send(cctx, out)
 	cancel()
 	var deletes []string
+	var requeued []ledger.Requeued
 	for i, j := range jobs {
 		var err error
 		if i < len(errs) {
@@ -147,11 +150,30 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 				rep.Redelivering++
 			}
 		})
+		if j.kind != holdJob {
+			requeued = append(requeued, ledger.Requeued{TaskID: j.task.TaskID, Attempt: j.task.Attempt})
+		}
 		if !j.fromEvent {
 			deletes = append(deletes, r.keep.release(j))
 		}
 	}
+	r.noteRequeued(ctx, requeued)
 	h.remove(ctx, deletes)
+}
+
+// noteRequeued records the check counts of the messages just sent, before
+// their originals are deleted: an original whose delete fails then comes
+// back as a stale copy, and goes without another check or requeue. Failing
+// to record them costs only that.
+func (r *run) noteRequeued(ctx context.Context, requeued []ledger.Requeued) {
+	if len(requeued) == 0 {
+		return
+	}
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	if err := r.h.d.Ledger.NoteRequeued(sctx, requeued); err != nil {
+		r.ledgerError("note requeues", err)
+	}
 }
 
 // remove deletes handed-on originals. A handle that lost its message is not

@@ -30,6 +30,9 @@ type Report struct {
 	// permanent failures, which the logs explain).
 	Notified     map[string]int `json:"notified"`
 	NotifyFailed map[string]int `json:"notifyFailed,omitempty"`
+	// Stale counts messages dropped as stale copies: their task was put
+	// back on the queue since, and their own delete had failed.
+	Stale int `json:"stale,omitempty"`
 	// Kept counts visibility changes that kept a received message hidden
 	// while the invocation still worked on it.
 	Kept int `json:"kept,omitempty"`

@@ -112,12 +112,22 @@ type Claim struct {
 	Prior *Attempt
 }
 
+// Requeued is a task's message put back on the queue with its check count.
+type Requeued struct {
+	TaskID  string
+	Attempt int
+}
+
 // TaskRecord is what the ledger knows of one task.
 type TaskRecord struct {
 	// FirstSeen is when the function first saw the task.
 	FirstSeen time.Time
 	// New reports that this Recall recorded the first sight.
 	New bool
+	// Requeued is the check count of the task's newest message put back on
+	// the queue (see NoteRequeued): a message with a lower one is a stale
+	// copy, left by a delete that failed.
+	Requeued int
 	// Outcome is the task's sealed verdict, nil until one is decided.
 	Outcome *precheck.Outcome
 }
@@ -129,6 +139,10 @@ type Ledger interface {
 	// Recall returns each task's record, first recording now as the first
 	// sight of a task never seen before.
 	Recall(ctx context.Context, taskIDs []string, now time.Time) ([]TaskRecord, error)
+	// NoteRequeued records, after they were sent, the check counts of the
+	// tasks' messages put back on the queue; a lower count never replaces
+	// a higher one.
+	NoteRequeued(ctx context.Context, requeued []Requeued) error
 	// Seal records each task's outcome (by task id) unless one is sealed
 	// already, and returns the sealed ones: the first decision wins.
 	Seal(ctx context.Context, outcomes map[string]precheck.Outcome) (map[string]precheck.Outcome, error)

@@ -305,6 +305,15 @@ func TestTaskRecords(t *testing.T) {
 				t.Fatalf("Seal of a page = %+v, want b's first verdict and the others' own", got)
 			}
 		}},
+		{"the newest requeue is kept", func(t *testing.T, l Ledger, id string) {
+			must(t, l.NoteRequeued(testContext(t), []Requeued{{id, 3}, {id + "-other", 1}}))
+			must(t, l.NoteRequeued(testContext(t), []Requeued{{id, 2}}))
+			recs, err := l.Recall(testContext(t), []string{id, id + "-none"}, at)
+			must(t, err)
+			if recs[0].Requeued != 3 || recs[1].Requeued != 0 {
+				t.Fatalf("Requeued = %d and %d, want 3 and 0", recs[0].Requeued, recs[1].Requeued)
+			}
+		}},
 		{"a page of tasks is recalled in order", func(t *testing.T, l Ledger, id string) {
 			ids := []string{id + "-a", id + "-b", id + "-c"}
 			_, err := l.Recall(testContext(t), ids[1:2], at)

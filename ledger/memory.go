@@ -42,6 +42,7 @@ type body struct {
 type task struct {
 	firstSeen time.Time
 	outcome   *precheck.Outcome
+	requeued  int
 	until     time.Time
 }
 
@@ -87,9 +88,33 @@ func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) (
 			out[i].New = true
 		}
 		t.until = now.Add(Retention)
-		out[i].FirstSeen, out[i].Outcome = t.firstSeen, t.outcome
+		out[i].FirstSeen, out[i].Outcome, out[i].Requeued = t.firstSeen, t.outcome, t.requeued
 	}
 	return out, nil
+}
+
+// NoteRequeued implements Ledger.
+func (m *Memory) NoteRequeued(ctx context.Context, requeued []Requeued) error {
+	for _, q := range requeued {
+		if err := checkTasks([]string{q.TaskID}); err != nil {
+			return err
+		}
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	for _, q := range requeued {
+		t := m.tasks[q.TaskID]
+		if t == nil || !now.Before(t.until) {
+			t = &task{firstSeen: now.Truncate(time.Millisecond)}
+			m.tasks[q.TaskID] = t
+		}
+		t.requeued = max(t.requeued, q.Attempt)
+		t.until = now.Add(Retention)
+	}
+	return nil
 }
 
 // Seal implements Ledger.

@@ -120,13 +120,25 @@ return 1
 `)
 
 // recallScript records the first sight unless there is one, and answers
-// {firstSeen, outcome, new}. KEYS: task. ARGV: now (Unix ms), retention in
+// {firstSeen, outcome, new, requeued}. KEYS: task. ARGV: now (Unix ms), retention in
 // seconds.
 var recallScript = redis.NewScript(`
 local new = redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-local r = redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome')
-return {r[1], r[2], new}
+local r = redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome', 'requeued')
+return {r[1], r[2], new, r[3] or '0'}
+`)
+
+// requeuedScript raises the task's requeued check count to ARGV[1], never
+// lowers it. KEYS: task. ARGV: check count, now (Unix ms), retention in
+// seconds.
+var requeuedScript = redis.NewScript(`
+if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'requeued') or '0') then
+  redis.call('HSET', KEYS[1], 'requeued', ARGV[1])
+end
+redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
 `)
 
 // sealScript keeps the first outcome and answers the sealed one.
@@ -186,7 +198,7 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 	out := make([]TaskRecord, len(taskIDs))
 	for i, c := range cmds {
 		reply, err := c.Slice()
-		if err != nil || len(reply) != 3 {
+		if err != nil || len(reply) != 4 {
 			return nil, fmt.Errorf("ledger: recall %s: unexpected reply %v (%v)", taskIDs[i], reply, err)
 		}
 		ms, err := strconv.ParseInt(fmt.Sprint(reply[0]), 10, 64)
@@ -195,6 +207,9 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 		}
 		out[i].FirstSeen = time.UnixMilli(ms)
 		out[i].New = reply[2] == int64(1)
+		if out[i].Requeued, err = strconv.Atoi(fmt.Sprint(reply[3])); err != nil {
+			return nil, fmt.Errorf("ledger: recall %s: unreadable requeued count %v", taskIDs[i], reply[3])
+		}
 		if s, ok := reply[1].(string); ok {
 			o, err := decodeOutcome(s)
 			if err != nil {
@@ -212,6 +227,26 @@ func decodeOutcome(s string) (precheck.Outcome, error) {
 		return o, fmt.Errorf("unreadable sealed outcome: %w", err)
 	}
 	return o, nil
+}
+
+// NoteRequeued implements Ledger, in one pipelined round trip.
+func (r *Redis) NoteRequeued(ctx context.Context, requeued []Requeued) error {
+	for _, q := range requeued {
+		if err := checkTasks([]string{q.TaskID}); err != nil {
+			return err
+		}
+	}
+	if len(requeued) == 0 {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, q := range requeued {
+			requeuedScript.Eval(ctx, p, []string{taskKey(q.TaskID)}, q.Attempt, now, retention)
+		}
+		return nil
+	})
+	return redisError("note requeues of", fmt.Sprintf("%d tasks", len(requeued)), err)
 }
 
 // Seal implements Ledger.

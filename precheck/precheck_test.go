@@ -207,40 +207,44 @@ func TestDecide(t *testing.T) {
 		firstSeen time.Time
 		sealed    *Outcome
 		reply     Reply
+		requeued  int
 		delivery  *Delivery
 		action    Action
 		verdict   Verdict // of the outcome, for Deliver, Redeliver and Done
 		delay     time.Duration
 		reasonHas string
 	}{
-		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), nil, Requeue, "", 15 * time.Second, "no verdict"},
-		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), nil, Requeue, "", 15 * time.Second, ""},
-		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), nil, Requeue, "", 15 * time.Second, ""},
-		{"a description never seen waits", fresh, nil, answer(100, "running", ""), nil, Requeue, "", 15 * time.Second, ""},
-		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), nil, Deliver, Warning, 0, ""},
-		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), nil, Deliver, Failed, 0, "without reporting"},
-		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), nil, Deliver, Error, 0, "unreadable"},
-		{"precheck failed", fresh, nil, answer(40, DescError, ""), nil, Deliver, Error, 0, "Description=error"},
-		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), nil, Deliver, Error, 0, ""},
-		{"past the deadline", old, nil, answer(70, DescCreated, ""), nil, Deliver, TimedOut, 0, "no verdict within 2h0m0s"},
-		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), nil, Deliver, Warning, 0, ""},
-		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), nil, Requeue, "", 10 * time.Second, ""},
-		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, nil, Requeue, "", 15 * time.Second, "Throttling.User"},
-		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, nil, Deliver, TimedOut, 0, "Throttling.User"},
-		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, nil, Deliver, Error, 0, "InvalidRegionId"},
-		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM"},
-		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, nil, Hold, "", 0, "out of time"},
-		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), nil, Requeue, "", 15 * time.Second, "knows no such task"},
-		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), nil, Requeue, "", 3 * time.Second, ""},
-		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), nil, Deliver, Error, 0, "knows no task t-1 in cn-hangzhou"},
-		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), nil, Deliver, Failed, 0, "sealed earlier"},
-		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, nil, Deliver, Failed, 0, ""},
-		{"delivered on every channel", fresh, sealed, Reply{}, &Delivery{}, Done, Failed, 0, ""},
-		{"delivered on some channels only", fresh, sealed, Reply{}, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels"},
+		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), 0, nil, Requeue, "", 15 * time.Second, "no verdict"},
+		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), 0, nil, Requeue, "", 15 * time.Second, ""},
+		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), 0, nil, Requeue, "", 15 * time.Second, ""},
+		{"a description never seen waits", fresh, nil, answer(100, "running", ""), 0, nil, Requeue, "", 15 * time.Second, ""},
+		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, ""},
+		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), 0, nil, Deliver, Failed, 0, "without reporting"},
+		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), 0, nil, Deliver, Error, 0, "unreadable"},
+		{"precheck failed", fresh, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "Description=error"},
+		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, ""},
+		{"past the deadline", old, nil, answer(70, DescCreated, ""), 0, nil, Deliver, TimedOut, 0, "no verdict within 2h0m0s"},
+		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, ""},
+		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), 0, nil, Requeue, "", 10 * time.Second, ""},
+		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Requeue, "", 15 * time.Second, "Throttling.User"},
+		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Deliver, TimedOut, 0, "Throttling.User"},
+		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, 0, nil, Deliver, Error, 0, "InvalidRegionId"},
+		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, 0, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM"},
+		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, 0, nil, Hold, "", 0, "out of time"},
+		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), 0, nil, Requeue, "", 15 * time.Second, "knows no such task"},
+		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), 0, nil, Requeue, "", 3 * time.Second, ""},
+		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), 0, nil, Deliver, Error, 0, "knows no task t-1 in cn-hangzhou"},
+		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), 0, nil, Deliver, Failed, 0, "sealed earlier"},
+		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, 0, nil, Deliver, Failed, 0, ""},
+		{"delivered on every channel", fresh, sealed, Reply{}, 0, &Delivery{}, Done, Failed, 0, ""},
+		{"delivered on some channels only", fresh, sealed, Reply{}, 0, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels"},
+		{"a stale copy of a requeued message goes", fresh, nil, Reply{}, 5, nil, Done, "", 0, "newer message"},
+		{"a stale copy of a finished task goes", fresh, sealed, Reply{}, 5, nil, Done, "", 0, "newer message"},
+		{"the newest message is checked", fresh, nil, answer(0, DescCreated, ""), 4, nil, Requeue, "", 15 * time.Second, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Decide(Facts{Task: task, FirstSeen: tt.firstSeen, Sealed: tt.sealed, Reply: tt.reply, Delivery: tt.delivery, Now: now}, p)
+			f := Decide(Facts{Task: task, FirstSeen: tt.firstSeen, Sealed: tt.sealed, Reply: tt.reply, Requeued: tt.requeued, Delivery: tt.delivery, Now: now}, p)
 			if f.Action != tt.action {
 				t.Fatalf("action = %s, want %s", f.Action, tt.action)
 			}
@@ -255,6 +259,10 @@ func TestDecide(t *testing.T) {
 			case Requeue, Hold:
 				if f.Outcome != nil {
 					t.Fatalf("outcome %+v for %s", f.Outcome, tt.action)
+				}
+			case Done:
+				if (f.Outcome == nil) != (tt.verdict == "") || f.Outcome != nil && f.Outcome.Verdict != tt.verdict {
+					t.Fatalf("outcome = %+v, want verdict %q", f.Outcome, tt.verdict)
 				}
 			default:
 				if f.Outcome == nil || f.Outcome.Verdict != tt.verdict {
