@@ -217,7 +217,7 @@ func TestUnknownTaskEndsAsErrorAfterTheGrace(t *testing.T) {
 		t.Fatalf("decisions %+v, want ERROR at last", ds)
 	}
 	for _, m := range b.cloud.Slack.Messages() {
-		if strings.Contains(m.PlainText(), id) && !strings.Contains(m.PlainText(), "knows no task") {
+		if strings.Contains(m.PlainText(), id) && !strings.Contains(m.PlainText(), "knows no such task") {
 			t.Errorf("the verdict does not say Security Center knows no such task:\n%s", m.PlainText())
 		}
 	}

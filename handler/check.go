@@ -2,7 +2,6 @@ package handler
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -197,9 +196,9 @@ func (r *run) ask(ctx context.Context, t precheck.Task) precheck.Reply {
 	case class == Auth:
 		return precheck.Reply{Kind: precheck.Denied, Reason: "Security Center refused our credentials: " + code}
 	case class == Permanent:
-		return precheck.Reply{Kind: precheck.Refused, Reason: fmt.Sprintf("Security Center refused the query (%s): %v", code, err)}
+		return precheck.Reply{Kind: precheck.Refused, Reason: err.Error()}
 	default:
-		return precheck.Reply{Kind: precheck.Unanswered, Reason: "Security Center did not answer: " + orWord(code, class.String())}
+		return precheck.Reply{Kind: precheck.Unanswered, Reason: orWord(code, class.String())}
 	}
 }
 

@@ -280,12 +280,12 @@ func TestTaskRecords(t *testing.T) {
 			}
 		}},
 		{"the first seal wins", func(t *testing.T, l Ledger, id string) {
-			first := precheck.Outcome{Verdict: precheck.TimedOut, Reason: "no verdict", FirstSeen: at.UnixMilli(), DecidedAt: at.UnixMilli()}
+			first := precheck.Outcome{Verdict: precheck.TimedOut, Cause: precheck.CauseStillRunning, FirstSeen: at.UnixMilli(), DecidedAt: at.UnixMilli()}
 			got, err := l.Seal(testContext(t), map[string]precheck.Outcome{id: first})
 			must(t, err)
 			got2, err := l.Seal(testContext(t), map[string]precheck.Outcome{id: {Verdict: precheck.Passed}})
 			must(t, err)
-			if got[id].Verdict != precheck.TimedOut || got2[id].Verdict != precheck.TimedOut || got2[id].Reason != "no verdict" {
+			if got[id].Verdict != precheck.TimedOut || got2[id].Verdict != precheck.TimedOut || got2[id].Cause != precheck.CauseStillRunning {
 				t.Fatalf("Seal = %+v then %+v, want the first both times", got, got2)
 			}
 			recs, err := l.Recall(testContext(t), []string{id}, at.Add(time.Hour))
@@ -295,7 +295,7 @@ func TestTaskRecords(t *testing.T) {
 			}
 		}},
 		{"a page of verdicts is sealed at once, each first decision kept", func(t *testing.T, l Ledger, id string) {
-			early := precheck.Outcome{Verdict: precheck.TimedOut, Reason: "no verdict", FirstSeen: at.UnixMilli()}
+			early := precheck.Outcome{Verdict: precheck.TimedOut, Cause: precheck.CauseStillRunning, FirstSeen: at.UnixMilli()}
 			_, err := l.Seal(testContext(t), map[string]precheck.Outcome{id + "-b": early})
 			must(t, err)
 			passed := precheck.Outcome{Verdict: precheck.Passed, FirstSeen: at.UnixMilli()}

@@ -51,7 +51,8 @@ type phrases struct {
 	warningsN       func(n int) string
 	passedN         func(n int) string
 	onInstances     func(n int) string
-	reason          string
+	reason, detail  string // before a cause, and before its own data
+	causes          map[precheck.Cause]func(o precheck.Outcome) string
 	listSep         string // between the parts of a summary
 	sentenceEnd     string
 	// open, close and closeParen bracket an aside: open and closeParen
@@ -116,6 +117,23 @@ func (w *phrases) badge(v precheck.Verdict) string {
 	}
 }
 
+// cause words why o came to no verdict of its own; "" when it has no
+// cause this version knows.
+func (w *phrases) cause(o precheck.Outcome) string {
+	if say, ok := w.causes[o.Cause]; ok {
+		return say(o)
+	}
+	return ""
+}
+
+// asked is how long a task was asked about before its verdict.
+func asked(o precheck.Outcome) time.Duration {
+	if o.FirstSeen <= 0 || o.DecidedAt < o.FirstSeen {
+		return 0
+	}
+	return (time.Duration(o.DecidedAt-o.FirstSeen) * time.Millisecond).Round(time.Second)
+}
+
 // when shows a time as the language's readers read clocks: UTC in
 // English, Beijing time in Chinese.
 func (w *phrases) when(t time.Time) string {
@@ -150,7 +168,24 @@ var en = phrases{
 	warningsN:   func(n int) string { return plural(n, "warning", "warnings") },
 	passedN:     func(n int) string { return fmt.Sprintf("%d passed", n) },
 	onInstances: func(n int) string { return " on " + plural(n, "instance", "instances") },
-	reason:      "Reason:", listSep: ", ", sentenceEnd: ".",
+	reason:      "Reason:", detail: "Detail:", listSep: ", ", sentenceEnd: ".",
+	causes: map[precheck.Cause]func(o precheck.Outcome) string{
+		precheck.CauseFailed: func(precheck.Outcome) string {
+			return "Security Center reports the precheck failed (`Description=error`)."
+		},
+		precheck.CauseUnreadable:  func(precheck.Outcome) string { return "The precheck completed but its `Result` cannot be read." },
+		precheck.CauseNoInstances: func(precheck.Outcome) string { return "The precheck completed without reporting any instance." },
+		precheck.CauseUnknownTask: func(o precheck.Outcome) string {
+			return fmt.Sprintf("Security Center knows no such task in this region (asked for %s).", asked(o))
+		},
+		precheck.CauseRefused: func(precheck.Outcome) string { return "Security Center refused the query." },
+		precheck.CauseStillRunning: func(o precheck.Outcome) string {
+			return fmt.Sprintf("Security Center still reported the precheck running after %s.", o.Deadline)
+		},
+		precheck.CauseUnanswered: func(o precheck.Outcome) string {
+			return fmt.Sprintf("Security Center did not answer within %s.", o.Deadline)
+		},
+	},
 	open: " (", close: "): ", closeParen: ")", colon: ": ",
 	task: "task", region: "region", agent: "agent",
 	queries: func(n int) string { return plural(n, "query", "queries") },
@@ -223,7 +258,26 @@ var zh = phrases{
 	warningsN:   func(n int) string { return fmt.Sprintf("%d 项警告", n) },
 	passedN:     func(n int) string { return fmt.Sprintf("%d 项通过", n) },
 	onInstances: func(n int) string { return fmt.Sprintf("（共 %d 个实例）", n) },
-	reason:      "详情（原文）：", listSep: "，", sentenceEnd: "。",
+	reason:      "原因：", detail: "详情（原文）：", listSep: "，", sentenceEnd: "。",
+	causes: map[precheck.Cause]func(o precheck.Outcome) string{
+		precheck.CauseFailed: func(precheck.Outcome) string {
+			return "云安全中心报告预检查执行失败（`Description=error`）。"
+		},
+		precheck.CauseUnreadable: func(precheck.Outcome) string {
+			return "预检查已完成，但其检查结果（`Result`）无法解析。"
+		},
+		precheck.CauseNoInstances: func(precheck.Outcome) string { return "预检查已完成，但未报告任何实例。" },
+		precheck.CauseUnknownTask: func(o precheck.Outcome) string {
+			return fmt.Sprintf("云安全中心在该地域查不到此任务（已持续查询 %s）。", asked(o))
+		},
+		precheck.CauseRefused: func(precheck.Outcome) string { return "云安全中心拒绝了查询请求。" },
+		precheck.CauseStillRunning: func(o precheck.Outcome) string {
+			return fmt.Sprintf("已等待 %s，云安全中心仍显示该预检查在运行。", o.Deadline)
+		},
+		precheck.CauseUnanswered: func(o precheck.Outcome) string {
+			return fmt.Sprintf("%s 内云安全中心始终未响应查询。", o.Deadline)
+		},
+	},
 	open: "（", close: "）：", closeParen: "）", colon: "：",
 	task: "任务", region: "地域", agent: "备份客户端",
 	queries: func(n int) string { return fmt.Sprintf("查询 %d 次", n) },

@@ -183,14 +183,13 @@ func (v Verdict) Summary(m Markup) string {
 		parts = append(parts, w.passedN(pass))
 		s = strings.Join(parts, w.listSep) + w.onInstances(len(v.instances)) + w.sentenceEnd
 	}
-	switch {
-	case OneLine(v.out.Reason) == "":
-	case w.lang == Chinese:
-		// The reason is the domain's own English sentence: shown as the
-		// system's original words, like a raw result.
-		s += m.Br() + m.Bold(w.reason) + " " + m.Code(v.out.Reason)
-	default:
-		s += m.Br() + m.Bold(w.reason) + " " + m.TextUpTo(v.out.Reason, maxReasonRunes)
+	if cause := w.cause(v.out); cause != "" {
+		s += m.Br() + m.Bold(w.reason) + " " + m.Prose(cause)
+	}
+	if OneLine(v.out.Detail) != "" {
+		// The cause's own data (a parse error, Security Center's error)
+		// is shown as the system said it.
+		s += m.Br() + m.Bold(w.detail) + " " + m.Code(v.out.Detail)
 	}
 	return s
 }
@@ -207,9 +206,8 @@ func (v Verdict) Facts(m Markup) string {
 	if attempts > 0 {
 		parts = append(parts, w.queries(attempts))
 	}
-	if first := o.FirstSeen; first > 0 && o.DecidedAt >= first {
-		waited := time.Duration(o.DecidedAt-first) * time.Millisecond
-		parts = append(parts, w.waited(waited.Round(time.Second)))
+	if o.FirstSeen > 0 && o.DecidedAt >= o.FirstSeen {
+		parts = append(parts, w.waited(asked(o)))
 	}
 	if o.DecidedAt > 0 {
 		parts = append(parts, w.decided+w.when(time.UnixMilli(o.DecidedAt)))
@@ -231,6 +229,3 @@ func taskFacts(m Markup, w *phrases, t precheck.Task) []string {
 	}
 	return parts
 }
-
-// maxReasonRunes bounds the ERROR / TIMED_OUT reason shown.
-const maxReasonRunes = 1000

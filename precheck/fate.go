@@ -45,7 +45,9 @@ const (
 type Reply struct {
 	Kind   ReplyKind
 	Status Status
-	// Reason says what went wrong, for every kind but Answered.
+	// Reason says what went wrong, for every kind but Answered: for
+	// Refused and Unanswered Security Center's own error, which a verdict
+	// shows verbatim.
 	Reason string
 }
 
@@ -158,29 +160,30 @@ func Decide(f Facts, p Policy) Fate {
 	progress := 0
 	switch f.Reply.Kind {
 	case Refused:
-		return finish(f, t, progress, Outcome{Verdict: Error, Reason: f.Reply.Reason})
+		return finish(f, t, progress, Outcome{Verdict: Error, Cause: CauseRefused, Detail: f.Reply.Reason})
 	case Unanswered:
-		return wait(f, t, progress, p, f.Reply.Reason)
+		return wait(f, t, progress, p, Outcome{Cause: CauseUnanswered, Detail: f.Reply.Reason},
+			"Security Center did not answer: "+f.Reply.Reason)
 	}
 	s := f.Reply.Status
 	progress = min(max(s.Progress, 0), 100)
 	switch {
 	case s.Description == DescError:
-		return finish(f, t, progress, Outcome{Verdict: Error, Reason: "Security Center reports the precheck failed (Description=error)"})
+		return finish(f, t, progress, Outcome{Verdict: Error, Cause: CauseFailed})
 	case s.Description == DescCompleted && s.Progress >= 100:
 		instances, err := ParseResult(s.Result)
 		if err != nil {
-			return finish(f, t, progress, Outcome{Verdict: Error, Reason: fmt.Sprintf("the precheck completed but its Result is unreadable: %v", err)})
+			return finish(f, t, progress, Outcome{Verdict: Error, Cause: CauseUnreadable, Detail: err.Error()})
 		}
 		o := Outcome{Verdict: verdictOf(instances), Instances: instances}
 		if len(instances) == 0 {
-			o.Reason = "the precheck completed without reporting any instance"
+			o.Cause = CauseNoInstances
 		}
 		return finish(f, t, progress, o)
 	case s.Description == "":
 		return unknown(f, t, p)
 	}
-	return wait(f, t, progress, p, "no verdict")
+	return wait(f, t, progress, p, Outcome{Cause: CauseStillRunning}, "no verdict")
 }
 
 // Backoff is the delay before the check numbered attempt (1 for the first
@@ -199,11 +202,12 @@ func Backoff(attempt int, p Policy, jitter float64) time.Duration {
 }
 
 // wait requeues a task without a verdict until its deadline, then times it
-// out, with reason saying why there is no verdict.
-func wait(f Facts, t Task, progress int, p Policy, reason string) Fate {
+// out with why's cause; reason says why there is no verdict, for logs.
+func wait(f Facts, t Task, progress int, p Policy, why Outcome, reason string) Fate {
 	deadline := f.FirstSeen.Add(p.Deadline)
 	if !f.Now.Before(deadline) {
-		return finish(f, t, progress, Outcome{Verdict: TimedOut, Reason: fmt.Sprintf("no verdict within %s (%s)", p.Deadline, reason)})
+		why.Verdict, why.Deadline = TimedOut, p.Deadline
+		return finish(f, t, progress, why)
 	}
 	return requeue(f, t, progress, p, deadline, reason)
 }
@@ -213,8 +217,7 @@ func wait(f Facts, t Task, progress int, p Policy, reason string) Fate {
 func unknown(f Facts, t Task, p Policy) Fate {
 	until := f.FirstSeen.Add(min(p.UnknownGrace, p.Deadline))
 	if !f.Now.Before(until) {
-		return finish(f, t, 0, Outcome{Verdict: Error, Reason: fmt.Sprintf(
-			"Security Center knows no task %s in %s (asked for %s)", t.TaskID, t.UniRegionID, f.Now.Sub(f.FirstSeen).Round(time.Second))})
+		return finish(f, t, 0, Outcome{Verdict: Error, Cause: CauseUnknownTask})
 	}
 	return requeue(f, t, 0, p, until, "Security Center knows no such task yet")
 }

@@ -200,7 +200,7 @@ func TestDecide(t *testing.T) {
 	answer := func(progress int, desc, result string) Reply {
 		return Reply{Kind: Answered, Status: Status{Progress: progress, Description: desc, Result: result}}
 	}
-	sealed := &Outcome{Verdict: Failed, Reason: "sealed earlier"}
+	sealed := &Outcome{Verdict: Failed, Detail: "sealed earlier"}
 
 	tests := []struct {
 		name      string
@@ -212,35 +212,38 @@ func TestDecide(t *testing.T) {
 		action    Action
 		verdict   Verdict // of the outcome, for Deliver, Redeliver and Done
 		delay     time.Duration
+		// reasonHas is in the log reason of a fate without a new verdict,
+		// or in the Detail of a new verdict, whose cause is cause.
 		reasonHas string
+		cause     Cause
 	}{
-		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), 0, nil, Requeue, "", 15 * time.Second, "no verdict"},
-		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), 0, nil, Requeue, "", 15 * time.Second, ""},
-		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), 0, nil, Requeue, "", 15 * time.Second, ""},
-		{"a description never seen waits", fresh, nil, answer(100, "running", ""), 0, nil, Requeue, "", 15 * time.Second, ""},
-		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, ""},
-		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), 0, nil, Deliver, Failed, 0, "without reporting"},
-		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), 0, nil, Deliver, Error, 0, "unreadable"},
-		{"precheck failed", fresh, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "Description=error"},
-		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, ""},
-		{"past the deadline", old, nil, answer(70, DescCreated, ""), 0, nil, Deliver, TimedOut, 0, "no verdict within 2h0m0s"},
-		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, ""},
-		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), 0, nil, Requeue, "", 10 * time.Second, ""},
-		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Requeue, "", 15 * time.Second, "Throttling.User"},
-		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Deliver, TimedOut, 0, "Throttling.User"},
-		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, 0, nil, Deliver, Error, 0, "InvalidRegionId"},
-		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, 0, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM"},
-		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, 0, nil, Hold, "", 0, "out of time"},
-		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), 0, nil, Requeue, "", 15 * time.Second, "knows no such task"},
-		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), 0, nil, Requeue, "", 3 * time.Second, ""},
-		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), 0, nil, Deliver, Error, 0, "knows no task t-1 in cn-hangzhou"},
-		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), 0, nil, Deliver, Failed, 0, "sealed earlier"},
-		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, 0, nil, Deliver, Failed, 0, ""},
-		{"delivered on every channel", fresh, sealed, Reply{}, 0, &Delivery{}, Done, Failed, 0, ""},
-		{"delivered on some channels only", fresh, sealed, Reply{}, 0, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels"},
-		{"a stale copy of a requeued message goes", fresh, nil, Reply{}, 5, nil, Done, "", 0, "newer message"},
-		{"a stale copy of a finished task goes", fresh, sealed, Reply{}, 5, nil, Done, "", 0, "newer message"},
-		{"the newest message is checked", fresh, nil, answer(0, DescCreated, ""), 4, nil, Requeue, "", 15 * time.Second, ""},
+		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), 0, nil, Requeue, "", 15 * time.Second, "no verdict", ""},
+		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), 0, nil, Requeue, "", 15 * time.Second, "", ""},
+		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), 0, nil, Requeue, "", 15 * time.Second, "", ""},
+		{"a description never seen waits", fresh, nil, answer(100, "running", ""), 0, nil, Requeue, "", 15 * time.Second, "", ""},
+		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", ""},
+		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), 0, nil, Deliver, Failed, 0, "", CauseNoInstances},
+		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), 0, nil, Deliver, Error, 0, "invalid character '<'", CauseUnreadable},
+		{"precheck failed", fresh, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed},
+		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed},
+		{"past the deadline", old, nil, answer(70, DescCreated, ""), 0, nil, Deliver, TimedOut, 0, "", CauseStillRunning},
+		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", ""},
+		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), 0, nil, Requeue, "", 10 * time.Second, "", ""},
+		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Requeue, "", 15 * time.Second, "Throttling.User", ""},
+		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Deliver, TimedOut, 0, "Throttling.User", CauseUnanswered},
+		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, 0, nil, Deliver, Error, 0, "InvalidRegionId", CauseRefused},
+		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, 0, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM", ""},
+		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, 0, nil, Hold, "", 0, "out of time", ""},
+		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), 0, nil, Requeue, "", 15 * time.Second, "knows no such task", ""},
+		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), 0, nil, Requeue, "", 3 * time.Second, "", ""},
+		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), 0, nil, Deliver, Error, 0, "", CauseUnknownTask},
+		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), 0, nil, Deliver, Failed, 0, "sealed earlier", ""},
+		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, 0, nil, Deliver, Failed, 0, "", ""},
+		{"delivered on every channel", fresh, sealed, Reply{}, 0, &Delivery{}, Done, Failed, 0, "", ""},
+		{"delivered on some channels only", fresh, sealed, Reply{}, 0, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels", ""},
+		{"a stale copy of a requeued message goes", fresh, nil, Reply{}, 5, nil, Done, "", 0, "newer message", ""},
+		{"a stale copy of a finished task goes", fresh, sealed, Reply{}, 5, nil, Done, "", 0, "newer message", ""},
+		{"the newest message is checked", fresh, nil, answer(0, DescCreated, ""), 4, nil, Requeue, "", 15 * time.Second, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +272,10 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("outcome = %+v, want verdict %s", f.Outcome, tt.verdict)
 				}
 				if tt.action == Deliver {
-					reason = f.Outcome.Reason
+					reason = f.Outcome.Detail
+				}
+				if f.Outcome.Cause != tt.cause {
+					t.Fatalf("cause = %q, want %q", f.Outcome.Cause, tt.cause)
 				}
 			}
 			if !strings.Contains(reason, tt.reasonHas) {
@@ -277,6 +283,9 @@ func TestDecide(t *testing.T) {
 			}
 			if tt.action == Deliver && tt.sealed == nil {
 				o := f.Outcome
+				if want := map[Verdict]time.Duration{TimedOut: p.Deadline}[o.Verdict]; o.Deadline != want {
+					t.Fatalf("deadline = %s, want %s", o.Deadline, want)
+				}
 				if o.Progress != tt.reply.Status.Progress || o.Attempts != task.Attempt+1 || f.Task.Attempt != task.Attempt+1 ||
 					o.DecidedAt != now.UnixMilli() || o.FirstSeen != tt.firstSeen.UnixMilli() {
 					t.Fatalf("bookkeeping: %+v, task %+v", o, f.Task)

@@ -97,6 +97,34 @@ func (in Instance) Worst() Level {
 	return worst
 }
 
+// Cause is why a precheck came to no verdict of its own; messages word
+// it in their reader's language.
+type Cause string
+
+// Causes, as the delivery record keeps them.
+const (
+	// CauseFailed: Security Center reports the precheck failed
+	// (Description=error).
+	CauseFailed Cause = "failed"
+	// CauseUnreadable: the precheck completed but its Result cannot be
+	// read; Detail says why.
+	CauseUnreadable Cause = "unreadable_result"
+	// CauseNoInstances: the precheck completed without reporting any
+	// instance.
+	CauseNoInstances Cause = "no_instances"
+	// CauseUnknownTask: Security Center still knew no such task when the
+	// grace for a new task ended.
+	CauseUnknownTask Cause = "unknown_task"
+	// CauseRefused: Security Center refused the query; Detail is its error.
+	CauseRefused Cause = "refused"
+	// CauseStillRunning: the deadline passed while Security Center still
+	// reported the precheck running.
+	CauseStillRunning Cause = "still_running"
+	// CauseUnanswered: the deadline passed while Security Center did not
+	// answer; Detail is its error.
+	CauseUnanswered Cause = "unanswered"
+)
+
 // Outcome is a task's final verdict and what it rests on. It is sealed in
 // the delivery record once decided, never carried on the queue, so it is
 // plain data.
@@ -105,8 +133,14 @@ type Outcome struct {
 	Instances []Instance `json:"instances,omitempty"`
 	// Progress is the last progress seen, for ERROR and TIMED_OUT.
 	Progress int `json:"progress"`
-	// Reason says why a task ended in ERROR or TIMED_OUT.
-	Reason string `json:"reason,omitempty"`
+	// Cause says why a task ended in ERROR or TIMED_OUT, or that a
+	// finished precheck reported no instance.
+	Cause Cause `json:"cause,omitempty"`
+	// Detail is the cause's own data, shown verbatim: why the Result is
+	// unreadable, or Security Center's error.
+	Detail string `json:"detail,omitempty"`
+	// Deadline is the wait a TIMED_OUT verdict ran out of.
+	Deadline time.Duration `json:"deadline,omitempty"`
 	// FirstSeen and DecidedAt bound the wait, in Unix milliseconds.
 	FirstSeen int64 `json:"firstSeen,omitempty"`
 	DecidedAt int64 `json:"decidedAt"`

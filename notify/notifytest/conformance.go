@@ -284,7 +284,7 @@ func Fuzz(f *testing.F, r notify.Renderer) {
 			ins = append(ins, in)
 		}
 		task := precheck.Task{TaskID: "t-" + id, UniRegionID: source, Label: label}
-		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Reason: label, FirstSeen: FirstSeen.UnixMilli(), DecidedAt: DecidedAt.UnixMilli()}
+		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Cause: precheck.Cause(code), Detail: label, FirstSeen: FirstSeen.UnixMilli(), DecidedAt: DecidedAt.UnixMilli()}
 		messages := []notify.Message{r.Verdict(task, o), r.Started(task), r.OperatorAlert(notify.Alert{Cause: label, Detail: raw, Affected: int(items)})}
 		for _, p := range r.Digest([]notify.Finished{{Task: task, Outcome: o}, {Task: task, Outcome: precheck.Outcome{Verdict: precheck.Verdict(raw)}}}) {
 			messages = append(messages, p.Message)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -207,11 +208,13 @@ var englishWords = []string{"instance", "passed", "failed", "warning", "Reason",
 
 var codeSpan = regexp.MustCompile("`[^`]*`")
 
-// Chinese checks that every golden message r renders says nothing in
-// English: what is left once code spans, links and the fixtures' own
-// data are taken out holds none of the English phrases' words.
+// Chinese checks that every golden message r renders, and a verdict of
+// every cause, says nothing in English: what is left once code spans,
+// links and the fixtures' own data are taken out holds none of the
+// English phrases' words. A cause's own data shows verbatim.
 func Chinese(t *testing.T, r notify.Renderer) {
-	GoldenMessages(t, r, func(t *testing.T, name string, m notify.Message) {
+	english := func(t *testing.T, name string, m notify.Message) {
+		t.Helper()
 		text := codeSpan.ReplaceAllString(m.Content.Plain(), "")
 		for _, data := range []string{"precheckwatch", "https://yundun.console.aliyun.com/?p=sas", "Security Center denied QueryPreCheckDatabase (NoPermission)",
 			OperatorAlert.Detail} {
@@ -222,5 +225,30 @@ func Chinese(t *testing.T, r notify.Renderer) {
 				t.Errorf("%s says %q in English:\n%s", name, w, text)
 			}
 		}
-	})
+	}
+	GoldenMessages(t, r, english)
+	task := precheck.Task{TaskID: "t-000bc9nqwxsbyvod0009", UniRegionID: "cn-hangzhou", DatabaseType: "MYSQL"}
+	for _, o := range CauseOutcomes {
+		t.Run(string(o.Cause), func(t *testing.T) {
+			m := checked(t, r.Verdict(task, o))
+			english(t, string(o.Cause), m)
+			// The channel's markup escapes what it must; the reader sees
+			// the detail as it was.
+			if plain := html.UnescapeString(m.Content.Plain()); !strings.Contains(plain, "原因") || !strings.Contains(plain, o.Detail) {
+				t.Errorf("the cause or its detail %q is missing:\n%s", o.Detail, m.Content.Plain())
+			}
+		})
+	}
+}
+
+// CauseOutcomes are verdicts of every cause the domain decides, with the
+// data each carries.
+var CauseOutcomes = []precheck.Outcome{
+	{Verdict: precheck.Error, Cause: precheck.CauseFailed, Progress: 40},
+	{Verdict: precheck.Error, Cause: precheck.CauseUnreadable, Detail: "invalid character '<' looking for beginning of value", Progress: 100},
+	{Verdict: precheck.Failed, Cause: precheck.CauseNoInstances, Progress: 100},
+	{Verdict: precheck.Error, Cause: precheck.CauseUnknownTask, FirstSeen: FirstSeen.UnixMilli(), DecidedAt: FirstSeen.Add(10 * time.Minute).UnixMilli()},
+	{Verdict: precheck.Error, Cause: precheck.CauseRefused, Detail: "sas QueryPreCheckDatabase: permanent: InvalidRegionId (HTTP 400)"},
+	{Verdict: precheck.TimedOut, Cause: precheck.CauseStillRunning, Deadline: 2 * time.Hour, Progress: 60},
+	{Verdict: precheck.TimedOut, Cause: precheck.CauseUnanswered, Detail: "Throttling.User", Deadline: 2 * time.Hour},
 }
