@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"precheckwatch/ledger"
@@ -124,9 +123,8 @@ func (r *run) settle(ctx context.Context, s notify.Searcher, items []pendingItem
 	return unsent
 }
 
-// surelyUnsent reports whether a failed send certainly posted nothing: an
-// answer refused it, or it never left. An HTTP 5xx page may come from a
-// gateway that did pass the request on, so it is not sure.
+// surelyUnsent reports whether a failed send certainly posted nothing, as
+// the channel's sink classified it.
 func surelyUnsent(out notify.Outcome) bool {
-	return out.Status != notify.Sent && !out.Ambiguous && !strings.HasPrefix(out.Reason, "http_5")
+	return out.Status != notify.Sent && out.Unposted
 }

@@ -15,14 +15,11 @@ func TestSurelyUnsent(t *testing.T) {
 		want bool
 	}{
 		{notify.Outcome{Status: notify.Sent}, false},
-		{notify.Outcome{Status: notify.Retry, Reason: "ratelimited"}, true},
-		{notify.Outcome{Status: notify.Retry, Reason: "local_rate_limit"}, true},
-		{notify.Outcome{Status: notify.Retry, Reason: "errcode_130101"}, true},
-		{notify.Outcome{Status: notify.Retry, Reason: "connect"}, true},
-		{notify.Outcome{Status: notify.Failed, Reason: "invalid_auth"}, true},
+		{notify.Outcome{Status: notify.Sent, Unposted: true}, false},
+		{notify.Outcome{Status: notify.Retry, Unposted: true, Reason: "ratelimited"}, true},
+		{notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "invalid_auth"}, true},
 		{notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "timeout", Err: errors.New("deadline")}, false},
 		{notify.Outcome{Status: notify.Retry, Reason: "http_503"}, false},
-		{notify.Outcome{Status: notify.Retry, Reason: "http_502"}, false},
 	}
 	for _, c := range cases {
 		if got := surelyUnsent(c.out); got != c.want {

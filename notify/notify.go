@@ -155,6 +155,11 @@ type Outcome struct {
 	// (timeout or broken connection after sending): the message may already
 	// be posted, so the pipeline settles it through its delivery record.
 	Ambiguous bool
+	// Unposted marks a failure that surely posted nothing: the channel
+	// itself refused the message, or the request never left (no
+	// connection, the pace, a message that cannot be encoded). A lost
+	// answer or a gateway's 5xx page, which may follow a post, is not sure.
+	Unposted bool
 	// Channel and Ref name the post on a channel that answers where it is
 	// (an Updater: channel ID and message ts); "" elsewhere.
 	Channel string

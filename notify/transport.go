@@ -32,7 +32,7 @@ func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 	)
 	switch {
 	case errors.As(err, &oe) && oe.Op == "dial":
-		out.Ambiguous, out.Reason = false, "connect"
+		out.Ambiguous, out.Unposted, out.Reason = false, true, "connect"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ue) && ue.Timeout():
 		out.Reason = "timeout"
 	case errors.Is(err, context.Canceled):
@@ -42,7 +42,7 @@ func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 	case errors.As(err, &ue):
 	default:
 		// Not a transport error: the request could not even be built.
-		out.Status, out.Ambiguous, out.Reason = Failed, false, "request"
+		out.Status, out.Ambiguous, out.Unposted, out.Reason = Failed, false, true, "request"
 	}
 	return out
 }
@@ -50,13 +50,13 @@ func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 // PaceOutcome reports that ctx ended before the channel's pace let a
 // request go: nothing was sent.
 func PaceOutcome(channel string, err error) Outcome {
-	return Outcome{Status: Retry, Reason: "local_rate_limit", Err: fmt.Errorf("%s: waiting for the channel's pace: %w", channel, err)}
+	return Outcome{Status: Retry, Unposted: true, Reason: "local_rate_limit", Err: fmt.Errorf("%s: waiting for the channel's pace: %w", channel, err)}
 }
 
 // ForeignOutcome reports a message that another channel rendered: a bug in
 // the caller, refused before anything is sent.
 func ForeignOutcome(channel string, c Content) Outcome {
-	return Outcome{Status: Failed, Reason: "request", Err: fmt.Errorf("%s: cannot send a message rendered as %T", channel, c)}
+	return Outcome{Status: Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("%s: cannot send a message rendered as %T", channel, c)}
 }
 
 // safeError carries a scrubbed message and, for errors.Is and errors.As,
@@ -127,7 +127,7 @@ func HTTPClient(c *http.Client, timeout time.Duration) *http.Client {
 func PostJSON(ctx context.Context, client *http.Client, url, op string, body []byte, scrub *strings.Replacer) (resp *http.Response, out Outcome, ok bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, Outcome{Status: Failed, Reason: "request", Err: errors.New(op + ": cannot build the request")}, false
+		return nil, Outcome{Status: Failed, Unposted: true, Reason: "request", Err: errors.New(op + ": cannot build the request")}, false
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err = client.Do(req)
@@ -138,7 +138,8 @@ func PostJSON(ctx context.Context, client *http.Client, url, op string, body []b
 		return resp, Outcome{}, true
 	}
 	resp.Body.Close()
-	out = Outcome{Status: Failed, Reason: "http_" + strconv.Itoa(resp.StatusCode), Err: fmt.Errorf("%s: HTTP %s", op, resp.Status)}
+	// A gateway's 5xx page may follow a post the channel made.
+	out = Outcome{Status: Failed, Unposted: resp.StatusCode < 500, Reason: "http_" + strconv.Itoa(resp.StatusCode), Err: fmt.Errorf("%s: HTTP %s", op, resp.Status)}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		out.Status = Retry
 	}

@@ -149,7 +149,7 @@ func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	body.At.AtMobiles, body.At.AtUserIds = c.AtMobiles, c.AtUserIds
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
+		return notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
 	}
 	resp, out, ok := notify.PostJSON(ctx, d.client, d.signedURL(), "dingtalk send", raw, d.scrub)
 	if !ok {
@@ -189,7 +189,7 @@ func (d *Robot) classify(resp *http.Response) notify.Outcome {
 		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("dingtalk: unreadable answer")}
 	}
 	code, msg := *answer.ErrCode, d.scrub.Replace(answer.ErrMsg)
-	out := notify.Outcome{Status: notify.Failed, Reason: "errcode_" + strconv.Itoa(code), Err: fmt.Errorf("dingtalk: errcode %d: %s", code, msg)}
+	out := notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "errcode_" + strconv.Itoa(code), Err: fmt.Errorf("dingtalk: errcode %d: %s", code, msg)}
 	switch {
 	case code == 0:
 		return notify.Outcome{Status: notify.Sent}

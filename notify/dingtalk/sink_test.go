@@ -72,27 +72,28 @@ func TestDingTalkSend(t *testing.T) {
 		reason     string
 		retryAfter time.Duration
 		ambiguous  bool
+		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
 		{name: "signed", status: notify.Sent, recorded: 1},
 		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
-		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "errcode_310000"},
-		{name: "wrong secret", secret: "SECwrongsecret", status: notify.Failed, reason: "errcode_310000"},
-		{name: "stale timestamp", skew: -2 * time.Hour, status: notify.Retry, reason: "errcode_310000"},
-		{name: "unsigned for a signing robot", secret: "-", status: notify.Retry, reason: "errcode_310000"},
-		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "errcode_300005"},
+		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "errcode_310000", unposted: true},
+		{name: "wrong secret", secret: "SECwrongsecret", status: notify.Failed, reason: "errcode_310000", unposted: true},
+		{name: "stale timestamp", skew: -2 * time.Hour, status: notify.Retry, reason: "errcode_310000", unposted: true},
+		{name: "unsigned for a signing robot", secret: "-", status: notify.Retry, reason: "errcode_310000", unposted: true},
+		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "errcode_300005", unposted: true},
 		{name: "missing title", message: func() notify.Message {
 			c := verdictContent()
 			c.Title = ""
 			return withContent(c)
-		}, status: notify.Failed, reason: "errcode_40035"},
+		}, status: notify.Failed, reason: "errcode_40035", unposted: true},
 		{name: "too long is not throttling", message: func() notify.Message {
 			c := verdictContent()
 			c.Text = strings.Repeat("x", 21000)
 			return withContent(c)
-		}, status: notify.Failed, reason: "errcode_460101"},
-		{name: "throttled", mutate: dingFault(fault.Throttle, false), status: notify.Retry, reason: "errcode_130101", retryAfter: 10 * time.Minute},
-		{name: "busy", mutate: dingFault(fault.Server, false), status: notify.Retry, reason: "errcode_-1"},
+		}, status: notify.Failed, reason: "errcode_460101", unposted: true},
+		{name: "throttled", mutate: dingFault(fault.Throttle, false), status: notify.Retry, reason: "errcode_130101", unposted: true, retryAfter: 10 * time.Minute},
+		{name: "busy", mutate: dingFault(fault.Server, false), status: notify.Retry, reason: "errcode_-1", unposted: true},
 		{name: "hang", mutate: dingFault(fault.Hang, false), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
 		{name: "answer lost after delivery", mutate: dingFault(fault.Hang, true), timeout: 150 * time.Millisecond,
 			status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
@@ -119,7 +120,7 @@ func TestDingTalkSend(t *testing.T) {
 			}
 			d := newDingTalk(t, srv, token, sec, func() time.Time { return clock.Now().Add(tc.skew) })
 			out := d.Send(notifytest.Within(t, timeout), message())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
 				t.Fatalf("outcome %+v", out)
 			}
 			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
@@ -233,7 +234,7 @@ func TestDingTalkPacesByWindow(t *testing.T) {
 	m.Key = "other"
 	start := time.Now()
 	out := d.Send(notifytest.Within(t, 5*time.Second), m)
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" || !out.Unposted {
 		t.Fatalf("19th: %+v", out)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -249,7 +250,7 @@ func TestDingTalkConnectionRefused(t *testing.T) {
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
 	srv.Close()
 	out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" || !out.Unposted {
 		t.Fatalf("outcome %+v", out)
 	}
 	notifytest.NoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, "sign=")
@@ -278,7 +279,7 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
 		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
 		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Want: notify.Failed, Reason: "errcode_400013"},
+		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Want: notify.Failed, Reason: "errcode_400013", Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), "t0ken")

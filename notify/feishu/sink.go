@@ -132,7 +132,7 @@ func (b *Bot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	timestamp, sign := b.signature()
 	raw, err := c.wire(timestamp, sign)
 	if err != nil {
-		return notify.Outcome{Status: notify.Failed, Reason: "request", Err: fmt.Errorf("feishu: encode message: %w", err)}
+		return notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("feishu: encode message: %w", err)}
 	}
 	resp, out, ok := notify.PostJSON(ctx, b.client, b.webhook.Reveal(), "feishu send", raw, b.scrub)
 	if !ok {
@@ -174,7 +174,7 @@ func (b *Bot) classify(resp *http.Response) notify.Outcome {
 		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("feishu: answer without a code")}
 	}
 	msg := b.scrub.Replace(answer.Msg)
-	out := notify.Outcome{Status: notify.Failed, Reason: "code_" + strconv.Itoa(*code), Err: fmt.Errorf("feishu: code %d: %s", *code, msg)}
+	out := notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "code_" + strconv.Itoa(*code), Err: fmt.Errorf("feishu: code %d: %s", *code, msg)}
 	switch {
 	case *code == 0:
 		return notify.Outcome{Status: notify.Sent}

@@ -72,16 +72,17 @@ func TestSend(t *testing.T) {
 		reason     string
 		retryAfter time.Duration
 		ambiguous  bool
+		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
 		{name: "signed", status: notify.Sent, recorded: 1},
 		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
-		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "code_19024"},
-		{name: "wrong secret", secret: "other", status: notify.Failed, reason: "code_19021"},
-		{name: "clock two hours off", skew: -2 * time.Hour, status: notify.Failed, reason: "code_19021"},
-		{name: "unsigned for a signing bot", secret: "-", status: notify.Failed, reason: "code_19021"},
-		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "code_19001"},
-		{name: "throttled", faults: fault.Throttle, status: notify.Retry, reason: "code_11232", retryAfter: time.Second},
+		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "code_19024", unposted: true},
+		{name: "wrong secret", secret: "other", status: notify.Failed, reason: "code_19021", unposted: true},
+		{name: "clock two hours off", skew: -2 * time.Hour, status: notify.Failed, reason: "code_19021", unposted: true},
+		{name: "unsigned for a signing bot", secret: "-", status: notify.Failed, reason: "code_19021", unposted: true},
+		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "code_19001", unposted: true},
+		{name: "throttled", faults: fault.Throttle, status: notify.Retry, reason: "code_11232", unposted: true, retryAfter: time.Second},
 		{name: "server error", faults: fault.Server, status: notify.Retry, reason: "http_500"},
 		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
 		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, timeout: 150 * time.Millisecond,
@@ -111,7 +112,7 @@ func TestSend(t *testing.T) {
 			}
 			b := newBot(t, srv, token, sec, tc.skew)
 			out := b.Send(notifytest.Within(t, timeout), verdict(t, b))
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
 				t.Fatalf("outcome %+v", out)
 			}
 			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
@@ -170,7 +171,7 @@ func TestPacesFiveASecond(t *testing.T) {
 			t.Fatalf("send %d: %+v", i+1, out)
 		}
 	}
-	if out := b.Send(notifytest.Within(t, 200*time.Millisecond), verdict(t, b)); out.Status != notify.Retry || out.Reason != "local_rate_limit" {
+	if out := b.Send(notifytest.Within(t, 200*time.Millisecond), verdict(t, b)); out.Status != notify.Retry || out.Reason != "local_rate_limit" || !out.Unposted {
 		t.Fatalf("sixth: %+v", out)
 	}
 	if n := emu.Requests(); n != 5 {
@@ -184,9 +185,9 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
 		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
 		{Name: "json without a code", Status: 200, Body: `{"msg":"success"}`, Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Want: notify.Failed, Reason: "code_9499"},
-		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Want: notify.Retry, Reason: "code_9499"},
-		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Want: notify.Failed, Reason: "code_19022"},
+		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Want: notify.Failed, Reason: "code_9499", Unposted: true},
+		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Want: notify.Retry, Reason: "code_9499", Unposted: true},
+		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Want: notify.Failed, Reason: "code_19022", Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return feishu.New(feishu.Config{WebhookURL: secret.Value(u + "/open-apis/bot/v2/hook/t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, notify.Message{Key: "k", Content: feishu.Content{Title: "precheck", Body: "b"}}, "t0ken")

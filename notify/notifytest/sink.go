@@ -42,6 +42,8 @@ type Answer struct {
 	Want      notify.Status
 	Reason    string
 	Ambiguous bool
+	// Unposted is whether the sink must be sure nothing was posted.
+	Unposted bool
 }
 
 // ReadsAnswers sends m through the sink open builds against a server giving
@@ -59,7 +61,7 @@ func ReadsAnswers(t *testing.T, answers []Answer, open func(url string) (notify.
 				t.Fatal(err)
 			}
 			out := sink.Send(Within(t, 5*time.Second), m)
-			if out.Status != a.Want || out.Reason != a.Reason || out.Ambiguous != a.Ambiguous {
+			if out.Status != a.Want || out.Reason != a.Reason || out.Ambiguous != a.Ambiguous || out.Unposted != a.Unposted {
 				t.Fatalf("outcome %+v", out)
 			}
 			NoSecrets(t, out, fmt.Sprint(sink), secrets...)

@@ -351,12 +351,13 @@ func classify(op string, err error, scrub *strings.Replacer) notify.Outcome {
 		se slackapi.SlackErrorResponse
 		ne *strconv.NumError
 	)
-	out := notify.Outcome{Status: notify.Failed, Err: redactedError(op, err, scrub)}
+	out := notify.Outcome{Status: notify.Failed, Unposted: true, Err: redactedError(op, err, scrub)}
 	switch {
 	case errors.As(err, &rl):
 		out.Status, out.RetryAfter, out.Reason = notify.Retry, rl.RetryAfter, "ratelimited"
 	case errors.As(err, &sc):
-		out.Reason = "http_" + strconv.Itoa(sc.Code)
+		// A gateway's 5xx page may follow a post Slack made.
+		out.Reason, out.Unposted = "http_"+strconv.Itoa(sc.Code), sc.Code < 500
 		if sc.Code == http.StatusTooManyRequests || sc.Code >= 500 {
 			out.Status = notify.Retry
 		}
@@ -366,7 +367,7 @@ func classify(op string, err error, scrub *strings.Replacer) notify.Outcome {
 			out.Reason = "slack_error"
 		}
 		if transient[se.Err] || ambiguous[se.Err] {
-			out.Status, out.Ambiguous = notify.Retry, ambiguous[se.Err]
+			out.Status, out.Ambiguous, out.Unposted = notify.Retry, ambiguous[se.Err], !ambiguous[se.Err]
 		}
 	case errors.As(err, &ne):
 		// slack-go parses Retry-After only on 429 and fails on a date.

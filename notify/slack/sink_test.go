@@ -94,26 +94,27 @@ func TestSlackBotSend(t *testing.T) {
 		reason     string
 		retryAfter time.Duration
 		ambiguous  bool
+		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
 		{name: "sent", status: notify.Sent, recorded: 1},
 		{name: "sent by channel name", channel: "#alerts", status: notify.Sent, recorded: 1},
-		{name: "wrong token", token: "xoxb-wrong", status: notify.Failed, reason: "invalid_auth"},
-		{name: "unknown channel", channel: "C0NOPE", status: notify.Failed, reason: "channel_not_found"},
-		{name: "bot not in channel", channel: "C0PRIV", status: notify.Failed, reason: "not_in_channel"},
+		{name: "wrong token", token: "xoxb-wrong", status: notify.Failed, reason: "invalid_auth", unposted: true},
+		{name: "unknown channel", channel: "C0NOPE", status: notify.Failed, reason: "channel_not_found", unposted: true},
+		{name: "bot not in channel", channel: "C0PRIV", status: notify.Failed, reason: "not_in_channel", unposted: true},
 		{name: "blocks over the limit", message: func() notify.Message {
 			c := verdictContent()
 			c.Blocks = append(c.Blocks, slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", long, false, false), nil, nil))
 			return withContent(c)
-		}, status: notify.Failed, reason: "invalid_blocks"},
+		}, status: notify.Failed, reason: "invalid_blocks", unposted: true},
 		{name: "throttled with Retry-After", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.RetryAfter = 7 * time.Second
-		}, status: notify.Retry, reason: "ratelimited", retryAfter: 7 * time.Second},
+		}, status: notify.Retry, reason: "ratelimited", unposted: true, retryAfter: 7 * time.Second},
 		{name: "throttled without Retry-After", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.OmitRetryAfter = true
-		}, status: notify.Retry, reason: "http_429"},
+		}, status: notify.Retry, reason: "http_429", unposted: true},
 		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
 		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
 		{name: "answer lost after posting", mutate: func(c *slackemu.Config) {
@@ -139,7 +140,7 @@ func TestSlackBotSend(t *testing.T) {
 			}
 			bot := newBot(t, srv, token, channel)
 			out := bot.Send(notifytest.Within(t, timeout), message())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
 				t.Fatalf("outcome %+v", out)
 			}
 			if (out.Err == nil) != (tc.status == notify.Sent) {
@@ -219,7 +220,7 @@ func TestSlackPacesPosts(t *testing.T) {
 		t.Fatalf("first: %+v", out)
 	}
 	out := bot.Send(notifytest.Within(t, 100*time.Millisecond), verdictMessage())
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" {
+	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" || !out.Unposted {
 		t.Fatalf("second: %+v", out)
 	}
 	if n := emu.Requests(); n != 1 {
@@ -237,7 +238,7 @@ func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
 	srv.Close()
 	for _, sink := range []notify.Sink{bot, hook} {
 		out := sink.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
-		if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" {
+		if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" || !out.Unposted {
 			t.Fatalf("%v: %+v", sink, out)
 		}
 		notifytest.NoSecrets(t, out, fmt.Sprint(sink), slackToken, slackHookID)
@@ -254,15 +255,16 @@ func TestSlackWebhookSend(t *testing.T) {
 		reason     string
 		retryAfter time.Duration
 		ambiguous  bool
+		unposted   bool // the sink is sure nothing was posted
 	}{
 		{name: "sent", status: notify.Sent},
-		{name: "unknown webhook", path: "/services/T9/B9/nothere", status: notify.Failed, reason: "http_404"},
-		{name: "wrong secret part", path: "/services/T0001/B0001/guessed", status: notify.Failed, reason: "http_403"},
-		{name: "archived channel", mutate: func(c *slackemu.Config) { c.Channels[0].Archived = true }, status: notify.Failed, reason: "http_410"},
+		{name: "unknown webhook", path: "/services/T9/B9/nothere", status: notify.Failed, reason: "http_404", unposted: true},
+		{name: "wrong secret part", path: "/services/T0001/B0001/guessed", status: notify.Failed, reason: "http_403", unposted: true},
+		{name: "archived channel", mutate: func(c *slackemu.Config) { c.Channels[0].Archived = true }, status: notify.Failed, reason: "http_410", unposted: true},
 		{name: "throttled", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.RetryAfter = 2 * time.Second
-		}, status: notify.Retry, reason: "ratelimited", retryAfter: 2 * time.Second},
+		}, status: notify.Retry, reason: "ratelimited", unposted: true, retryAfter: 2 * time.Second},
 		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
 		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
 	}
@@ -281,7 +283,7 @@ func TestSlackWebhookSend(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := hook.Send(notifytest.Within(t, timeout), verdictMessage())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous {
+			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
 				t.Fatalf("outcome %+v", out)
 			}
 			notifytest.NoSecrets(t, out, fmt.Sprint(hook), slackHookID, "guessed", "nothere", srv.URL+path)
@@ -314,7 +316,7 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
 		{Name: "behind a proxy page", Status: 200, Body: "<html>sorry</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
 		{Name: "empty answer", Status: 200, Body: "", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "API URL wrong", Status: 404, Body: "not found", Want: notify.Failed, Reason: "http_404"},
+		{Name: "API URL wrong", Status: 404, Body: "not found", Want: notify.Failed, Reason: "http_404", Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), slackToken)
@@ -430,7 +432,7 @@ func TestSlackRetryAfterHoldsThePace(t *testing.T) {
 	}
 	faults.Set(fault.Throttle, 0)
 	requests := emu.Requests()
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.Reason != "local_rate_limit" {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.Reason != "local_rate_limit" || !out.Unposted {
 		t.Fatalf("post within the Retry-After: %+v", out)
 	}
 	if n := emu.Requests(); n != requests {
