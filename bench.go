@@ -103,7 +103,7 @@ func (r benchResult) line() string {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns]", stdout, stderr)
+	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns] [--running 0.2] [--channels slack,dingtalk,feishu|none] [--dedupe memory|redis]", stdout, stderr)
 	var cfg benchConfig
 	fs.IntVar(&cfg.Tasks, "tasks", 1000, "precheck tasks to put through the function")
 	fs.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "latency added to every request to every emulated service")

@@ -82,6 +82,7 @@ var readmeCommands = []struct {
 	{"go run . bench --channels none", readmeCommand{skip: "a benchmark of minutes, run by hand"}},
 	{"go run . bench --rate-limit 20 --timeout 120s", readmeCommand{skip: "a benchmark of minutes, run by hand"}},
 	{"go run . bench --trigger mns --running 0.2", readmeCommand{skip: "a benchmark of minutes, run by hand"}},
+	{"go run . bench --dedupe redis", readmeCommand{skip: "a benchmark of minutes, run by hand"}},
 }
 
 // TestREADMECommands runs the README's commands in its order and form, as a
