@@ -470,7 +470,9 @@ func (r *run) alertOperators(ctx context.Context) {
 			} else if !r.h.alerted.first(key, r.h.d.Now()) {
 				continue
 			}
-			m := sink.OperatorAlert(notify.Alert{Cause: c, Detail: a.detail, Affected: a.affected})
+			alert := a.alert
+			alert.Affected = a.affected
+			m := sink.OperatorAlert(alert)
 			m.Key = key.ID()
 			out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert")
 			if out.Status != notify.Sent {

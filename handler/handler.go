@@ -167,7 +167,7 @@ type run struct {
 }
 
 type alertCause struct {
-	detail   string
+	alert    notify.Alert
 	affected int
 }
 
@@ -348,11 +348,11 @@ func (r *run) hasLapped() bool {
 // serviceError counts a failed call and remembers an auth failure for the
 // operator alert.
 func (r *run) serviceError(service, op string, err error) {
-	class, _ := classOf(err)
+	class, code := classOf(err)
 	r.tally.add(func(rep *Report) { rep.Errors[service+"_"+class.String()]++ })
 	r.log.Warn("call failed", "service", service, "op", op, "class", class.String(), "error", err)
 	if class == Auth {
-		r.noteAuth(cause(service, err), err.Error())
+		r.noteAuth(cause(service, err), notify.Alert{Cause: notify.ServiceDenied, Service: notify.Service(service), Code: code, Detail: err.Error()})
 	}
 }
 
@@ -364,15 +364,15 @@ const recordCause = "delivery record (DEDUPE_URL) unreachable"
 func (r *run) ledgerError(op string, err error) {
 	r.tally.add(func(rep *Report) { rep.RecordErrors++ })
 	r.log.Error("delivery record call failed", "op", op, "error", err)
-	r.noteAuth(recordCause, err.Error())
+	r.noteAuth(recordCause, notify.Alert{Cause: notify.RecordUnreachable, Detail: err.Error()})
 }
 
-func (r *run) noteAuth(c, detail string) {
+func (r *run) noteAuth(c string, alert notify.Alert) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.causes[c]
 	if a == nil {
-		a = &alertCause{detail: detail}
+		a = &alertCause{alert: alert}
 		r.causes[c] = a
 	}
 	a.affected++

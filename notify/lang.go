@@ -55,6 +55,8 @@ type phrases struct {
 	causes          map[precheck.Cause]func(o precheck.Outcome) string
 	listSep         string // between the parts of a summary
 	sentenceEnd     string
+	sentenceGap     string // between two sentences
+	labelGap        string // between a label and what it labels
 	// open, close and closeParen bracket an aside: open and closeParen
 	// round it, close also leads on to what follows it (a link).
 	open, close, closeParen string
@@ -71,25 +73,29 @@ type phrases struct {
 	unknownHint         string
 	fallback            func(badge, subject, taskID string) string
 
-	morePassed       func(n int) string
-	passedCodes      string // before a list of passed codes
-	moreChecks       func(n int) string
-	moreInstances    func(n int) string
-	moreTally        func(checks, failed, warnings, passed int) string
-	moreTaskInsts    func(n int) string
-	allPassedOn      string // before a list of instances
-	allPassedOnMore  func(n int) string
-	noneFinished     string
-	prechecksDone    func(n int) string
-	noVerdict        string
-	moreTasks        func(n int) string
-	started          string
-	startedTitle     string
-	startedNote      string
-	alertHeadline    string
-	alertNoCause     string
-	alertWaiting     func(affected int) string
-	verdictTitleWord string
+	morePassed        func(n int) string
+	passedCodes       string // before a list of passed codes
+	moreChecks        func(n int) string
+	moreInstances     func(n int) string
+	moreTally         func(checks, failed, warnings, passed int) string
+	moreTaskInsts     func(n int) string
+	allPassedOn       string // before a list of instances
+	allPassedOnMore   func(n int) string
+	noneFinished      string
+	prechecksDone     func(n int) string
+	noVerdict         string
+	moreTasks         func(n int) string
+	started           string
+	startedTitle      string
+	startedNote       string
+	alertHeadline     string
+	alertNoCause      string
+	serviceDenied     func(service, code string) string
+	services          map[Service]string
+	recordUnreachable string
+	alertFixes        map[AlertCause]string
+	alertWaiting      func(affected int) string
+	verdictTitleWord  string
 
 	nextSteps, checkAgent, readFailure, stillRunning, runAgain string
 
@@ -124,6 +130,15 @@ func (w *phrases) cause(o precheck.Outcome) string {
 		return say(o)
 	}
 	return ""
+}
+
+// service names s in the reader's words; a service without a name is
+// shown as reports name it.
+func (w *phrases) service(s Service) string {
+	if name, ok := w.services[s]; ok {
+		return name
+	}
+	return OneLine(string(s))
 }
 
 // asked is how long a task was asked about before its verdict.
@@ -168,7 +183,7 @@ var en = phrases{
 	warningsN:   func(n int) string { return plural(n, "warning", "warnings") },
 	passedN:     func(n int) string { return fmt.Sprintf("%d passed", n) },
 	onInstances: func(n int) string { return " on " + plural(n, "instance", "instances") },
-	reason:      "Reason:", detail: "Detail:", listSep: ", ", sentenceEnd: ".",
+	reason:      "Reason:", detail: "Detail:", listSep: ", ", sentenceEnd: ".", sentenceGap: " ", labelGap: " ",
 	causes: map[precheck.Cause]func(o precheck.Outcome) string{
 		precheck.CauseFailed: func(precheck.Outcome) string {
 			return "Security Center reports the precheck failed (`Description=error`)."
@@ -221,6 +236,15 @@ var en = phrases{
 	startedNote:     "The verdict follows when Security Center reports it.",
 	alertHeadline:   "🚨 precheckwatch needs an operator",
 	alertNoCause:    "precheckwatch cannot reach its cloud services",
+	serviceDenied: func(service, code string) string {
+		return service + " refused the function's credentials or permissions (" + code + ")"
+	},
+	services:          map[Service]string{SecurityCenter: "Security Center", MNS: "MNS"},
+	recordUnreachable: "The delivery record (DEDUPE_URL) cannot be reached",
+	alertFixes: map[AlertCause]string{
+		ServiceDenied:     "Check the function's role: Function Compute may assume it, and its policy grants what `ram-policy.json` lists; then wait for the next sweep.",
+		RecordUnreachable: "Check that the Redis server `DEDUPE_URL` names is up and reachable from the function; nothing is posted until it is.",
+	},
 	alertWaiting: func(n int) string {
 		switch {
 		case n == 1:
@@ -258,7 +282,7 @@ var zh = phrases{
 	warningsN:   func(n int) string { return fmt.Sprintf("%d 项警告", n) },
 	passedN:     func(n int) string { return fmt.Sprintf("%d 项通过", n) },
 	onInstances: func(n int) string { return fmt.Sprintf("（共 %d 个实例）", n) },
-	reason:      "原因：", detail: "详情（原文）：", listSep: "，", sentenceEnd: "。",
+	reason:      "原因：", detail: "详情（原文）：", listSep: "，", sentenceEnd: "。", sentenceGap: "", labelGap: "",
 	causes: map[precheck.Cause]func(o precheck.Outcome) string{
 		precheck.CauseFailed: func(precheck.Outcome) string {
 			return "云安全中心报告预检查执行失败（`Description=error`）。"
@@ -313,6 +337,15 @@ var zh = phrases{
 	startedNote:     "云安全中心给出结果后，将在此发送预检查结论。",
 	alertHeadline:   "🚨 precheckwatch 需要运维人员处理",
 	alertNoCause:    "precheckwatch 无法访问所依赖的云服务",
+	serviceDenied: func(service, code string) string {
+		return service + "拒绝了函数的访问凭证或权限（" + code + "）"
+	},
+	services:          map[Service]string{SecurityCenter: "云安全中心", MNS: "消息服务 MNS"},
+	recordUnreachable: "无法访问投递记录（DEDUPE_URL）",
+	alertFixes: map[AlertCause]string{
+		ServiceDenied:     "请检查函数的 RAM 角色：函数计算可以扮演该角色，且其权限策略包含 `ram-policy.json` 所列的权限；修复后等待下一次巡检。",
+		RecordUnreachable: "请确认 `DEDUPE_URL` 指向的 Redis 正在运行，且函数可以访问；恢复之前不会发送任何消息。",
+	},
 	alertWaiting: func(n int) string {
 		switch {
 		case n > 0:

@@ -41,13 +41,39 @@ func (s Started) Facts(m Markup) string { return strings.Join(taskFacts(m, s.w, 
 // Note says what comes next.
 func (s Started) Note() string { return s.w.startedNote }
 
+// AlertCause is what keeps the function from its work.
+type AlertCause int
+
+// Alert causes.
+const (
+	// ServiceDenied: a cloud service refused the function's credentials
+	// or permissions.
+	ServiceDenied AlertCause = iota + 1
+	// RecordUnreachable: the delivery record (DEDUPE_URL) cannot be
+	// reached, and nothing is posted until it can.
+	RecordUnreachable
+)
+
+// Service is a cloud service the function calls, as reports name it.
+type Service string
+
+// The services an alert names in the reader's words.
+const (
+	SecurityCenter Service = "sas"
+	MNS            Service = "mns"
+)
+
 // Alert is the one message sent when the function itself cannot work
-// (Security Center or MNS credentials or permissions fail): one message for
-// the operator, not a page per task. It mentions nobody.
+// (Security Center or MNS credentials or permissions fail, the delivery
+// record is unreachable): one message for the operator, not a page per
+// task. It mentions nobody.
 type Alert struct {
-	// Cause says what failed.
-	Cause string
-	// Detail says how to fix it; it must hold no secret.
+	Cause AlertCause
+	// Service refused us, with its own error Code, for ServiceDenied.
+	Service Service
+	Code    string
+	// Detail is the error as it was reported, shown verbatim; it must
+	// hold no secret.
 	Detail string
 	// Affected is how many tasks wait on it; 0 when not known.
 	Affected int
@@ -56,17 +82,28 @@ type Alert struct {
 // Headline is the alert's headline in lang.
 func (a Alert) Headline(lang Lang) string { return lang.words().alertHeadline }
 
-// CauseLine is the cause on one line, never empty, unescaped.
+// CauseLine is the cause in lang on one line, never empty, unescaped.
 func (a Alert) CauseLine(lang Lang) string {
-	if c := ClipRunes(OneLine(a.Cause), 200); c != "" {
-		return c
+	w := lang.words()
+	switch a.Cause {
+	case ServiceDenied:
+		return ClipRunes(OneLine(w.serviceDenied(w.service(a.Service), a.Code)), 200)
+	case RecordUnreachable:
+		return w.recordUnreachable
 	}
-	return lang.words().alertNoCause
+	return w.alertNoCause
 }
 
-// Fix is the detail, trimmed, bounded and valid UTF-8, in catalogue prose.
-func (a Alert) Fix() string {
-	return ClipRunes(strings.TrimSpace(strings.ToValidUTF8(a.Detail, "\uFFFD")), 2000)
+// Fix says in lang what to do, then the detail as it was reported, in
+// catalogue prose.
+func (a Alert) Fix(lang Lang) string {
+	w := lang.words()
+	fix := w.alertFixes[a.Cause]
+	// One line in a code span: the detail cannot close it early.
+	if d := ClipRunes(strings.ReplaceAll(OneLine(a.Detail), "`", "'"), 1000); d != "" {
+		fix = strings.TrimSpace(fix + w.sentenceGap + w.detail + w.labelGap + "`" + d + "`")
+	}
+	return fix
 }
 
 // Waiting says in lang that the tasks wait and none is lost.

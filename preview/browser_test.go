@@ -148,7 +148,7 @@ func TestPreviewInChromium(t *testing.T) {
 		{id: "digest-mixed", badge: "❌ FAILED", both: []string{"5 prechecks finished", "⚠️ WARNING 1", "✅ PASSED 1", "NOT_ARCHIVELOG"}, alert: true, bar: "#a30200"},
 		{id: "truncated-200-instances", badge: "❌ FAILED", both: []string{"i-bp1mysql0017", "i-bp1mysql0150"}, alert: true, bar: "#a30200", more: true},
 		{id: "started", badge: "⏳", both: []string{"recheck running", "orders-db prod"}},
-		{id: "operator-alert", badge: "🚨", both: []string{"needs an operator", "12 tasks stay queued", "yundun-sas:QueryPreCheckDatabase"}, bar: "#a30200"},
+		{id: "operator-alert", badge: "🚨", both: []string{"needs an operator", "12 tasks stay queued", "NoPermission"}, bar: "#a30200"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			sample := between(t, dom, `data-sample="`+tc.id+`"`, "<section")

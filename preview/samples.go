@@ -122,8 +122,8 @@ func Samples() ([]Sample, error) {
 
 	mixed := []notify.Finished{mysql, mssql, oracle, errored, timedOut}
 	alert := notify.Alert{
-		Cause:    "Security Center denied QueryPreCheckDatabase (NoPermission)",
-		Detail:   "Grant the function's role `yundun-sas:QueryPreCheckDatabase` (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.",
+		Cause: notify.ServiceDenied, Service: notify.SecurityCenter, Code: "NoPermission",
+		Detail:   "sas QueryPreCheckDatabase: auth: NoPermission (HTTP 403): caller has no permission",
 		Affected: 12,
 	}
 	var samples []Sample

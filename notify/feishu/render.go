@@ -221,7 +221,7 @@ func (r Renderer) Started(t precheck.Task) notify.Message {
 func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
 	m := markup{}
 	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
-	if fix := a.Fix(); fix != "" {
+	if fix := a.Fix(r.Lang); fix != "" {
 		body += "\n" + m.Prose(fix)
 	}
 	return message(r.withConsole(Content{Title: a.Headline(r.Lang), Template: "red", Body: body, Note: m.Text(a.Waiting(r.Lang))}))

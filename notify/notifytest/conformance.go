@@ -242,8 +242,8 @@ func stress(t *testing.T, r notify.Renderer) {
 		}
 	})
 	t.Run("operator alert and notice with huge fields", func(t *testing.T) {
-		checked(t, r.OperatorAlert(notify.Alert{Cause: huge, Detail: huge, Affected: -1}))
-		checked(t, r.OperatorAlert(notify.Alert{Cause: strings.Repeat("<", 3000), Detail: strings.Repeat("&", 3000), Affected: 1}))
+		checked(t, r.OperatorAlert(notify.Alert{Cause: notify.ServiceDenied, Service: notify.Service(huge), Code: huge, Detail: huge, Affected: -1}))
+		checked(t, r.OperatorAlert(notify.Alert{Cause: notify.ServiceDenied, Service: notify.Service(strings.Repeat("<", 3000)), Code: strings.Repeat("`", 3000), Detail: strings.Repeat("&", 3000), Affected: 1}))
 		checked(t, r.Started(precheck.Task{TaskID: huge, UniRegionID: huge, Label: huge}))
 	})
 }
@@ -285,7 +285,7 @@ func Fuzz(f *testing.F, r notify.Renderer) {
 		}
 		task := precheck.Task{TaskID: "t-" + id, UniRegionID: source, Label: label}
 		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Cause: precheck.Cause(code), Detail: label, FirstSeen: FirstSeen.UnixMilli(), DecidedAt: DecidedAt.UnixMilli()}
-		messages := []notify.Message{r.Verdict(task, o), r.Started(task), r.OperatorAlert(notify.Alert{Cause: label, Detail: raw, Affected: int(items)})}
+		messages := []notify.Message{r.Verdict(task, o), r.Started(task), r.OperatorAlert(notify.Alert{Cause: notify.AlertCause(items % 4), Service: notify.Service(label), Code: code, Detail: raw, Affected: int(items)})}
 		for _, p := range r.Digest([]notify.Finished{{Task: task, Outcome: o}, {Task: task, Outcome: precheck.Outcome{Verdict: precheck.Verdict(raw)}}}) {
 			messages = append(messages, p.Message)
 		}

@@ -68,8 +68,8 @@ var StartedTask = precheck.Task{TaskID: "t-000bc9nqwxsbyvod0001", UniRegionID: "
 
 // OperatorAlert is the alert of the operator-alert golden file.
 var OperatorAlert = notify.Alert{
-	Cause:    "Security Center denied QueryPreCheckDatabase (NoPermission)",
-	Detail:   "Grant the function's role yundun-sas:QueryPreCheckDatabase (policy AliyunYundunSASReadOnlyAccess), then wait for the next sweep.",
+	Cause: notify.ServiceDenied, Service: notify.SecurityCenter, Code: "NoPermission",
+	Detail:   "sas QueryPreCheckDatabase: auth: NoPermission (HTTP 403, RequestId 6F2B-0001): caller has no permission",
 	Affected: 12,
 }
 
@@ -204,7 +204,8 @@ func Fixtures(t testing.TB) []Fixture {
 // Chinese message outside the user's data and the system's own words in
 // code spans.
 var englishWords = []string{"instance", "passed", "failed", "warning", "Reason", "task ", "region ", "agent ", "quer",
-	"decided", "checked", "same fix", "more ", "Open the", "console", "recheck", "queued", "operator", "verdict"}
+	"decided", "checked", "same fix", "more ", "Open the", "console", "recheck", "queued", "operator", "verdict",
+	"refused", "cannot", "detail", "reason", "deadline", "answer"}
 
 var codeSpan = regexp.MustCompile("`[^`]*`")
 
@@ -216,8 +217,7 @@ func Chinese(t *testing.T, r notify.Renderer) {
 	english := func(t *testing.T, name string, m notify.Message) {
 		t.Helper()
 		text := codeSpan.ReplaceAllString(m.Content.Plain(), "")
-		for _, data := range []string{"precheckwatch", "https://yundun.console.aliyun.com/?p=sas", "Security Center denied QueryPreCheckDatabase (NoPermission)",
-			OperatorAlert.Detail} {
+		for _, data := range []string{"precheckwatch", "https://yundun.console.aliyun.com/?p=sas"} {
 			text = strings.ReplaceAll(text, data, "")
 		}
 		for _, w := range englishWords {
@@ -228,6 +228,15 @@ func Chinese(t *testing.T, r notify.Renderer) {
 	}
 	GoldenMessages(t, r, english)
 	task := precheck.Task{TaskID: "t-000bc9nqwxsbyvod0009", UniRegionID: "cn-hangzhou", DatabaseType: "MYSQL"}
+	for _, a := range CauseAlerts {
+		t.Run(fmt.Sprintf("alert %d %s", a.Cause, a.Service), func(t *testing.T) {
+			m := checked(t, r.OperatorAlert(a))
+			english(t, "alert", m)
+			if plain := html.UnescapeString(m.Content.Plain()); !strings.Contains(plain, "详情（原文）") || !strings.Contains(plain, a.Detail) {
+				t.Errorf("the alert's detail %q is missing:\n%s", a.Detail, m.Content.Plain())
+			}
+		})
+	}
 	for _, o := range CauseOutcomes {
 		t.Run(string(o.Cause), func(t *testing.T) {
 			m := checked(t, r.Verdict(task, o))
@@ -239,6 +248,13 @@ func Chinese(t *testing.T, r notify.Renderer) {
 			}
 		})
 	}
+}
+
+// CauseAlerts are operator alerts of every cause the handler raises.
+var CauseAlerts = []notify.Alert{
+	OperatorAlert,
+	{Cause: notify.ServiceDenied, Service: notify.MNS, Code: "AccessDenied", Detail: "mns receive: AccessDenied: The OwnerId that your Access Key Id associated to is forbidden", Affected: 1},
+	{Cause: notify.RecordUnreachable, Detail: "dial tcp 10.0.0.5:6379: connect: connection refused"},
 }
 
 // CauseOutcomes are verdicts of every cause the domain decides, with the

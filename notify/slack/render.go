@@ -144,7 +144,7 @@ func (r Renderer) Started(t precheck.Task) notify.Message {
 func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
 	m := markup{}
 	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
-	if fix := a.Fix(); fix != "" {
+	if fix := a.Fix(r.Lang); fix != "" {
 		body += "\n" + m.Prose(fix)
 	}
 	return message(Content{
