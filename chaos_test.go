@@ -26,10 +26,10 @@ import (
 //
 //	go test -c -o /tmp/chaos.test . && /tmp/chaos.test -test.run 'TestChaos$' -test.v -test.timeout 90m \
 //	  -chaos.tasks=2000 -chaos.instances=4 -chaos.kills=25 -chaos.faultrate=0.2 -chaos.visibility=30 \
-//	  -chaos.expiries=6 -chaos.redis=6 -chaos.large=0.05 -chaos.retry=BACKOFF_RETRY
+//	  -chaos.expiries=6 -chaos.redis=6 -chaos.large=0.05 -chaos.budget=30m
 //
 // The defaults are the short run of the normal suite. CHAOS_LOG=path keeps
-// the function's log.
+// the function's log; with -test.v the run logs its progress every 30 s.
 var (
 	chaosTasks      = flag.Int("chaos.tasks", 24, "tasks the chaos test runs through the local cloud")
 	chaosInstances  = flag.Int("chaos.instances", 3, "most function instances running at once (reservedConcurrency)")
