@@ -2,13 +2,9 @@ package dingtalk
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,8 +33,6 @@ const (
 	// throttleBlock is how long a throttled robot refuses everything.
 	throttleBlock = 10 * time.Minute
 	timeout       = 10 * time.Second
-	// maxAnswer bounds how much of an answer is read.
-	maxAnswer = 64 << 10
 )
 
 // Config configures the DingTalk custom-robot sink.
@@ -168,11 +162,9 @@ func (d *Robot) signedURL() string {
 	}
 	u, _ := url.Parse(d.webhook.Reveal()) // checked by New
 	ts := strconv.FormatInt(d.now().UnixMilli(), 10)
-	mac := hmac.New(sha256.New, []byte(d.secret.Reveal()))
-	mac.Write([]byte(ts + "\n" + d.secret.Reveal()))
 	q := u.Query()
 	q.Set("timestamp", ts)
-	q.Set("sign", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	q.Set("sign", notify.SignHMACSHA256(d.secret.Reveal(), ts+"\n"+d.secret.Reveal()))
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -184,15 +176,18 @@ func (d *Robot) classify(resp *http.Response) notify.Outcome {
 		ErrCode *int   `json:"errcode"`
 		ErrMsg  string `json:"errmsg"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&answer); err != nil || answer.ErrCode == nil {
-		// The request arrived; whether it was delivered is unknown.
-		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("dingtalk: unreadable answer")}
+	if out, ok := notify.ReadAnswer(Name, resp, &answer); !ok {
+		return out
+	}
+	if answer.ErrCode == nil {
+		return notify.UnreadableAnswer(Name)
 	}
 	code, msg := *answer.ErrCode, d.scrub.Replace(answer.ErrMsg)
-	out := notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "errcode_" + strconv.Itoa(code), Err: fmt.Errorf("dingtalk: errcode %d: %s", code, msg)}
+	out := notify.CodeOutcome(Name, "errcode", code, msg)
+	if out.Status == notify.Sent {
+		return out
+	}
 	switch {
-	case code == 0:
-		return notify.Outcome{Status: notify.Sent}
 	case throttled(code, msg):
 		out.Status, out.RetryAfter = notify.Retry, throttleBlock
 	case code == -1:

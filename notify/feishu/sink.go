@@ -5,13 +5,8 @@ package feishu
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,8 +32,6 @@ const hookPath = "/open-apis/bot/v2/hook/"
 
 const (
 	timeout = 10 * time.Second
-	// maxAnswer bounds how much of an answer is read.
-	maxAnswer = 64 << 10
 	// throttleWait is how long a refused send waits before the next try:
 	// the bot's tightest window is a second.
 	throttleWait = time.Second
@@ -150,8 +143,7 @@ func (b *Bot) signature() (timestamp, sign string) {
 		return "", ""
 	}
 	timestamp = strconv.FormatInt(b.now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(timestamp+"\n"+b.secret.Reveal()))
-	return timestamp, base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return timestamp, notify.SignHMACSHA256(timestamp+"\n"+b.secret.Reveal(), "")
 }
 
 // classify reads the bot's answer. Feishu answers HTTP 200 with a code,
@@ -162,9 +154,8 @@ func (b *Bot) classify(resp *http.Response) notify.Outcome {
 		Msg        string `json:"msg"`
 		StatusCode *int   `json:"StatusCode"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&answer); err != nil {
-		// The request arrived; whether it was delivered is unknown.
-		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("feishu: unreadable answer")}
+	if out, ok := notify.ReadAnswer(Name, resp, &answer); !ok {
+		return out
 	}
 	code := answer.Code
 	if code == nil {
@@ -174,11 +165,11 @@ func (b *Bot) classify(resp *http.Response) notify.Outcome {
 		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("feishu: answer without a code")}
 	}
 	msg := b.scrub.Replace(answer.Msg)
-	out := notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "code_" + strconv.Itoa(*code), Err: fmt.Errorf("feishu: code %d: %s", *code, msg)}
-	switch {
-	case *code == 0:
-		return notify.Outcome{Status: notify.Sent}
-	case throttled(*code, msg):
+	out := notify.CodeOutcome(Name, "code", *code, msg)
+	if out.Status == notify.Sent {
+		return out
+	}
+	if throttled(*code, msg) {
 		out.Status, out.RetryAfter = notify.Retry, throttleWait
 	}
 	return out
