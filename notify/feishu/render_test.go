@@ -7,7 +7,6 @@ import (
 
 	"precheckwatch/notify"
 	"precheckwatch/notify/notifytest"
-	"precheckwatch/precheck"
 )
 
 var loud = Renderer{AtUserIDs: []string{"ou_oncall"}}
@@ -61,11 +60,7 @@ func TestConformance(t *testing.T) {
 func FuzzRender(f *testing.F) { notifytest.Fuzz(f, loud) }
 
 func TestEscapesUserData(t *testing.T) {
-	task := precheck.Task{
-		TaskID: "t-<b>x</b>", UniRegionID: "cn-hangzhou",
-		Label: "<at id=all></at> <script>alert(1)</script> *bold* ~~gone~~ [x](http://evil)\nsecond line",
-	}
-	f := notifytest.Completed(t, task, "["+notifytest.InstanceJSON("i-`tick`<img>", "<b>MYSQL</b>", 1795744800, "MYSQL_BINLOG", "<i>OFF</i> & more")+"]")
+	f := notifytest.Hostile(t, "<at id=all></at> <script>alert(1)</script> *bold* ~~gone~~ [x](http://evil)\nsecond line")
 	c := Renderer{}.Verdict(f.Task, f.Outcome).Content.(Content)
 	if err := c.Check(); err != nil {
 		t.Error(err)

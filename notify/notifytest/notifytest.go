@@ -116,6 +116,15 @@ func Completed(t testing.TB, task precheck.Task, result string) notify.Finished 
 	return Decided(t, task, precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: result}, DecidedAt, 5)
 }
 
+// Hostile is a finished task whose id, instance, source and check result
+// carry markup and code spans, labelled label: a renderer must show all of
+// it as text. Each channel passes a label with its own markup.
+func Hostile(t testing.TB, label string) notify.Finished {
+	t.Helper()
+	task := precheck.Task{TaskID: "t-<b>x</b>", UniRegionID: "cn-hangzhou", Label: label}
+	return Completed(t, task, "["+InstanceJSON("i-`tick`<img>", "<b>MYSQL</b>", 1795744800, "MYSQL_BINLOG", "<i>OFF</i> & more")+"]")
+}
+
 // InstanceJSON is one instance of a Result: items are code, result pairs.
 func InstanceJSON(id, source string, checkTime int64, items ...string) string {
 	var results []string

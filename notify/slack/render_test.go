@@ -10,7 +10,6 @@ import (
 
 	"precheckwatch/notify"
 	"precheckwatch/notify/notifytest"
-	"precheckwatch/precheck"
 )
 
 const testMention = "<!subteam^S123>"
@@ -76,11 +75,7 @@ func TestConformance(t *testing.T) {
 func FuzzRender(f *testing.F) { notifytest.Fuzz(f, loud) }
 
 func TestEscapesUserData(t *testing.T) {
-	task := precheck.Task{
-		TaskID: "t-<b>x</b>", UniRegionID: "cn-hangzhou",
-		Label: "<script>alert(1)</script> & <!channel> *bold* [x](http://evil)\nsecond line",
-	}
-	f := notifytest.Completed(t, task, "["+notifytest.InstanceJSON("i-`tick`<img>", "<b>MYSQL</b>", 1795744800, "MYSQL_BINLOG", "<i>OFF</i> & more")+"]")
+	f := notifytest.Hostile(t, "<script>alert(1)</script> & <!channel> *bold* [x](http://evil)\nsecond line")
 	c := Renderer{}.Verdict(f.Task, f.Outcome).Content.(Content)
 	if err := c.Check(); err != nil {
 		t.Error(err)
