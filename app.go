@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/handler"
 	"precheckwatch/ledger"
 	"precheckwatch/notify"
@@ -103,31 +104,13 @@ type sasChecker struct{ f *function }
 func (c sasChecker) Query(ctx context.Context, inv handler.Invocation, t precheck.Task) (precheck.Status, error) {
 	client, err := c.f.sasFor(inv.Region)
 	if err != nil {
-		return precheck.Status{}, handler.Classify(handler.Permanent, "NoEndpoint", err)
+		return precheck.Status{}, &failure.Error{Service: "sas", Op: "QueryPreCheckDatabase", Class: failure.Permanent, Message: err.Error()}
 	}
 	st, err := client.QueryPreCheck(ctx, inv.Credentials, t.TaskID, t.UniRegionID, t.InstanceUUID)
 	if err != nil {
-		return precheck.Status{}, classifySAS(err)
+		return precheck.Status{}, err
 	}
 	return precheck.Status{Progress: st.Progress, Description: st.Description, Result: st.Result}, nil
-}
-
-func classifySAS(err error) error {
-	var se *sas.Error
-	code := ""
-	if errors.As(err, &se) {
-		code = se.Code
-	}
-	switch sas.ClassOf(err) {
-	case sas.Throttled:
-		return handler.Classify(handler.Throttled, code, err)
-	case sas.Auth:
-		return handler.Classify(handler.Auth, code, err)
-	case sas.Permanent:
-		return handler.Classify(handler.Permanent, code, err)
-	default:
-		return handler.Classify(handler.Transient, code, err)
-	}
 }
 
 // channels are the chat channels a deployment may configure.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/handler"
 	"precheckwatch/queue"
 )
@@ -28,7 +29,7 @@ func newMNSQueues(cfg config.Config) *mnsQueues {
 func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string) (handler.Queue, error) {
 	endpoint, err := m.cfg.MNSEndpointFor(inv.Region, inv.AccountID)
 	if err != nil {
-		return nil, handler.Classify(handler.Permanent, "NoEndpoint", err)
+		return nil, &failure.Error{Service: "mns", Op: "open", Class: failure.Permanent, Message: err.Error()}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -37,7 +38,7 @@ func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string)
 	if !ok {
 		q, err = queue.Open(queue.Config{Endpoint: endpoint, Name: name})
 		if err != nil {
-			return nil, handler.Classify(handler.Permanent, "BadQueue", err)
+			return nil, &failure.Error{Service: "mns", Op: "open", Class: failure.Permanent, Message: err.Error()}
 		}
 		m.opened[key] = q
 	}
@@ -60,7 +61,7 @@ type mnsQueue struct {
 func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, error) {
 	msgs, err := a.q.Receive(ctx, max, 0)
 	if err != nil {
-		return nil, classifyMNS(err)
+		return nil, err
 	}
 	out := make([]handler.Message, len(msgs))
 	for i, m := range msgs {
@@ -90,7 +91,7 @@ func (a mnsQueue) Delete(ctx context.Context, handles []string) []error {
 
 func (a mnsQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (string, error) {
 	next, err := a.q.ChangeVisibility(ctx, handle, d)
-	return next, classifyMNS(err)
+	return next, err
 }
 
 // perEntry spreads a batch error over its entries.
@@ -103,36 +104,13 @@ func perEntry(n int, err error) []error {
 	if errors.As(err, &be) {
 		for _, f := range be.Failures {
 			if f.Index >= 0 && f.Index < n {
-				errs[f.Index] = classifyMNS(f.Err)
+				errs[f.Index] = f.Err
 			}
 		}
 		return errs
 	}
 	for i := range errs {
-		errs[i] = classifyMNS(err)
+		errs[i] = err
 	}
 	return errs
-}
-
-func classifyMNS(err error) error {
-	if err == nil {
-		return nil
-	}
-	code := ""
-	var qe *queue.Error
-	if errors.As(err, &qe) {
-		code = qe.Code
-	}
-	class := handler.Transient
-	switch queue.ClassOf(err) {
-	case queue.Throttled:
-		class = handler.Throttled
-	case queue.Auth:
-		class = handler.Auth
-	case queue.Permanent:
-		class = handler.Permanent
-	case queue.Gone:
-		class = handler.Gone
-	}
-	return handler.Classify(class, code, err)
 }

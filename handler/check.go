@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/ledger"
 	"precheckwatch/precheck"
 )
@@ -193,9 +194,9 @@ func (r *run) ask(ctx context.Context, t precheck.Task) precheck.Reply {
 	case err == nil:
 		r.tally.add(func(rep *Report) { rep.Checked++ })
 		return precheck.Answer(status)
-	case class == Auth:
+	case class == failure.Auth:
 		return precheck.Reply{Kind: precheck.Denied, Reason: "Security Center refused our credentials: " + code}
-	case class == Permanent:
+	case class == failure.Permanent:
 		return precheck.Reply{Kind: precheck.Refused, Reason: err.Error()}
 	default:
 		return precheck.Reply{Kind: precheck.Unanswered, Reason: orWord(code, class.String())}
@@ -284,7 +285,8 @@ func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, erro
 	var lastErr error
 	for attempt := 0; attempt < queryAttempts; attempt++ {
 		if err := r.h.limiter.Wait(ctx); err != nil {
-			return precheck.Status{}, Classify(Transient, "deadline", err)
+			return precheck.Status{}, &failure.Error{Service: "sas", Op: "QueryPreCheckDatabase", Class: failure.Transient,
+				Message: "out of time waiting for the rate limit", Err: err}
 		}
 		cctx, cancel := context.WithDeadline(ctx, earliest(r.times.callUntil, r.h.d.Now().Add(queryTimeout)))
 		st, err := r.h.d.Checker.Query(cctx, r.inv, t)
@@ -295,10 +297,10 @@ func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, erro
 		lastErr = err
 		r.serviceError("sas", "QueryPreCheckDatabase", err)
 		class, _ := classOf(err)
-		if class == Auth || class == Permanent {
+		if !class.Retryable() {
 			return st, err
 		}
-		wait := retryWait(err, attempt, r.h.d.Jitter())
+		wait := retryWait(attempt, r.h.d.Jitter())
 		if r.h.d.Now().Add(wait).After(r.times.checkUntil) || !sleep(ctx, wait) {
 			break
 		}
@@ -307,11 +309,9 @@ func (r *run) query(ctx context.Context, t precheck.Task) (precheck.Status, erro
 }
 
 // retryWait is the pause before retry number attempt+1 within an
-// invocation: the service's own hint, else 200ms doubling, jittered.
-func retryWait(err error, attempt int, jitter float64) time.Duration {
-	if ce, ok := err.(*ClassError); ok && ce.RetryAfter > 0 {
-		return ce.RetryAfter
-	}
+// invocation: 200ms doubling, jittered. Security Center gives no retry
+// hint, not even when it throttles.
+func retryWait(attempt int, jitter float64) time.Duration {
 	base := 200 * time.Millisecond << attempt
 	return base/2 + time.Duration(jitter*float64(base/2))
 }

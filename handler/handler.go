@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/ledger"
 	"precheckwatch/notify"
 	"precheckwatch/precheck"
@@ -351,7 +352,7 @@ func (r *run) serviceError(service, op string, err error) {
 	class, code := classOf(err)
 	r.tally.add(func(rep *Report) { rep.Errors[service+"_"+class.String()]++ })
 	r.log.Warn("call failed", "service", service, "op", op, "class", class.String(), "error", err)
-	if class == Auth {
+	if class == failure.Auth {
 		r.noteAuth(cause(service, err), notify.Alert{Cause: notify.ServiceDenied, Service: notify.Service(service), Code: code, Detail: err.Error()})
 	}
 }

@@ -2,10 +2,10 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/precheck"
 	"precheckwatch/secret"
 )
@@ -61,63 +61,14 @@ type Queues interface {
 	Open(ctx context.Context, inv Invocation, name string) (Queue, error)
 }
 
-// Class is how the function reacts to a failed call to a cloud service.
-type Class int
-
-// Classes of failure. Adapters wrap their errors in *ClassError; anything
-// unclassified counts as Transient, so no task is dropped over a surprise.
-const (
-	Transient Class = iota // 5xx, network, timeouts: retry, then requeue
-	Throttled              // the service asks us to slow down
-	Auth                   // credentials or permissions: alert the operator once, keep tasks queued
-	Permanent              // a request the service will never accept
-	Gone                   // a receipt handle lost its message: it will come back by itself
-)
-
-// String names the class for logs and reports.
-func (c Class) String() string {
-	switch c {
-	case Throttled:
-		return "throttled"
-	case Auth:
-		return "auth"
-	case Permanent:
-		return "permanent"
-	case Gone:
-		return "gone"
-	default:
-		return "transient"
+// classOf returns err's class and the service's code, if any. An error
+// no adapter classified counts as Transient, so no task is dropped over a
+// surprise.
+func classOf(err error) (failure.Class, string) {
+	if e := failure.As(err); e != nil {
+		return e.Class, e.Code
 	}
-}
-
-// ClassError is an adapter error with its class.
-type ClassError struct {
-	Class Class
-	// Code is the service's error code, e.g. Throttling.User.
-	Code string
-	// RetryAfter is the service's own hint, 0 when it gave none.
-	RetryAfter time.Duration
-	Err        error
-}
-
-func (e *ClassError) Error() string { return e.Err.Error() }
-func (e *ClassError) Unwrap() error { return e.Err }
-
-// Classify wraps err with class and code.
-func Classify(class Class, code string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &ClassError{Class: class, Code: code, Err: err}
-}
-
-// classOf returns err's class and code.
-func classOf(err error) (Class, string) {
-	var ce *ClassError
-	if errors.As(err, &ce) {
-		return ce.Class, ce.Code
-	}
-	return Transient, ""
+	return failure.ClassOf(err), ""
 }
 
 // cause names a failure for the operator: service and code.

@@ -20,6 +20,7 @@ import (
 
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 
+	"precheckwatch/failure"
 	"precheckwatch/secret"
 )
 
@@ -145,7 +146,7 @@ func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func
 		return classify(op, err)
 	}
 	if !q.creds.Complete() {
-		return &Error{Op: op, Class: Auth, err: errors.New("no AccessKey id and secret")}
+		return &failure.Error{Service: service, Op: op, Class: failure.Auth, Message: "no AccessKey id and secret"}
 	}
 	deadline := time.Now().Add(q.timeout + wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -275,8 +276,8 @@ func (q *Queue) Send(ctx context.Context, msgs []Outgoing) error {
 	}
 	for i, m := range msgs {
 		if len(m.Body) > MaxBatchBytes {
-			failures = append(failures, Failure{Index: i, Err: &Error{Op: "send", Class: Permanent, Code: "InvalidArgument",
-				err: fmt.Errorf("body is %d bytes, over the %d-byte limit", len(m.Body), MaxBatchBytes)}})
+			failures = append(failures, Failure{Index: i, Err: &failure.Error{Service: service, Op: "send", Class: failure.Permanent, Code: "InvalidArgument",
+				Message: fmt.Sprintf("body is %d bytes, over the %d-byte limit", len(m.Body), MaxBatchBytes)}})
 			continue
 		}
 		if len(batch) == MaxBatch || bytes+len(m.Body) > MaxBatchBytes {
@@ -310,8 +311,7 @@ func (q *Queue) sendBatch(ctx context.Context, msgs []Outgoing, batch []int) []F
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	errors.As(err, &e)
+	e := failure.As(err)
 	var failures []Failure
 	if isBatchFail(e) && len(resp.Messages) == len(batch) {
 		for j, entry := range resp.Messages {
@@ -329,7 +329,7 @@ func (q *Queue) sendBatch(ctx context.Context, msgs []Outgoing, batch []int) []F
 
 // isBatchFail reports whether the SDK answered "some entries failed, see
 // the response" (ERR_MNS_BATCH_OP_FAIL).
-func isBatchFail(e *Error) bool {
+func isBatchFail(e *failure.Error) bool {
 	return ali_mns.ERR_MNS_BATCH_OP_FAIL.IsEqual(errors.Unwrap(e))
 }
 
@@ -345,7 +345,7 @@ func (q *Queue) Delete(ctx context.Context, handles ...string) (lost []string, e
 		chunk := handles[start:min(start+MaxBatch, len(handles))]
 		for _, f := range q.deleteBatch(ctx, chunk) {
 			f.Index += start
-			if f.Err.Class == Gone {
+			if f.Err.Class == failure.Gone {
 				lost = append(lost, handles[f.Index])
 				continue
 			}
@@ -368,8 +368,7 @@ func (q *Queue) deleteBatch(ctx context.Context, chunk []string) []Failure {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	errors.As(err, &e)
+	e := failure.As(err)
 	var failures []Failure
 	if isBatchFail(e) {
 		// Entries name their handle; a handle listed twice fails twice.

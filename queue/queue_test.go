@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/queue"
@@ -171,8 +172,8 @@ func TestHandlesAfterChangeVisibility(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := q.ChangeVisibility(ctx, tc.handle, time.Minute)
-			var qe *queue.Error
-			if !errors.As(err, &qe) || qe.Class != queue.Gone || qe.Code != tc.code || queue.ClassOf(err) != queue.Gone {
+			var qe *failure.Error
+			if !errors.As(err, &qe) || qe.Class != failure.Gone || qe.Code != tc.code || failure.ClassOf(err) != failure.Gone {
 				t.Fatalf("got %v", err)
 			}
 		})
@@ -244,7 +245,7 @@ func TestSendRefusals(t *testing.T) {
 			q := e.open(t, tc.queue)
 			err := q.Send(ctx, []queue.Outgoing{{Body: "ok"}, {Body: tc.body}})
 			var be *queue.BatchError
-			if !errors.As(err, &be) || be.Class() != queue.Permanent {
+			if !errors.As(err, &be) || be.Class() != failure.Permanent {
 				t.Fatalf("got %v", err)
 			}
 			last := be.Failures[len(be.Failures)-1]
@@ -295,23 +296,23 @@ func TestCredentials(t *testing.T) {
 	tests := []struct {
 		name  string
 		creds secret.Credentials
-		class queue.Class
+		class failure.Class
 		code  string
 	}{
 		{"long-term", keys, 0, ""},
 		{"sts", secret.Credentials{AccessKeyID: "STS.one", AccessKeySecret: "sts-secret", SecurityToken: "token-one"}, 0, ""},
-		{"sts without token", secret.Credentials{AccessKeyID: "STS.one", AccessKeySecret: "sts-secret"}, queue.Auth, "AccessDenied"},
-		{"wrong secret", secret.Credentials{AccessKeyID: "ak", AccessKeySecret: "wrong-secret"}, queue.Auth, "SignatureDoesNotMatch"},
-		{"unknown key", secret.Credentials{AccessKeyID: "nobody", AccessKeySecret: "unknown-secret"}, queue.Auth, "InvalidAccessKeyId"},
-		{"no keys", secret.Credentials{}, queue.Auth, ""},
+		{"sts without token", secret.Credentials{AccessKeyID: "STS.one", AccessKeySecret: "sts-secret"}, failure.Auth, "AccessDenied"},
+		{"wrong secret", secret.Credentials{AccessKeyID: "ak", AccessKeySecret: "wrong-secret"}, failure.Auth, "SignatureDoesNotMatch"},
+		{"unknown key", secret.Credentials{AccessKeyID: "nobody", AccessKeySecret: "unknown-secret"}, failure.Auth, "InvalidAccessKeyId"},
+		{"no keys", secret.Credentials{}, failure.Auth, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := base.WithCredentials(tc.creds).Receive(ctx, 1, 0)
-			if queue.ClassOf(err) != tc.class {
+			if failure.ClassOf(err) != tc.class {
 				t.Fatalf("got %v, want class %v", err, tc.class)
 			}
-			var qe *queue.Error
+			var qe *failure.Error
 			if err != nil && (!errors.As(err, &qe) || qe.Code != tc.code) {
 				t.Fatalf("got %v, want code %q", err, tc.code)
 			}
@@ -328,12 +329,12 @@ func TestFaultsAreClassified(t *testing.T) {
 	q := e.open(t, "q")
 	tests := []struct {
 		kind  fault.Kind
-		class queue.Class
+		class failure.Class
 		code  string
 	}{
-		{fault.Throttle, queue.Throttled, "QpsLimitExceeded"},
-		{fault.Server, queue.Transient, "InternalError"},
-		{fault.Hang, queue.Transient, ""},
+		{fault.Throttle, failure.Throttled, "QpsLimitExceeded"},
+		{fault.Server, failure.Transient, "InternalError"},
+		{fault.Hang, failure.Transient, ""},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.kind), func(t *testing.T) {
@@ -348,9 +349,15 @@ func TestFaultsAreClassified(t *testing.T) {
 			_, checks["delete"] = q.Delete(ctx, "1-MS0xLTE=")
 			_, checks["change visibility"] = q.ChangeVisibility(ctx, "1-MS0xLTE=", time.Minute)
 			for op, err := range checks {
-				var qe *queue.Error
-				if queue.ClassOf(err) != tc.class || !errors.As(err, &qe) || qe.Code != tc.code || !queue.ClassOf(err).Retryable() {
-					t.Errorf("%s: got %v (class %v), want %v %q", op, err, queue.ClassOf(err), tc.class, tc.code)
+				var qe *failure.Error
+				if failure.ClassOf(err) != tc.class || !errors.As(err, &qe) || qe.Code != tc.code || !failure.ClassOf(err).Retryable() {
+					t.Errorf("%s: got %v (class %v), want %v %q", op, err, failure.ClassOf(err), tc.class, tc.code)
+					continue
+				}
+				// An answer names its request; a hung call has none.
+				wantID := tc.code != ""
+				if qe.Service != "mns" || (qe.RequestID != "") != wantID {
+					t.Errorf("%s: got service %q request id %q, want mns and an id: %v", op, qe.Service, qe.RequestID, wantID)
 				}
 			}
 		})
@@ -368,7 +375,7 @@ func TestTLSEndpointSpeaksTLS(t *testing.T) {
 	// The test server's certificate is self-signed: the handshake must
 	// happen and fail verification, never fall back to plain HTTP.
 	_, err = q.Receive(testContext(t), 1, 0)
-	if queue.ClassOf(err) != queue.Transient || !strings.Contains(err.Error(), "certificate") {
+	if failure.ClassOf(err) != failure.Transient || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("got %v", err)
 	}
 }

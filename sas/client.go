@@ -1,7 +1,7 @@
 // Package sas is the Security Center (product Sas, API version 2018-12-03)
 // client: the database-backup precheck operations the v1 SDK's services/sas
 // package lacks, called through sdk.Client.ProcessCommonRequest, with every
-// failure classified once into *Error.
+// failure classified once into a *failure.Error.
 //
 // Credentials come with each call, because Function Compute hands out fresh
 // STS keys on every invocation. The SDK client is not safe for concurrent
@@ -27,6 +27,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 
+	"precheckwatch/failure"
 	"precheckwatch/secret"
 )
 
@@ -250,7 +251,7 @@ func (c *Client) call(ctx context.Context, creds secret.Credentials, action stri
 		return nil, fromContext(action, err)
 	}
 	if !creds.Complete() {
-		return nil, &Error{Op: action, Class: Auth, Message: "no access key id or secret"}
+		return nil, &failure.Error{Service: service, Op: action, Class: failure.Auth, Message: "no access key id or secret"}
 	}
 	timeout := defaultTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -261,7 +262,7 @@ func (c *Client) call(ctx context.Context, creds secret.Credentials, action stri
 	}
 	l, err := c.acquire()
 	if err != nil {
-		return nil, &Error{Op: action, Class: Permanent, Message: cleanMessage(err.Error(), creds)}
+		return nil, &failure.Error{Service: service, Op: action, Class: failure.Permanent, Message: cleanMessage(err.Error(), creds)}
 	}
 	defer c.release(l)
 	l.ctx = ctx
@@ -297,7 +298,7 @@ func (c *Client) call(ctx context.Context, creds secret.Credentials, action stri
 	case ctx.Err() != nil:
 		return nil, fromContext(action, ctx.Err())
 	case status == errUnreadable:
-		return nil, &Error{Op: action, Class: classify("", l.status, ""), HTTPStatus: l.status,
+		return nil, &failure.Error{Service: service, Op: action, Class: classify("", l.status, ""), HTTPStatus: l.status,
 			Message: "the error answer has a field of an unexpected type"}
 	case err != nil:
 		return nil, fromSDK(action, err, creds)

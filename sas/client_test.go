@@ -19,6 +19,7 @@ import (
 	sdkerr "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 
+	"precheckwatch/failure"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/secret"
@@ -206,7 +207,7 @@ func TestStartPreCheckThenPollToCompletion(t *testing.T) {
 	if len(results) != 1 || results[0].SourceType != "ORACLE" || results[0].InstanceID != "i-ora01" || !strings.Contains(st.Result, `"FAILED"`) {
 		t.Fatalf("result %s", st.Result)
 	}
-	if _, err := e.client.StartPreCheck(testContext(t), stsCreds, "PostgreSQL", "cn-hangzhou", "uuid-ora"); ClassOf(err) != Permanent {
+	if _, err := e.client.StartPreCheck(testContext(t), stsCreds, "PostgreSQL", "cn-hangzhou", "uuid-ora"); failure.ClassOf(err) != failure.Permanent {
 		t.Errorf("unknown database type: %v", err)
 	}
 	if n := e.emu.Calls(securitycenter.ActionStartPreCheckDatabase); n != 1 {
@@ -224,22 +225,22 @@ func TestErrorsAreClassified(t *testing.T) {
 		setup      func(e *env)
 		creds      secret.Credentials
 		region     string
-		wantClass  Class
+		wantClass  failure.Class
 		wantCode   string
 		wantStatus int
 	}{
-		{"wrong secret", nil, secret.Credentials{AccessKeyID: akID, AccessKeySecret: "wrong"}, "cn-hangzhou", Auth, "SignatureDoesNotMatch", 400},
-		{"wrong STS secret", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: "wrong", SecurityToken: stsToken}, "cn-hangzhou", Auth, "SignatureDoesNotMatch", 400},
-		{"unknown key", nil, secret.Credentials{AccessKeyID: "LTAI5tNobody", AccessKeySecret: "x"}, "cn-hangzhou", Auth, "InvalidAccessKeyId.NotFound", 404},
-		{"wrong STS token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret, SecurityToken: "CAIS+other"}, "cn-hangzhou", Auth, "InvalidSecurityToken.MismatchWithAccessKey", 400},
-		{"STS keys without token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret}, "cn-hangzhou", Auth, "MissingSecurityToken", 400},
-		{"expired STS token", func(e *env) { e.emu.ExpireSTS(stsID) }, stsCreds, "cn-hangzhou", Auth, "InvalidParameter", 400},
-		{"no permission", func(e *env) { e.emu.Deny(akID, securitycenter.ActionQueryPreCheckDatabase) }, akCreds, "cn-hangzhou", Auth, "NoPermission", 403},
-		{"clock skew", func(e *env) { e.clock.Advance(20 * time.Minute) }, akCreds, "cn-hangzhou", Auth, "InvalidTimeStamp.Expired", 400},
-		{"throttled", func(e *env) { e.faults.Set(fault.Throttle, 1) }, stsCreds, "cn-hangzhou", Throttled, "Throttling.User", 400},
-		{"unavailable", func(e *env) { e.faults.Set(fault.Server, 1) }, akCreds, "cn-hangzhou", Transient, "ServiceUnavailable", 503},
-		{"missing region", nil, akCreds, "", Permanent, "MissingParameter", 400},
-		{"no keys", nil, secret.Credentials{AccessKeyID: akID}, "cn-hangzhou", Auth, "", 0},
+		{"wrong secret", nil, secret.Credentials{AccessKeyID: akID, AccessKeySecret: "wrong"}, "cn-hangzhou", failure.Auth, "SignatureDoesNotMatch", 400},
+		{"wrong STS secret", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: "wrong", SecurityToken: stsToken}, "cn-hangzhou", failure.Auth, "SignatureDoesNotMatch", 400},
+		{"unknown key", nil, secret.Credentials{AccessKeyID: "LTAI5tNobody", AccessKeySecret: "x"}, "cn-hangzhou", failure.Auth, "InvalidAccessKeyId.NotFound", 404},
+		{"wrong STS token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret, SecurityToken: "CAIS+other"}, "cn-hangzhou", failure.Auth, "InvalidSecurityToken.MismatchWithAccessKey", 400},
+		{"STS keys without token", nil, secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret}, "cn-hangzhou", failure.Auth, "MissingSecurityToken", 400},
+		{"expired STS token", func(e *env) { e.emu.ExpireSTS(stsID) }, stsCreds, "cn-hangzhou", failure.Auth, "InvalidParameter", 400},
+		{"no permission", func(e *env) { e.emu.Deny(akID, securitycenter.ActionQueryPreCheckDatabase) }, akCreds, "cn-hangzhou", failure.Auth, "NoPermission", 403},
+		{"clock skew", func(e *env) { e.clock.Advance(20 * time.Minute) }, akCreds, "cn-hangzhou", failure.Auth, "InvalidTimeStamp.Expired", 400},
+		{"throttled", func(e *env) { e.faults.Set(fault.Throttle, 1) }, stsCreds, "cn-hangzhou", failure.Throttled, "Throttling.User", 400},
+		{"unavailable", func(e *env) { e.faults.Set(fault.Server, 1) }, akCreds, "cn-hangzhou", failure.Transient, "ServiceUnavailable", 503},
+		{"missing region", nil, akCreds, "", failure.Permanent, "MissingParameter", 400},
+		{"no keys", nil, secret.Credentials{AccessKeyID: akID}, "cn-hangzhou", failure.Auth, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,12 +249,13 @@ func TestErrorsAreClassified(t *testing.T) {
 				tt.setup(e)
 			}
 			_, err := e.client.QueryPreCheck(testContext(t), tt.creds, "t-1", tt.region, "")
-			var se *Error
+			var se *failure.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %#v, want *Error", err)
+				t.Fatalf("err = %#v, want *failure.Error", err)
 			}
-			if se.Class != tt.wantClass || se.Code != tt.wantCode || se.HTTPStatus != tt.wantStatus || ClassOf(err) != tt.wantClass {
-				t.Errorf("got class %s code %q status %d, want %s %q %d: %v", se.Class, se.Code, se.HTTPStatus, tt.wantClass, tt.wantCode, tt.wantStatus, err)
+			// Security Center gives no retry hint, not even when it throttles.
+			if se.Service != "sas" || se.Class != tt.wantClass || se.Code != tt.wantCode || se.HTTPStatus != tt.wantStatus || se.RetryAfter != 0 || failure.ClassOf(err) != tt.wantClass {
+				t.Errorf("got %s class %s code %q status %d retry after %s, want sas %s %q %d 0s: %v", se.Service, se.Class, se.Code, se.HTTPStatus, se.RetryAfter, tt.wantClass, tt.wantCode, tt.wantStatus, err)
 			}
 			if tt.wantStatus != 0 && se.RequestID == "" {
 				t.Errorf("no RequestId: %v", err)
@@ -273,9 +275,9 @@ func TestServerFaultsAlternate503And500(t *testing.T) {
 	var got []string
 	for range 2 {
 		_, err := e.client.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", "")
-		var se *Error
-		if !errors.As(err, &se) || se.Class != Transient {
-			t.Fatalf("err = %v, want a transient *Error", err)
+		var se *failure.Error
+		if !errors.As(err, &se) || se.Class != failure.Transient {
+			t.Fatalf("err = %v, want a transient *failure.Error", err)
 		}
 		got = append(got, fmt.Sprint(se.HTTPStatus, " ", se.Code))
 	}
@@ -368,7 +370,7 @@ func TestHangEndsWithTheContext(t *testing.T) {
 			ctx, cancel := tt.ctx()
 			defer cancel()
 			_, err := e.client.QueryPreCheck(ctx, akCreds, "t-1", "cn-hangzhou", "")
-			if ClassOf(err) != Transient || !errors.Is(err, tt.want) {
+			if failure.ClassOf(err) != failure.Transient || !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want transient %v", err, tt.want)
 			}
 			// The lane is reusable: the next call on it succeeds.
@@ -393,21 +395,21 @@ func TestOddAnswers(t *testing.T) {
 		name      string
 		status    int
 		body      string
-		wantClass Class
+		wantClass failure.Class
 		wantCode  string
 		wantSt    PrecheckStatus
 	}{
-		{"number in Code", 500, `{"Code":123,"Message":"x","RequestId":"r"}`, Transient, "", PrecheckStatus{}},
-		{"object detail as string", 403, `{"Code":"NoPermission","AccessDeniedDetail":"nope"}`, Auth, "", PrecheckStatus{}},
-		{"HTML bad gateway", 502, `<html>bad gateway</html>`, Transient, "", PrecheckStatus{}},
-		{"bare 429", 429, `slow down`, Throttled, "", PrecheckStatus{}},
-		{"throttling as 429", 429, `{"Code":"Throttling.Api","Message":"Request was denied due to api flow control."}`, Throttled, "Throttling.Api", PrecheckStatus{}},
-		{"unknown 4xx code", 400, `{"Code":"InvalidParam","Message":"There was an error with your request."}`, Permanent, "InvalidParam", PrecheckStatus{}},
-		{"unknown 5xx code", 504, `{"Code":"GatewayTimeout","Message":"x"}`, Transient, "GatewayTimeout", PrecheckStatus{}},
-		{"garbage 200", 200, `not json`, Transient, "", PrecheckStatus{}},
-		{"float progress", 200, `{"Progress":12.5}`, Transient, "", PrecheckStatus{}},
+		{"number in Code", 500, `{"Code":123,"Message":"x","RequestId":"r"}`, failure.Transient, "", PrecheckStatus{}},
+		{"object detail as string", 403, `{"Code":"NoPermission","AccessDeniedDetail":"nope"}`, failure.Auth, "", PrecheckStatus{}},
+		{"HTML bad gateway", 502, `<html>bad gateway</html>`, failure.Transient, "", PrecheckStatus{}},
+		{"bare 429", 429, `slow down`, failure.Throttled, "", PrecheckStatus{}},
+		{"throttling as 429", 429, `{"Code":"Throttling.Api","Message":"Request was denied due to api flow control."}`, failure.Throttled, "Throttling.Api", PrecheckStatus{}},
+		{"unknown 4xx code", 400, `{"Code":"InvalidParam","Message":"There was an error with your request."}`, failure.Permanent, "InvalidParam", PrecheckStatus{}},
+		{"unknown 5xx code", 504, `{"Code":"GatewayTimeout","Message":"x"}`, failure.Transient, "GatewayTimeout", PrecheckStatus{}},
+		{"garbage 200", 200, `not json`, failure.Transient, "", PrecheckStatus{}},
+		{"float progress", 200, `{"Progress":12.5}`, failure.Transient, "", PrecheckStatus{}},
 		{"lenient 200", 200, `{"RequestId":"r","Progress":"55","Description":"created","Result":[{"instanceId":"i"}],"CreatedTime":1660448660,"UpdatedTime":null}`,
-			"", "", PrecheckStatus{RequestID: "r", Progress: 55, Description: "created", Result: `[{"instanceId":"i"}]`, CreatedTime: 1660448660}},
+			0, "", PrecheckStatus{RequestID: "r", Progress: 55, Description: "created", Result: `[{"instanceId":"i"}]`, CreatedTime: 1660448660}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,8 +424,8 @@ func TestOddAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			st, err := c.QueryPreCheck(testContext(t), akCreds, "t-1", "cn-hangzhou", "")
-			var se *Error
-			if tt.wantClass == "" {
+			var se *failure.Error
+			if tt.wantClass == 0 {
 				if err != nil || st != tt.wantSt {
 					t.Fatalf("got %+v, %v; want %+v", st, err, tt.wantSt)
 				}
@@ -519,33 +521,33 @@ func TestClassify(t *testing.T) {
 		code    string
 		status  int
 		message string
-		want    Class
+		want    failure.Class
 	}{
-		{"Throttling", 400, "", Throttled},
-		{"Throttling.User", 400, "", Throttled},
-		{"Throttling.Api", 429, "", Throttled},
-		{"ServiceUnavailable", 503, "", Transient},
-		{"InternalError", 500, "", Transient},
-		{"ServerError", 500, "", Transient},
-		{"SignatureNonceUsed", 400, "", Transient},
-		{"InvalidAccessKeyId.NotFound", 404, "", Auth},
-		{"InvalidAccessKeyId.Inactive", 400, "", Auth},
-		{"SignatureDoesNotMatch", 400, "", Auth},
-		{"NoPermission", 403, "", Auth},
-		{"Forbidden.RAM", 403, "", Auth},
-		{"InvalidSecurityToken.Expired", 400, "", Auth},
-		{"SecurityToken.Expired", 400, "", Auth},
-		{"InvalidParameter", 400, `The specified parameter "SecurityToken.Expired" is not valid.`, Auth},
-		{"InvalidParameter", 400, `The specified parameter "TaskId" is not valid.`, Permanent},
-		{"InvalidTimeStamp.Expired", 400, "", Auth},
-		{"MissingParameter", 400, "", Permanent},
-		{"InvalidAction.NotFound", 404, "", Permanent},
-		{"NoPermission", 500, "", Auth},
-		{"", 502, "", Transient},
-		{"", 429, "", Throttled},
-		{"", 403, "", Auth},
-		{"", 400, "", Permanent},
-		{"Whatever", 503, "", Transient},
+		{"Throttling", 400, "", failure.Throttled},
+		{"Throttling.User", 400, "", failure.Throttled},
+		{"Throttling.Api", 429, "", failure.Throttled},
+		{"ServiceUnavailable", 503, "", failure.Transient},
+		{"InternalError", 500, "", failure.Transient},
+		{"ServerError", 500, "", failure.Transient},
+		{"SignatureNonceUsed", 400, "", failure.Transient},
+		{"InvalidAccessKeyId.NotFound", 404, "", failure.Auth},
+		{"InvalidAccessKeyId.Inactive", 400, "", failure.Auth},
+		{"SignatureDoesNotMatch", 400, "", failure.Auth},
+		{"NoPermission", 403, "", failure.Auth},
+		{"Forbidden.RAM", 403, "", failure.Auth},
+		{"InvalidSecurityToken.Expired", 400, "", failure.Auth},
+		{"SecurityToken.Expired", 400, "", failure.Auth},
+		{"InvalidParameter", 400, `The specified parameter "SecurityToken.Expired" is not valid.`, failure.Auth},
+		{"InvalidParameter", 400, `The specified parameter "TaskId" is not valid.`, failure.Permanent},
+		{"InvalidTimeStamp.Expired", 400, "", failure.Auth},
+		{"MissingParameter", 400, "", failure.Permanent},
+		{"InvalidAction.NotFound", 404, "", failure.Permanent},
+		{"NoPermission", 500, "", failure.Auth},
+		{"", 502, "", failure.Transient},
+		{"", 429, "", failure.Throttled},
+		{"", 403, "", failure.Auth},
+		{"", 400, "", failure.Permanent},
+		{"Whatever", 503, "", failure.Transient},
 	}
 	for _, tt := range tests {
 		if got := classify(tt.code, tt.status, tt.message); got != tt.want {
@@ -593,7 +595,7 @@ func TestNetworkErrorIsTransientAndClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.QueryPreCheck(testContext(t), stsCreds, "t-1", "cn-hangzhou", "")
-	if ClassOf(err) != Transient || !strings.Contains(err.Error(), "refused") {
+	if failure.ClassOf(err) != failure.Transient || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v, want a transient connection error", err)
 	}
 	for _, leak := range leaks {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"precheckwatch/failure"
 	"precheckwatch/secret"
 )
 
@@ -41,7 +42,7 @@ func (c *Client) QueryPreCheck(ctx context.Context, creds secret.Credentials, ta
 	if err != nil {
 		// A 2xx answer we cannot read (a proxy's page, a truncated body):
 		// the task is not lost by asking again later.
-		return PrecheckStatus{}, &Error{Op: op, Class: Transient, HTTPStatus: 200, Message: err.Error()}
+		return PrecheckStatus{}, &failure.Error{Service: service, Op: op, Class: failure.Transient, HTTPStatus: 200, Message: err.Error()}
 	}
 	return st, nil
 }
@@ -126,7 +127,7 @@ func (c *Client) StartPreCheck(ctx context.Context, creds secret.Credentials, da
 	const op = "StartPreCheckDatabase"
 	dbType, ok := databaseTypes[strings.ToUpper(databaseType)]
 	if !ok {
-		return "", &Error{Op: op, Class: Permanent, Message: fmt.Sprintf("database type %q is not MYSQL, MSSQL or Oracle", databaseType)}
+		return "", &failure.Error{Service: service, Op: op, Class: failure.Permanent, Message: fmt.Sprintf("database type %q is not MYSQL, MSSQL or Oracle", databaseType)}
 	}
 	body, err := c.call(ctx, creds, op, map[string]string{
 		"DatabaseType": dbType, "UniRegionId": uniRegionID, "InstanceUuid": instanceUUID,
@@ -139,7 +140,7 @@ func (c *Client) StartPreCheck(ctx context.Context, creds secret.Credentials, da
 		RequestID  string `json:"RequestId"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil || answer.CreateMark == "" {
-		return "", &Error{Op: op, Class: Permanent, HTTPStatus: 200, RequestID: answer.RequestID,
+		return "", &failure.Error{Service: service, Op: op, Class: failure.Permanent, HTTPStatus: 200, RequestID: answer.RequestID,
 			Message: "the answer carries no CreateMark (task id)"}
 	}
 	return answer.CreateMark, nil
@@ -184,7 +185,7 @@ func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials
 			} `json:"PageInfo"`
 		}
 		if err := json.Unmarshal(body, &answer); err != nil {
-			return all, &Error{Op: op, Class: Transient, HTTPStatus: 200, Message: "answer is not the expected JSON object: " + err.Error()}
+			return all, &failure.Error{Service: service, Op: op, Class: failure.Transient, HTTPStatus: 200, Message: "answer is not the expected JSON object: " + err.Error()}
 		}
 		all = append(all, answer.DatabaseList...)
 		if len(answer.DatabaseList) == 0 || len(all) >= answer.PageInfo.TotalCount {
