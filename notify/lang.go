@@ -107,19 +107,37 @@ type phrases struct {
 func (w *phrases) badge(v precheck.Verdict) string {
 	switch v {
 	case precheck.Passed:
-		return "✅ " + w.passed
+		return verdictEmoji(v) + " " + w.passed
 	case precheck.Warning:
-		return "⚠️ " + w.warning
+		return verdictEmoji(v) + " " + w.warning
 	case precheck.Failed:
-		return "❌ " + w.failed
+		return verdictEmoji(v) + " " + w.failed
 	case precheck.Error:
-		return "🛑 " + w.errored
+		return verdictEmoji(v) + " " + w.errored
 	case precheck.TimedOut:
-		return "⏱️ " + w.timedOut
+		return verdictEmoji(v) + " " + w.timedOut
 	case "":
-		return "❓ " + w.unknown
+		return verdictEmoji(v) + " " + w.unknown
 	default:
-		return "❓ " + ClipRunes(OneLine(string(v)), 40)
+		return verdictEmoji(v) + " " + ClipRunes(OneLine(string(v)), 40)
+	}
+}
+
+// verdictEmoji marks a verdict.
+func verdictEmoji(v precheck.Verdict) string {
+	switch v {
+	case precheck.Passed:
+		return "✅"
+	case precheck.Warning:
+		return "⚠️"
+	case precheck.Failed:
+		return "❌"
+	case precheck.Error:
+		return "🛑"
+	case precheck.TimedOut:
+		return "⏱️"
+	default:
+		return "❓"
 	}
 }
 

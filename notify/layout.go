@@ -37,23 +37,28 @@ const chunkSep = "\n\n"
 // texts and how many chunks they hold; the caller counts the rest in an
 // "…and N more" line.
 func fit(m Markup, n int, render renderChunk, b Budget) (sections []string, shown int) {
-	if sections, shown = pack(m, n, render, false, b); shown == n {
-		return sections, shown
-	}
-	return pack(m, n, render, true, b)
+	return fitJoined(m, n, render, b, chunkSep)
 }
 
-func pack(m Markup, n int, render renderChunk, compact bool, b Budget) ([]string, int) {
+// fitJoined is fit with chunks joined by sep within a section.
+func fitJoined(m Markup, n int, render renderChunk, b Budget, sep string) (sections []string, shown int) {
+	if sections, shown = pack(m, n, render, false, b, sep); shown == n {
+		return sections, shown
+	}
+	return pack(m, n, render, true, b, sep)
+}
+
+func pack(m Markup, n int, render renderChunk, compact bool, b Budget, join string) ([]string, int) {
 	var sections []string
 	used, last := 0, 0 // text in all sections, text in the last one
-	sep := m.Size(chunkSep)
+	sep := m.Size(join)
 	hints := map[string]bool{}
 	for i := range n {
 		c := render(i, compact, hints)
 		size := m.Size(c.text)
 		switch {
 		case len(sections) > 0 && last+sep+size <= b.SectionMax && used+sep+size <= b.Total:
-			sections[len(sections)-1] += chunkSep + c.text
+			sections[len(sections)-1] += join + c.text
 			used += sep + size
 			last += sep + size
 		case len(sections) < b.Sections && size <= b.SectionMax && used+size <= b.Total:

@@ -70,6 +70,9 @@ type Renderer interface {
 	// OperatorAlert renders the one alert sent when the function itself
 	// cannot work.
 	OperatorAlert(a Alert) Message
+	// Summary renders a fleet run's summary as one message, however many
+	// databases the run holds (see Summary).
+	Summary(run Run) Message
 }
 
 // Sink is one chat channel.

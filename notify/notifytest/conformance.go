@@ -37,6 +37,7 @@ func Conformance(t *testing.T, ch Channel) {
 	t.Run("flagged databases named", func(t *testing.T) { flaggedNamed(t, ch.Loud) })
 	t.Run("limits under stress", func(t *testing.T) { stress(t, ch.Loud) })
 	t.Run("digest worst first", func(t *testing.T) { worstFirst(t, ch.Loud) })
+	t.Run("summary", func(t *testing.T) { summaryConformance(t, ch) })
 }
 
 func mentions(t *testing.T, ch Channel) {

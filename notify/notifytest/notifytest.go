@@ -86,6 +86,12 @@ func GoldenMessages(t *testing.T, r notify.Renderer, write func(t *testing.T, na
 		}
 		write(t, "digest-mixed", checked(t, pages[0].Message))
 	})
+	t.Run("summary", func(t *testing.T) {
+		first, second := FleetRuns(t)
+		write(t, "summary-first-run", checked(t, r.Summary(first)))
+		write(t, "summary-changes", checked(t, r.Summary(second)))
+		write(t, "summary-500", checked(t, r.Summary(LargeFleet(t, 500))))
+	})
 	t.Run("started", func(t *testing.T) { write(t, "started", checked(t, r.Started(StartedTask))) })
 	t.Run("operator-alert", func(t *testing.T) { write(t, "operator-alert", checked(t, r.OperatorAlert(OperatorAlert))) })
 }
@@ -214,7 +220,7 @@ func Fixtures(t testing.TB) []Fixture {
 // code spans.
 var englishWords = []string{"instance", "passed", "failed", "warning", "Reason", "task ", "region ", "agent ", "quer",
 	"decided", "checked", "same fix", "more ", "Open the", "console", "recheck", "queued", "operator", "verdict",
-	"refused", "cannot", "detail", "reason", "deadline", "answer"}
+	"refused", "cannot", "detail", "reason", "deadline", "answer", "ready", "database", "since the last", "removed", "new ", "run "}
 
 var codeSpan = regexp.MustCompile("`[^`]*`")
 
