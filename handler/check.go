@@ -60,8 +60,12 @@ type job struct {
 	// recycled), so its verdicts may have gone out and are settled through
 	// the channels before they are sent.
 	forgotten bool
-	kind      jobKind
-	delay     time.Duration
+	// reached marks a job whose verdict this invocation reached.
+	reached bool
+	kind    jobKind
+	delay   time.Duration
+	// progress is the precheck's progress as last checked.
+	progress int
 	// why explains a dead letter or a hold, for logs.
 	why string
 
@@ -148,6 +152,10 @@ func (r *run) check(ctx context.Context, j *job) {
 	r.apply(j, fate)
 	// A new verdict is sealed with its page's (decided).
 	j.unsealed = fate.Action == precheck.Deliver && facts.Sealed == nil
+	j.reached = j.unsealed
+	if j.kind == finishedJob || j.kind == requeueJob {
+		r.tally.add(func(rep *Report) { span(&rep.Timeline.FirstDecided, &rep.Timeline.LastDecided, now) })
+	}
 	switch j.kind {
 	case finishedJob:
 		log.Info("task decided", "attempt", fate.Task.Attempt, "decision", "finish", "verdict", j.outcome.Verdict,
@@ -168,7 +176,7 @@ func (r *run) check(ctx context.Context, j *job) {
 
 // apply makes a fate the job's next step.
 func (r *run) apply(j *job, f precheck.Fate) {
-	j.task, j.delay, j.why, j.outcome = f.Task, f.Delay, f.Reason, f.Outcome
+	j.task, j.delay, j.why, j.outcome, j.progress = f.Task, f.Delay, f.Reason, f.Outcome, f.Progress
 	switch f.Action {
 	case precheck.Requeue:
 		j.kind = requeueJob

@@ -201,6 +201,9 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 		// A repeat that surely failed proves nothing about the first
 		// attempt: the message stays bound, nothing is made void.
 		out, _ := r.send(ctx, sink, idempotentMode, m, nil, fmt.Sprintf("repeat of %s", msg))
+		if out.Status == notify.Sent {
+			r.tally.add(func(rep *Report) { rep.Repeated[sink.Name()]++ })
+		}
 		r.settleLeases(ctx, group, out, done)
 	}
 }
@@ -398,7 +401,11 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 		}
 		cancel()
 		if out.Status == notify.Sent {
-			r.tally.add(func(rep *Report) { rep.Notified[sink.Name()]++ })
+			now := r.h.d.Now()
+			r.tally.add(func(rep *Report) {
+				rep.Notified[sink.Name()]++
+				span(&rep.Timeline.FirstPosted, &rep.Timeline.LastPosted, now)
+			})
 			r.log.Info("notified", "channel", sink.Name(), "task", what, "attempt", attempt+1)
 			return out, false
 		}

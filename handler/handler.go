@@ -86,10 +86,12 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 		return Report{RequestID: inv.RequestID}, err
 	}
 	inv.Credentials = h.credentials(inv)
-	t := newTally(inv.RequestID, ev.Trigger)
-	r := &run{h: h, inv: inv, log: log, tally: t, start: h.d.Now(), times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
+	start := h.d.Now()
+	t := newTally(inv.RequestID, ev.Trigger, start)
+	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
 	err = r.execute(ctx, ev)
 	rep := t.report()
+	rep.Timeline.Ended = h.d.Now()
 	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
 		"finished", rep.Finished, "requeued", rep.Requeued, "redelivering", rep.Redelivering,
 		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "recordErrors", rep.RecordErrors, "unhanded", rep.Unhanded)

@@ -30,6 +30,7 @@ func newHandOn(r *run) *handOn { return &handOn{r: r} }
 // the worker that filled it goes back to checking rather than waiting for
 // the call.
 func (h *handOn) add(ctx context.Context, j *job) {
+	h.r.tally.fate(j)
 	var sends []*job
 	var deletes []string
 	h.mu.Lock()
@@ -243,7 +244,10 @@ func (r *run) deadLetter(ctx context.Context, j *job) {
 		return
 	}
 	r.handed(ctx, j, true)
-	r.tally.add(func(rep *Report) { rep.DeadLettered++ })
+	r.tally.add(func(rep *Report) {
+		rep.DeadLettered++
+		rep.DeadLetters = append(rep.DeadLetters, DeadLetter{MessageID: j.msg.ID, Reason: j.why})
+	})
 	r.log.Warn("message dead-lettered", "messageId", j.msg.ID, "queue", r.h.cfg.DeadLetterQueue, "reason", j.why)
 	if !j.fromEvent {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)

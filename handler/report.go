@@ -1,7 +1,9 @@
 package handler
 
 import (
+	"slices"
 	"sync"
+	"time"
 
 	"precheckwatch/precheck"
 )
@@ -49,6 +51,91 @@ type Report struct {
 	// Unhanded counts tasks that could be neither finished nor requeued;
 	// when non-zero the invocation fails so that the platform retries it.
 	Unhanded int `json:"unhanded"`
+	// FoundInHistory counts, by channel, verdicts whose earlier send lost
+	// its answer and which the channel's history showed posted.
+	FoundInHistory map[string]int `json:"foundInHistory,omitempty"`
+	// Repeated counts, by channel, messages sent again under their key
+	// after an earlier send lost its answer; the channel ignores a repeat
+	// of one it has.
+	Repeated map[string]int `json:"repeated,omitempty"`
+	// Tasks holds what became of each task message taken, in the order
+	// they were handed on; DeadLetters each message dead-lettered.
+	Tasks       []TaskFate   `json:"tasks,omitempty"`
+	DeadLetters []DeadLetter `json:"deadLetters,omitempty"`
+	// Timeline is when the invocation's phases ran.
+	Timeline Timeline `json:"timeline"`
+}
+
+// Decision is what an invocation made of one task message.
+type Decision string
+
+// The decisions, as a task's message is handed on.
+const (
+	// Requeued: still running; checked again after the delay.
+	Requeued Decision = "requeue"
+	// Finished: the verdict was reached in this invocation and delivered
+	// to the channels that lacked it.
+	Finished Decision = "finish"
+	// Redelivered: a verdict reached earlier, delivered to the channels
+	// that still lacked it, if any.
+	Redelivered Decision = "redeliver"
+	// Held: nothing was learnt (no record, no credentials, out of time);
+	// the message is kept as it was for the delay.
+	Held Decision = "hold"
+	// Dropped: a stale copy of a task that has a newer message queued.
+	Dropped Decision = "drop"
+)
+
+// TaskFate is what became of one task message. It is kept small: a sweep
+// of 20,000 tasks reports 20,000 of them.
+type TaskFate struct {
+	TaskID string `json:"taskId"`
+	// Attempt is the task's check count, this invocation's check included.
+	Attempt  int      `json:"attempt"`
+	Decision Decision `json:"decision"`
+	// Verdict is the verdict delivered (Finished, Redelivered).
+	Verdict precheck.Verdict `json:"verdict,omitempty"`
+	// Progress is the precheck's last progress, in percent.
+	Progress int `json:"progress,omitempty"`
+	// DelayMS is how long, in milliseconds, the message stays out of sight
+	// before it is handled again (Requeued, Held, and a Finished or
+	// Redelivered verdict some channel still lacks).
+	DelayMS int64 `json:"delayMs,omitempty"`
+	// Missing names the channels that still lack the verdict; the message
+	// goes back on the queue for them.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Delay is DelayMS as a duration.
+func (f TaskFate) Delay() time.Duration { return time.Duration(f.DelayMS) * time.Millisecond }
+
+// DeadLetter is a message moved to the dead-letter queue.
+type DeadLetter struct {
+	MessageID string `json:"messageId,omitempty"`
+	// Reason says why the message cannot be read.
+	Reason string `json:"reason"`
+}
+
+// Timeline is when an invocation's phases ran: its checks from the first
+// decision to the last, its sends from the first message posted to the
+// last, and its end, once every message was handed on.
+type Timeline struct {
+	Started      time.Time `json:"started,omitzero"`
+	FirstDecided time.Time `json:"firstDecided,omitzero"`
+	LastDecided  time.Time `json:"lastDecided,omitzero"`
+	FirstPosted  time.Time `json:"firstPosted,omitzero"`
+	LastPosted   time.Time `json:"lastPosted,omitzero"`
+	Ended        time.Time `json:"ended,omitzero"`
+}
+
+// span widens first..last to take in at.
+func span(first, last *time.Time, at time.Time) {
+	if first.IsZero() || at.Before(*first) {
+		*first = at
+	}
+	if at.After(*last) {
+		*last = at
+	}
 }
 
 // tally is a Report being filled by concurrent workers.
@@ -57,11 +144,13 @@ type tally struct {
 	r  Report
 }
 
-func newTally(requestID string, trigger Trigger) *tally {
+func newTally(requestID string, trigger Trigger, start time.Time) *tally {
 	return &tally{r: Report{
 		RequestID: requestID, Trigger: trigger,
 		Verdicts: map[precheck.Verdict]int{}, Notified: map[string]int{},
 		NotifyFailed: map[string]int{}, Errors: map[string]int{},
+		FoundInHistory: map[string]int{}, Repeated: map[string]int{},
+		Timeline: Timeline{Started: start},
 	}}
 }
 
@@ -75,4 +164,41 @@ func (t *tally) report() Report {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.r
+}
+
+// fate notes what became of j's task message as it is handed on.
+func (t *tally) fate(j *job) {
+	f, ok := j.fate()
+	if !ok {
+		return
+	}
+	t.add(func(r *Report) { r.Tasks = append(r.Tasks, f) })
+}
+
+// fate is what became of j's task message; false for a message that is not
+// a task's (unreadable, or handed on already).
+func (j *job) fate() (TaskFate, bool) {
+	f := TaskFate{TaskID: j.task.TaskID, Attempt: j.task.Attempt, Progress: j.progress, DelayMS: j.delay.Milliseconds()}
+	switch j.kind {
+	case requeueJob:
+		f.Decision = Requeued
+	case holdJob:
+		f.Decision = Held
+	case doneJob, redeliverJob:
+		if j.outcome == nil {
+			f.Decision = Dropped
+			break
+		}
+		f.Decision, f.Verdict = Redelivered, j.outcome.Verdict
+		if j.reached {
+			f.Decision = Finished
+		}
+		f.Missing = slices.Clone(j.missing)
+		if j.kind == doneJob {
+			f.DelayMS = 0
+		}
+	default:
+		return TaskFate{}, false
+	}
+	return f, true
 }

@@ -114,6 +114,7 @@ func (r *run) settle(ctx context.Context, s notify.Searcher, items []pendingItem
 	for _, it := range items {
 		if out, ok := found[it.key().ID()]; ok {
 			r.log.Info("earlier attempt found delivered", "key", it.key().ID(), "channel", s.Name())
+			r.tally.add(func(rep *Report) { rep.FoundInHistory[s.Name()]++ })
 			r.markSent(ctx, []pendingItem{it}, out)
 			done[it.k] = true
 		} else {

@@ -268,6 +268,8 @@ type Stats struct {
 	ColdStarts   int // instances started
 	Kills        int // SIGKILLs for timeouts and Kill
 	Reclaimed    int // idle instances stopped after IdleTimeout
+	// InFlight is the invocations running now.
+	InFlight int
 	// PeakInstances is the most instances alive at once; PeakInFlight the
 	// most invocations running at once.
 	PeakInstances, PeakInFlight int
@@ -292,6 +294,10 @@ type Function struct {
 	// goes, waking invocations that wait for capacity.
 	freed chan struct{}
 	stats Stats
+	// records are the ended invocations, oldest first; recorded is closed
+	// and replaced whenever one is added.
+	records  []Result
+	recorded chan struct{}
 }
 
 // Start validates cfg, starts the first instance and waits (bounded by ctx
@@ -303,7 +309,7 @@ func Start(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Function{cfg: cfg, closed: make(chan struct{}), freed: make(chan struct{})}
+	f := &Function{cfg: cfg, closed: make(chan struct{}), freed: make(chan struct{}), recorded: make(chan struct{})}
 	f.mu.Lock()
 	inst, err := f.startLocked()
 	f.mu.Unlock()
@@ -559,8 +565,30 @@ func (f *Function) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.stats
+	s.InFlight = f.inFlight
 	s.ColdStartTimes = append([]time.Duration(nil), f.stats.ColdStartTimes...)
 	return s
+}
+
+// Records returns the invocation records from the from-th on (counting from
+// 0): the Result of every invocation that ended, in the order they ended,
+// whoever invoked it, as FC keeps an invocation's status and return payload
+// for its caller to look up. The channel is closed when another ends, so a
+// caller can wait for the next one.
+func (f *Function) Records(from int) ([]Result, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	from = min(max(from, 0), len(f.records))
+	return slices.Clone(f.records[from:]), f.recorded
+}
+
+// record keeps r as an invocation record.
+func (f *Function) record(r Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records = append(f.records, r)
+	close(f.recorded)
+	f.recorded = make(chan struct{})
 }
 
 // Close kills every instance, fails invocations still in flight with
@@ -645,6 +673,9 @@ func (inv *invocation) complete(r Result, err error) {
 				s.InstanceDied++
 			}
 		})
+		if r.Outcome != Pending {
+			inv.f.record(r)
+		}
 		if inv.host != nil {
 			inv.f.release(inv.host)
 		}

@@ -659,3 +659,50 @@ func TestKillAtRandomMoments(t *testing.T) {
 	}
 	t.Logf("outcomes %v, kills %d, cold starts %d", counts, s.Kills, s.ColdStarts)
 }
+
+// Every invocation that ends leaves a record, whoever waited for it: one
+// the caller stopped waiting for is recorded when it ends, and a reader of
+// the records is woken by each new one.
+func TestRecordsKeepEveryInvocation(t *testing.T) {
+	fn, pids := start(t, fcruntime.Config{Timeout: 2 * time.Second})
+	if recs, _ := fn.Records(0); len(recs) != 0 {
+		t.Fatalf("records before any invocation: %+v", recs)
+	}
+	first, _, err := invoke(t, fn, pids, `{"n":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := invoke(t, fn, pids, `{"error":"boom"}`); err == nil {
+		t.Fatal("want a function error")
+	}
+	_, woken := fn.Records(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if res, _ := fn.Invoke(ctx, []byte(`{"sleep":"300ms"}`)); res.Outcome != fcruntime.Pending {
+		t.Fatalf("the caller stopped waiting, yet the outcome is %v", res.Outcome)
+	}
+	select {
+	case <-woken:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no record of the invocation the caller stopped waiting for")
+	}
+	recs, _ := fn.Records(0)
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3: %+v", len(recs), recs)
+	}
+	if recs[0].RequestID != first.RequestID || recs[0].Outcome != fcruntime.Succeeded || !bytes.Equal(recs[0].Body, first.Body) {
+		t.Errorf("first record %+v, want the answer %s", recs[0], first.Body)
+	}
+	if recs[1].Outcome != fcruntime.Failed || recs[1].Error == nil || recs[1].Error.Message != "boom" {
+		t.Errorf("second record %+v, want the function error", recs[1])
+	}
+	if recs[2].Outcome != fcruntime.Succeeded || !strings.Contains(string(recs[2].Body), "300ms") {
+		t.Errorf("third record %+v, want the slow invocation's answer", recs[2])
+	}
+	if rest, _ := fn.Records(2); len(rest) != 1 || rest[0].RequestID != recs[2].RequestID {
+		t.Errorf("records from 2: %+v, want the last one", rest)
+	}
+	if st := fn.Stats(); st.InFlight != 0 {
+		t.Errorf("%d invocations in flight after all ended", st.InFlight)
+	}
+}

@@ -22,7 +22,7 @@ func FuzzRuntimeAPI(f *testing.F) {
 		if err != nil || !strings.HasPrefix(req.URL.Path, "/") {
 			return
 		}
-		fn := &Function{closed: make(chan struct{}), freed: make(chan struct{})}
+		fn := &Function{closed: make(chan struct{}), freed: make(chan struct{}), recorded: make(chan struct{})}
 		inv := newInvocation(fn, []byte(`{}`), 0)
 		inv.id = "1-known"
 		in := &instance{
