@@ -176,6 +176,9 @@ type Ledger interface {
 	// whether there was one.
 	Body(ctx context.Context, channel, message string) ([]byte, bool, error)
 
+	// Runs is the record of fleet runs (run.go).
+	Runs
+
 	// Close releases the ledger's connections.
 	Close() error
 }

@@ -19,6 +19,7 @@ type Memory struct {
 	notes  map[string]*note // by channel and Key.ID
 	bodies map[string]*body // by channel and message
 	tasks  map[string]*task // by task id
+	runs   runBook          // fleet runs (run_memory.go)
 	swept  int              // record count after the last sweep
 	closed bool
 	now    func() time.Time // a test's clock can stand in

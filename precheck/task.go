@@ -30,6 +30,10 @@ type Task struct {
 	InstanceUUID string `json:"instanceUuid,omitempty"`
 	DatabaseType string `json:"databaseType,omitempty"`
 	Label        string `json:"label,omitempty"`
+	// Run names the fleet run the task was started in, "" for a task
+	// started on its own. It is a claim, not authority: the delivery
+	// record's membership of the task decides whether it belongs to the run.
+	Run string `json:"run,omitempty"`
 
 	// Attempt counts the checks so far. It only spaces the next check out,
 	// so a forged one can cost a task at most BackoffMax of waiting.
