@@ -178,6 +178,8 @@ type Ledger interface {
 
 	// Runs is the record of fleet runs (run.go).
 	Runs
+	// Tallies is the record of fleet runs' ends (tally.go).
+	Tallies
 
 	// Close releases the ledger's connections.
 	Close() error

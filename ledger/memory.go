@@ -20,6 +20,7 @@ type Memory struct {
 	bodies map[string]*body // by channel and message
 	tasks  map[string]*task // by task id
 	runs   runBook          // fleet runs (run_memory.go)
+	ends   runEnds          // fleet runs' tallies (tally_memory.go)
 	swept  int              // record count after the last sweep
 	closed bool
 	now    func() time.Time // a test's clock can stand in
