@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"precheckwatch/notify"
+	"precheckwatch/notify/sample"
 	"precheckwatch/precheck"
 )
 
@@ -61,8 +62,8 @@ func mentions(t *testing.T, ch Channel) {
 	}
 	t.Run("digest with failures", func(t *testing.T) { check(t, ch.Loud.Digest(all)[0].Message, true) })
 	t.Run("digest all passed", func(t *testing.T) { check(t, ch.Loud.Digest(passed)[0].Message, false) })
-	t.Run("started", func(t *testing.T) { check(t, ch.Loud.Started(StartedTask), false) })
-	t.Run("operator alert", func(t *testing.T) { check(t, ch.Loud.OperatorAlert(OperatorAlert), false) })
+	t.Run("started", func(t *testing.T) { check(t, ch.Loud.Started(sample.StartedTask), false) })
+	t.Run("operator alert", func(t *testing.T) { check(t, ch.Loud.OperatorAlert(sample.OperatorAlert), false) })
 }
 
 func everyItemNamed(t *testing.T, r notify.Renderer) {
@@ -161,7 +162,7 @@ func stress(t *testing.T, r notify.Renderer) {
 	huge := strings.Repeat("x", 10000)
 	var allFailing []string
 	for i := range 120 {
-		allFailing = append(allFailing, InstanceJSON(fmt.Sprintf("i-%03d-%s", i, strings.Repeat("z", 200)), "ORACLE", 1795744800,
+		allFailing = append(allFailing, sample.InstanceJSON(fmt.Sprintf("i-%03d-%s", i, strings.Repeat("z", 200)), "ORACLE", 1795744800,
 			"ARCHIVELOG", "NOT_ARCHIVELOG", "ORACLE_DB_STATUS", "MOUNTED", fmt.Sprintf("NEW_CHECK_%d", i), strings.Repeat("Ü", 300)))
 	}
 	var manyItems []string
@@ -172,14 +173,14 @@ func stress(t *testing.T, r notify.Renderer) {
 		name string
 		f    notify.Finished
 	}{
-		{"200 instances", Completed(t, precheck.Task{TaskID: "t-1", UniRegionID: "cn-hangzhou"}, ManyMySQL(200, 3, 99, 198))},
+		{"200 instances", Completed(t, precheck.Task{TaskID: "t-1", UniRegionID: "cn-hangzhou"}, sample.ManyMySQL(200, 3, 99, 198))},
 		{"120 failing instances", Completed(t, precheck.Task{TaskID: "t-2", UniRegionID: "cn-hangzhou", Label: "漢字ラベル"}, "["+strings.Join(allFailing, ",")+"]")},
-		{"one instance, 600 items", Completed(t, precheck.Task{TaskID: "t-3", UniRegionID: "cn-hangzhou"}, "["+InstanceJSON("i-1", "MSSQL", 0, manyItems...)+"]")},
-		{"10k-character fields", Completed(t, precheck.Task{TaskID: huge, UniRegionID: huge, InstanceUUID: huge, Label: huge}, "["+InstanceJSON(huge, huge, 0, huge, huge)+"]")},
+		{"one instance, 600 items", Completed(t, precheck.Task{TaskID: "t-3", UniRegionID: "cn-hangzhou"}, "["+sample.InstanceJSON("i-1", "MSSQL", 0, manyItems...)+"]")},
+		{"10k-character fields", Completed(t, precheck.Task{TaskID: huge, UniRegionID: huge, InstanceUUID: huge, Label: huge}, "["+sample.InstanceJSON(huge, huge, 0, huge, huge)+"]")},
 		{"escapes that grow", Decided(t, precheck.Task{TaskID: "t-7", UniRegionID: "cn-hangzhou", Label: strings.Repeat("&", 300)},
-			precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: strings.Repeat("<", 3000)}, DecidedAt, 1)},
+			precheck.Status{Progress: 100, Description: precheck.DescCompleted, Result: strings.Repeat("<", 3000)}, sample.DecidedAt, 1)},
 		{"no instances", Completed(t, precheck.Task{TaskID: "t-5", UniRegionID: "cn-hangzhou"}, "[]")},
-		{"invalid UTF-8 and control", Completed(t, precheck.Task{TaskID: "t-6\xff", UniRegionID: "cn\x00"}, "["+InstanceJSON("i-\u0007", "MYSQL", 0, "A\u202e", "\xfe")+"]")},
+		{"invalid UTF-8 and control", Completed(t, precheck.Task{TaskID: "t-6\xff", UniRegionID: "cn\x00"}, "["+sample.InstanceJSON("i-\u0007", "MYSQL", 0, "A\u202e", "\xfe")+"]")},
 	}
 	var all []notify.Finished
 	for _, c := range cases {
@@ -274,7 +275,7 @@ func Fuzz(f *testing.F, r notify.Renderer) {
 	f.Fuzz(func(t *testing.T, label, id, source, code, raw string, instances, items uint8) {
 		var ins []precheck.Instance
 		for i := range int(instances) {
-			in := precheck.Instance{InstanceID: fmt.Sprintf("%s-%d", id, i), SourceType: source, CheckTime: FirstSeen}
+			in := precheck.Instance{InstanceID: fmt.Sprintf("%s-%d", id, i), SourceType: source, CheckTime: sample.FirstSeen}
 			for j := range int(items) {
 				r := raw
 				if (i+j)%3 == 0 {
@@ -285,7 +286,7 @@ func Fuzz(f *testing.F, r notify.Renderer) {
 			ins = append(ins, in)
 		}
 		task := precheck.Task{TaskID: "t-" + id, UniRegionID: source, Label: label}
-		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Cause: precheck.Cause(code), Detail: label, FirstSeen: FirstSeen.UnixMilli(), DecidedAt: DecidedAt.UnixMilli()}
+		o := precheck.Outcome{Verdict: precheck.Failed, Instances: ins, Cause: precheck.Cause(code), Detail: label, FirstSeen: sample.FirstSeen.UnixMilli(), DecidedAt: sample.DecidedAt.UnixMilli()}
 		messages := []notify.Message{r.Verdict(task, o), r.Started(task), r.OperatorAlert(notify.Alert{Cause: notify.AlertCause(items % 4), Service: notify.Service(label), Code: code, Detail: raw, Affected: int(items)})}
 		for _, p := range r.Digest([]notify.Finished{{Task: task, Outcome: o}, {Task: task, Outcome: precheck.Outcome{Verdict: precheck.Verdict(raw)}}}) {
 			messages = append(messages, p.Message)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"precheckwatch/notify"
+	"precheckwatch/notify/sample"
 	"precheckwatch/precheck"
 )
 
@@ -14,7 +15,7 @@ var FleetStarted = time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
 
 // mysqlResult is one MySQL instance's Result with binlog as given.
 func mysqlResult(id, binlog string) string {
-	return "[" + InstanceJSON(id, "MYSQL", 1795744800,
+	return "[" + sample.InstanceJSON(id, "MYSQL", 1795744800,
 		"OSS_INTERNAL_ENDPOINT_CONNECTIVITY", "PASSED", "SERVICE_CONNECTIVITY", "PASSED",
 		"MYSQL_VERSION", "PASSED", "MYSQL_BINLOG", binlog) + "]"
 }
@@ -29,7 +30,7 @@ func member(t testing.TB, name string, n int, result string) notify.Member {
 	switch result {
 	case "pending":
 	case "error":
-		f := Decided(t, task, precheck.Status{Progress: 40, Description: precheck.DescError}, DecidedAt, 3)
+		f := Decided(t, task, precheck.Status{Progress: 40, Description: precheck.DescError}, sample.DecidedAt, 3)
 		m.Outcome = &f.Outcome
 	default:
 		f := Completed(t, task, result)
@@ -45,13 +46,13 @@ func member(t testing.TB, name string, n int, result string) notify.Member {
 func FleetRuns(t testing.TB) (first, second notify.Run) {
 	passed := func(name string, n int) notify.Member { return member(t, name, n, mysqlResult("i-"+name, "PASSED")) }
 	failed := func(name string, n int) notify.Member { return member(t, name, n, mysqlResult("i-"+name, "FAILED")) }
-	sqlWarning := member(t, "billing-sqlserver", 2, "["+InstanceJSON("i-billing", "MSSQL", 1795744800,
+	sqlWarning := member(t, "billing-sqlserver", 2, "["+sample.InstanceJSON("i-billing", "MSSQL", 1795744800,
 		"SERVICE_CONNECTIVITY", "PASSED", "SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE", "WARNING")+"]")
 	sqlWarning.Task.DatabaseType = "MSSQL"
-	oracle := member(t, "erp-oracle", 3, "["+InstanceJSON("i-erp1", "ORACLE", 1795744800, "ARCHIVELOG", "NOT_ARCHIVELOG", "ORACLE_DB_STATUS", "PASSED")+","+
-		InstanceJSON("i-erp2", "ORACLE", 1795744800, "ARCHIVELOG", "FAILED", "ORACLE_DB_STATUS", "WARNING")+"]")
+	oracle := member(t, "erp-oracle", 3, "["+sample.InstanceJSON("i-erp1", "ORACLE", 1795744800, "ARCHIVELOG", "NOT_ARCHIVELOG", "ORACLE_DB_STATUS", "PASSED")+","+
+		sample.InstanceJSON("i-erp2", "ORACLE", 1795744800, "ARCHIVELOG", "FAILED", "ORACLE_DB_STATUS", "WARNING")+"]")
 	oracle.Task.DatabaseType = "ORACLE"
-	oracleFixed := member(t, "erp-oracle", 13, "["+InstanceJSON("i-erp1", "ORACLE", 1795744800, "ARCHIVELOG", "PASSED")+"]")
+	oracleFixed := member(t, "erp-oracle", 13, "["+sample.InstanceJSON("i-erp1", "ORACLE", 1795744800, "ARCHIVELOG", "PASSED")+"]")
 	oracleFixed.Task.DatabaseType = "ORACLE"
 
 	first = notify.Run{Fleet: "cn-hangzhou · MYSQL, MSSQL, ORACLE", ID: "fleet-20261123T0200", Started: FleetStarted.AddDate(0, 0, -7),
@@ -62,7 +63,7 @@ func FleetRuns(t testing.TB) (first, second notify.Run) {
 	second = notify.Run{Fleet: first.Fleet, ID: "fleet-20261130T0200", Started: FleetStarted,
 		Members: []notify.Member{
 			failed("orders-db", 11), sqlWarning, oracleFixed, passed("inventory-db", 14),
-			member(t, "analytics-mysql", 15, "["+InstanceJSON("i-analytics", "MYSQL", 1795744800, "MYSQL_GTID_MODE", "GTID_OFF", "MYSQL_BINLOG", "PASSED")+"]"),
+			member(t, "analytics-mysql", 15, "["+sample.InstanceJSON("i-analytics", "MYSQL", 1795744800, "MYSQL_GTID_MODE", "GTID_OFF", "MYSQL_BINLOG", "PASSED")+"]"),
 			member(t, "reports-db", 16, "error"), member(t, "crm-db", 17, "pending"), passed("hr-db", 18), passed("wiki-db", 19),
 		},
 		Previous: Previous(first)}

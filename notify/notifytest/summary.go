@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"precheckwatch/notify"
+	"precheckwatch/notify/sample"
 	"precheckwatch/precheck"
 )
 
@@ -34,7 +35,7 @@ func summaryConformance(t *testing.T, ch Channel) {
 		hostile.Fleet = huge
 		allFailing := LargeFleet(t, 500)
 		for i := range allFailing.Members {
-			allFailing.Members[i] = member(t, allFailing.Members[i].Database, i, "["+InstanceJSON("i-"+strconv.Itoa(i), "MYSQL", 0,
+			allFailing.Members[i] = member(t, allFailing.Members[i].Database, i, "["+sample.InstanceJSON("i-"+strconv.Itoa(i), "MYSQL", 0,
 				fmt.Sprintf("NEW_CHECK_%d", i), strings.Repeat("Ü", 300), "MYSQL_BINLOG", "FAILED")+"]")
 		}
 		for name, run := range map[string]notify.Run{

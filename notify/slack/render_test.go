@@ -10,6 +10,7 @@ import (
 
 	"precheckwatch/notify"
 	"precheckwatch/notify/notifytest"
+	"precheckwatch/notify/sample"
 )
 
 const testMention = "<!subteam^S123>"
@@ -159,7 +160,7 @@ func TestCheckCatchesBrokenMessages(t *testing.T) {
 
 func BenchmarkRenderVerdict(b *testing.B) {
 	fs := notifytest.Fixtures(b)
-	for _, f := range []notifytest.Fixture{fs[2], fs[6]} {
+	for _, f := range []sample.Verdict{fs[2], fs[6]} {
 		b.Run(f.Name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
