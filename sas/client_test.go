@@ -507,13 +507,85 @@ func TestDescribeDatabasesPages(t *testing.T) {
 		e.emu.AddDatabase(securitycenter.Database{InstanceUUID: fmt.Sprint("uuid-", i), DatabaseType: "MYSQL", UniRegionID: "cn-hangzhou"})
 	}
 	e.emu.AddDatabase(securitycenter.Database{InstanceUUID: "uuid-mssql", DatabaseType: "MSSQL", UniRegionID: "cn-hangzhou"})
-	dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, "cn-hangzhou", "MYSQL")
-	if err != nil || len(dbs) != 150 || dbs[149].InstanceUUID != "uuid-149" || dbs[0].AgentStatus != "INSTALLED" {
-		t.Fatalf("got %d databases, %v", len(dbs), err)
+	e.emu.AddDatabase(securitycenter.Database{InstanceUUID: "uuid-sh", DatabaseType: "MYSQL", UniRegionID: "cn-shanghai"})
+	tests := []struct {
+		q         DatabaseQuery
+		want      int
+		wantPages int
+	}{
+		{DatabaseQuery{UniRegionID: "cn-hangzhou", DatabaseType: "MYSQL"}, 150, 8},
+		{DatabaseQuery{UniRegionID: "cn-hangzhou", DatabaseType: "mysql"}, 150, 8},
+		{DatabaseQuery{UniRegionID: "cn-hangzhou"}, 151, 8},
+		{DatabaseQuery{UniRegionID: "cn-hangzhou", DatabaseType: "ORACLE"}, 0, 1},
+		{DatabaseQuery{UniRegionID: "cn-shanghai"}, 1, 1},
 	}
-	if n := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase); n != 2 {
-		t.Errorf("%d pages fetched, want 2", n)
+	for _, tt := range tests {
+		before := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase)
+		paced := 0
+		dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, func(context.Context) error { paced++; return nil })
+		pages := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase) - before
+		if err != nil || len(dbs) != tt.want || pages != tt.wantPages || paced != pages {
+			t.Fatalf("%+v: %d databases in %d pages (%d paced), %v; want %d in %d", tt.q, len(dbs), pages, paced, err, tt.want, tt.wantPages)
+		}
+		for _, d := range dbs {
+			if d.UniRegionID != tt.q.UniRegionID || d.AgentStatus != "INSTALLED" || d.InstanceUUID == "" {
+				t.Fatalf("%+v: database %+v", tt.q, d)
+			}
+		}
 	}
+}
+
+func TestDescribeDatabasesFailures(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := range 45 {
+		e.emu.AddDatabase(securitycenter.Database{InstanceUUID: fmt.Sprint("uuid-", i), DatabaseType: "MYSQL", UniRegionID: "cn-hangzhou"})
+	}
+	stop := errors.New("stop")
+	pages := 0
+	tests := []struct {
+		name      string
+		q         DatabaseQuery
+		pace      func(context.Context) error
+		wantClass failure.Class
+		want      string
+	}{
+		{"no region", DatabaseQuery{}, nil, failure.Permanent, "no region"},
+		{"unknown type", DatabaseQuery{UniRegionID: "cn-hangzhou", DatabaseType: "POSTGRES"}, nil, failure.Permanent, `"POSTGRES" is not MYSQL, MSSQL or Oracle`},
+		{"the rate limit gives up on page 2", DatabaseQuery{UniRegionID: "cn-hangzhou"}, func(context.Context) error {
+			if pages++; pages == 2 {
+				return stop
+			}
+			return nil
+		}, failure.Transient, "waiting for the rate limit: stop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, tt.pace)
+			var fe *failure.Error
+			if !errors.As(err, &fe) || fe.Class != tt.wantClass || !strings.Contains(err.Error(), tt.want) || dbs != nil {
+				t.Fatalf("got %d databases, %v; want no list and a %s error containing %q", len(dbs), err, tt.wantClass, tt.want)
+			}
+		})
+	}
+	t.Run("a page the service repeats", func(t *testing.T) {
+		repeat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			list := make([]map[string]string, 20)
+			for i := range list {
+				list[i] = map[string]string{"InstanceUuid": fmt.Sprint("uuid-", i)}
+			}
+			b, _ := json.Marshal(map[string]any{"RequestId": "r", "DatabaseList": list, "PageInfo": map[string]int{"TotalCount": 100}})
+			w.Write(b)
+		}))
+		defer repeat.Close()
+		c, err := New(Config{Endpoint: repeat.URL, Region: "cn-hangzhou"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbs, err := c.DescribeDatabases(testContext(t), akCreds, DatabaseQuery{UniRegionID: "cn-hangzhou"}, nil)
+		if err == nil || !strings.Contains(err.Error(), "page 2 repeats") || dbs != nil {
+			t.Fatalf("got %d databases, %v; want an error naming the repeated page", len(dbs), err)
+		}
+	})
 }
 
 func TestClassify(t *testing.T) {

@@ -158,25 +158,62 @@ type Database struct {
 	Status           string `json:"Status"`
 	CreatedByProduct string `json:"CreatedByProduct"`
 	PolicyID         int64  `json:"PolicyId"`
+	// UniRegionID is the region the listing asked for: the answer does not
+	// say where a database is.
+	UniRegionID string `json:"-"`
+}
+
+// DatabaseQuery is what DescribeUniBackupDatabase filters on.
+type DatabaseQuery struct {
+	// UniRegionID is the database hosts' region; required, since only the
+	// question says where the listed databases are.
+	UniRegionID string
+	// DatabaseType is MYSQL, MSSQL or Oracle (any case); "" lists every type.
+	DatabaseType string
 }
 
 const (
-	describePageSize = 100
-	describeMaxPages = 50 // a bound against a service that never stops paging
+	// describePageSize is the documentation's default page, the one size
+	// the service surely accepts.
+	describePageSize = 20
+	// describeMaxDatabases bounds a listing against a service that never
+	// stops paging.
+	describeMaxDatabases = 20_000
 )
 
-// DescribeDatabases lists the databases Security Center can back up in
-// uniRegionID, all pages, optionally only those of databaseType.
-func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials, uniRegionID, databaseType string) ([]Database, error) {
+// DescribeDatabases lists every database Security Center can back up that
+// q names, page by page; pace, when not nil, is waited on before each page
+// (the caller's rate limit). A failed page fails the listing: a part of a
+// fleet must not pass for all of it.
+func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials, q DatabaseQuery, pace func(context.Context) error) ([]Database, error) {
 	const op = "DescribeUniBackupDatabase"
+	fail := func(class failure.Class, status int, format string, args ...any) error {
+		return &failure.Error{Service: service, Op: op, Class: class, HTTPStatus: status, Message: fmt.Sprintf(format, args...)}
+	}
+	if q.UniRegionID == "" {
+		return nil, fail(failure.Permanent, 0, "no region: the answer would not say where each database is")
+	}
+	dbType := ""
+	if q.DatabaseType != "" {
+		var ok bool
+		if dbType, ok = databaseTypes[strings.ToUpper(q.DatabaseType)]; !ok {
+			return nil, fail(failure.Permanent, 0, "database type %q is not MYSQL, MSSQL or Oracle", q.DatabaseType)
+		}
+	}
 	var all []Database
-	for page := 1; page <= describeMaxPages; page++ {
+	seen := map[Database]bool{}
+	for page := 1; ; page++ {
+		if pace != nil {
+			if err := pace(ctx); err != nil {
+				return nil, &failure.Error{Service: service, Op: op, Class: failure.Transient, Message: "waiting for the rate limit: " + err.Error(), Err: err}
+			}
+		}
 		body, err := c.call(ctx, creds, op, map[string]string{
-			"UniRegionId": uniRegionID, "DatabaseType": databaseType,
+			"UniRegionId": q.UniRegionID, "DatabaseType": dbType,
 			"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(describePageSize),
 		})
 		if err != nil {
-			return all, err
+			return nil, err
 		}
 		var answer struct {
 			DatabaseList []Database `json:"DatabaseList"`
@@ -185,12 +222,26 @@ func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials
 			} `json:"PageInfo"`
 		}
 		if err := json.Unmarshal(body, &answer); err != nil {
-			return all, &failure.Error{Service: service, Op: op, Class: failure.Transient, HTTPStatus: 200, Message: "answer is not the expected JSON object: " + err.Error()}
+			return nil, fail(failure.Transient, 200, "page %d: answer is not the expected JSON object: %v", page, err)
 		}
-		all = append(all, answer.DatabaseList...)
-		if len(answer.DatabaseList) == 0 || len(all) >= answer.PageInfo.TotalCount {
-			break
+		fresh := 0
+		for _, d := range answer.DatabaseList {
+			d.UniRegionID = q.UniRegionID
+			// A database added while the listing pages may push one
+			// already listed onto the next page.
+			if !seen[d] {
+				seen[d] = true
+				all = append(all, d)
+				fresh++
+			}
+		}
+		switch total := answer.PageInfo.TotalCount; {
+		case len(answer.DatabaseList) < describePageSize || len(all) >= total:
+			return all, nil
+		case fresh == 0:
+			return nil, fail(failure.Transient, 200, "page %d repeats the databases of earlier pages (TotalCount %d, %d listed)", page, total, len(all))
+		case len(all) >= describeMaxDatabases:
+			return nil, fail(failure.Permanent, 200, "more than %d databases in %s: list them by database type", describeMaxDatabases, q.UniRegionID)
 		}
 	}
-	return all, nil
 }

@@ -108,6 +108,7 @@ type Server struct {
 	tasks        map[string]*task
 	taskOrder    []*task // oldest first, for queries without TaskId
 	databases    []Database
+	starts       map[string]int // StartPreCheckDatabase calls that started a task, by InstanceUuid
 	calls        map[string]int
 	serverFaults int
 	taskSeq      uint64
@@ -123,6 +124,7 @@ func New(cfg Config) *Server {
 		accounts:         map[string]*account{},
 		nonces:           map[string]time.Time{},
 		tasks:            map[string]*task{},
+		starts:           map[string]int{},
 		calls:            map[string]int{},
 	}
 	if s.now == nil {
@@ -203,6 +205,13 @@ func (s *Server) addTaskLocked(t *task) {
 // AddDatabase registers a database for DescribeUniBackupDatabase and for
 // the prechecks StartPreCheckDatabase starts on it.
 func (s *Server) AddDatabase(d Database) {
+	d = withDefaults(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.databases = append(s.databases, d)
+}
+
+func withDefaults(d Database) Database {
 	if d.AgentStatus == "" {
 		d.AgentStatus = "INSTALLED"
 	}
@@ -212,9 +221,7 @@ func (s *Server) AddDatabase(d Database) {
 	if d.CreatedByProduct == "" {
 		d.CreatedByProduct = "AEGIS"
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.databases = append(s.databases, d)
+	return d
 }
 
 // Calls reports how many requests named action, whatever their outcome.
@@ -539,10 +546,18 @@ func (s *Server) startPreCheck(params map[string]string) map[string]any {
 			if d.InstanceID != "" {
 				t.InstanceID = d.InstanceID
 			}
+			if d.PrecheckDuration > 0 {
+				t.Duration = d.PrecheckDuration
+			}
+			if d.PrecheckDescription == DescriptionError {
+				t.Description = DescriptionError
+				break
+			}
 			t.Result = ResultJSON(Check(t.DatabaseType, t.InstanceID, now.Add(t.Duration), d.Precheck))
 			break
 		}
 	}
+	s.starts[t.InstanceUUID]++
 	for {
 		s.taskSeq++
 		t.ID = "t-" + hashID(fmt.Sprint(s.taskSeq, now.UnixNano()), 20)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -593,4 +594,118 @@ func FuzzServeHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestGenerateFleet(t *testing.T) {
+	fleet := GenerateFleet(400, 7)
+	if again := GenerateFleet(400, 7); !reflect.DeepEqual(fleet, again) {
+		t.Fatal("the same n and seed gave two fleets")
+	}
+	regions, types, uuids := map[string]int{}, map[string]int{}, map[string]bool{}
+	notReady := 0
+	for _, d := range fleet {
+		regions[d.UniRegionID]++
+		types[d.DatabaseType]++
+		uuids[d.InstanceUUID] = true
+		if len(d.Precheck) > 0 {
+			notReady++
+		}
+		if d.PrecheckDuration < time.Second || d.PrecheckDuration > 5*time.Second || d.AgentStatus != "INSTALLED" {
+			t.Fatalf("database %+v", d)
+		}
+	}
+	if len(regions) != len(FleetRegions) || len(types) != 3 || len(uuids) != len(fleet) || notReady < 20 || notReady > 80 {
+		t.Fatalf("fleet of 400: regions %v, types %v, %d agents, %d not ready", regions, types, len(uuids), notReady)
+	}
+}
+
+// TestFleetPagesAndPrechecks lists a generated fleet page by page with and
+// without the filters the API takes, then starts a precheck on one of its
+// databases and follows it to its scripted end.
+func TestFleetPagesAndPrechecks(t *testing.T) {
+	f := newFixture(t)
+	fleet := GenerateFleet(250, 3)
+	want := map[string]int{}
+	for _, d := range fleet {
+		f.srv.AddDatabase(d)
+		want[""]++
+		want[d.UniRegionID]++
+		want[d.UniRegionID+"/"+d.DatabaseType]++
+	}
+	for _, tc := range []struct{ region, dbType string }{{"", ""}, {"cn-hangzhou", ""}, {"ap-southeast-1", "MSSQL"}, {"cn-beijing", "Oracle"}} {
+		seen := map[string]bool{}
+		for page := 1; ; page++ {
+			a := f.call(t, ActionDescribeUniBackupDatabase, map[string]string{"UniRegionId": tc.region, "DatabaseType": tc.dbType,
+				"PageSize": "40", "CurrentPage": fmt.Sprint(page)})
+			list, _ := a.body["DatabaseList"].([]any)
+			info, _ := a.body["PageInfo"].(map[string]any)
+			if a.status != 200 || info["PageSize"] != 40.0 || info["CurrentPage"] != float64(page) || info["Count"] != float64(len(list)) {
+				t.Fatalf("%+v page %d: %d %s", tc, page, a.status, a.raw)
+			}
+			for _, e := range list {
+				seen[e.(map[string]any)["InstanceUuid"].(string)] = true
+			}
+			if len(list) < 40 {
+				break
+			}
+		}
+		key := tc.region
+		if tc.dbType != "" {
+			key += "/" + tc.dbType
+		}
+		if len(seen) != want[key] {
+			t.Errorf("%+v: listed %d databases over its pages, want %d", tc, len(seen), want[key])
+		}
+	}
+
+	var failing Database
+	for _, d := range fleet {
+		if len(d.Precheck) > 0 {
+			failing = d
+			break
+		}
+	}
+	a := f.call(t, ActionStartPreCheckDatabase, map[string]string{"DatabaseType": failing.DatabaseType, "UniRegionId": failing.UniRegionID, "InstanceUuid": failing.InstanceUUID})
+	id, _ := a.body["CreateMark"].(string)
+	f.clock.Advance(failing.PrecheckDuration - time.Millisecond)
+	if b := f.statusOf(t, id, failing.UniRegionID); b["Description"] != DescriptionCreated {
+		t.Fatalf("just before its scripted end: %v", b)
+	}
+	f.clock.Advance(time.Millisecond)
+	b := f.statusOf(t, id, failing.UniRegionID)
+	var parsed []InstanceResult
+	if err := json.Unmarshal([]byte(b["Result"].(string)), &parsed); err != nil || b["Description"] != DescriptionCompleted || len(parsed) != 1 {
+		t.Fatalf("at its scripted end: %v (%v)", b, err)
+	}
+	for _, r := range parsed[0].Results {
+		if want, scripted := failing.Precheck[r.Item]; scripted && r.Result != want || !scripted && r.Result != Passed {
+			t.Errorf("item %s: %s, want %v", r.Item, r.Result, failing.Precheck)
+		}
+	}
+	if got := f.srv.Starts(); len(got) != 1 || got[failing.InstanceUUID] != 1 {
+		t.Fatalf("Starts = %v", got)
+	}
+}
+
+func TestUpdateAndRemoveDatabase(t *testing.T) {
+	f := newFixture(t)
+	for _, d := range GenerateFleet(3, 1) {
+		f.srv.AddDatabase(d)
+	}
+	d := GenerateFleet(3, 1)[0]
+	if !f.srv.UpdateDatabase(d.InstanceUUID, func(d *Database) { d.PrecheckDescription, d.PrecheckDuration = DescriptionError, time.Second }) {
+		t.Fatal("UpdateDatabase did not find the database")
+	}
+	a := f.call(t, ActionStartPreCheckDatabase, map[string]string{"DatabaseType": d.DatabaseType, "UniRegionId": d.UniRegionID, "InstanceUuid": d.InstanceUUID})
+	f.clock.Advance(time.Second)
+	if b := f.statusOf(t, a.body["CreateMark"].(string), d.UniRegionID); b["Description"] != DescriptionError || b["Result"] != "" {
+		t.Fatalf("after the change to an error: %v", b)
+	}
+	if !f.srv.RemoveDatabase(d.InstanceUUID) || f.srv.RemoveDatabase(d.InstanceUUID) || f.srv.UpdateDatabase(d.InstanceUUID, func(*Database) {}) {
+		t.Fatal("RemoveDatabase removed nothing, or twice")
+	}
+	list, _ := f.call(t, ActionDescribeUniBackupDatabase, nil).body["DatabaseList"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("after a removal %d databases listed, want 2", len(list))
+	}
 }

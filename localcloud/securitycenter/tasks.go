@@ -134,4 +134,10 @@ type Database struct {
 	// Precheck is what a precheck started on this database reports per
 	// item; items not named PASS.
 	Precheck map[string]string
+	// PrecheckDuration is how long a precheck started on this database
+	// runs; 0 means the server's PrecheckDuration.
+	PrecheckDuration time.Duration
+	// PrecheckDescription is how such a precheck ends: DescriptionCompleted
+	// (the default) or DescriptionError.
+	PrecheckDescription string
 }
