@@ -49,6 +49,8 @@ type Member struct {
 	// TaskID is the precheck task started for the member in this run,
 	// when Start is Started.
 	TaskID string
+	// Enqueued reports that the task was sent to the pending queue.
+	Enqueued bool
 }
 
 // StartState is how a member's precheck start stands.
@@ -125,6 +127,13 @@ type Membership struct {
 //	id, err := StartPreCheckDatabase(...)         // only when StartClaimed
 //	l.NoteStarted(ctx, c.Lease, id)               // it started: the member's task in the run
 //	l.VoidStart(ctx, c.Lease)                     // it surely did not: the member may be claimed again
+//	send the task to the pending queue
+//	l.NoteEnqueued(ctx, run.ID, dbs)              // it is on the queue
+//
+// A member Started but not Enqueued (the queue failed, or the holder died
+// after the start) is sent again by the next invocation of the run; a
+// second copy of a task on the queue is harmless, a task never queued
+// would be lost.
 //
 // A claimed start counts as attempted from the claim on. A holder that dies,
 // or that cannot tell whether Security Center started the precheck (the
@@ -158,6 +167,9 @@ type Runs interface {
 	// VoidStart records that the lease's precheck surely did not start:
 	// the member is Unstarted again, and the lease is dropped.
 	VoidStart(ctx context.Context, lease StartLease) error
+	// NoteEnqueued records that the tasks of run's started databases were
+	// sent to the pending queue.
+	NoteEnqueued(ctx context.Context, run string, databases []string) error
 	// Memberships returns, by task id, the membership of those tasks that
 	// were started for a run.
 	Memberships(ctx context.Context, taskIDs []string) (map[string]Membership, error)
@@ -198,6 +210,15 @@ func checkStart(run, database string) error {
 	return nil
 }
 
+func checkDatabases(run string, databases []string) error {
+	for _, db := range databases {
+		if err := checkStart(run, db); err != nil {
+			return err
+		}
+	}
+	return checkRunID(run)
+}
+
 func checkStartLease(l StartLease) error {
 	if l.token == "" {
 		return errors.New("ledger: start lease not obtained from ClaimStart")
@@ -213,7 +234,7 @@ func planOf(run Run, now time.Time) Run {
 	}
 	p.PlannedAt = p.PlannedAt.UTC().Truncate(time.Millisecond)
 	for i, m := range run.Members {
-		m.Start, m.TaskID = Unstarted, ""
+		m.Start, m.TaskID, m.Enqueued = Unstarted, "", false
 		p.Members[i] = m
 	}
 	return p

@@ -23,6 +23,7 @@ type runRecord struct {
 // start is one member's start: attempted, and started once taskID is set.
 type start struct {
 	taskID     string
+	enqueued   bool
 	token      string
 	leaseUntil time.Time
 }
@@ -94,7 +95,7 @@ func (m *Memory) Run(ctx context.Context, id string) (Run, bool, error) {
 	out := clonePlan(r.plan)
 	for i, mb := range out.Members {
 		if s := r.starts[mb.Database]; s != nil {
-			out.Members[i].Start, out.Members[i].TaskID = s.state(now), s.taskID
+			out.Members[i].Start, out.Members[i].TaskID, out.Members[i].Enqueued = s.state(now), s.taskID, s.enqueued
 		}
 	}
 	return out, true, nil
@@ -179,6 +180,25 @@ func (m *Memory) VoidStart(ctx context.Context, lease StartLease) error {
 	}
 	if s := r.starts[lease.Database]; s != nil && s.taskID == "" {
 		delete(r.starts, lease.Database)
+	}
+	return nil
+}
+
+// NoteEnqueued implements Runs.
+func (m *Memory) NoteEnqueued(ctx context.Context, run string, databases []string) error {
+	if err := checkDatabases(run, databases); err != nil {
+		return err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	r := m.runs.record(run, now)
+	for _, db := range databases {
+		if s := r.starts[db]; s != nil && s.taskID != "" {
+			s.enqueued = true
+		}
 	}
 	return nil
 }

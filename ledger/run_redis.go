@@ -18,12 +18,14 @@ import (
 //	precheckwatch:run:{ID}:plan      the plan (JSON), written once
 //	precheckwatch:run:{ID}:starts    hash: database → "" (attempted) or its task id
 //	precheckwatch:run:{ID}:lease:DB  the start's holder's token, for the lease TTL
+//	precheckwatch:run:{ID}:enqueued  set: the databases whose task is on the queue
 //	precheckwatch:task:{TASK}:run    the task's Membership (JSON), beside its task record
 func runPlanKey(id string) string   { return keyPrefix + "run:{" + id + "}:plan" }
 func runStartsKey(id string) string { return keyPrefix + "run:{" + id + "}:starts" }
 func runLeaseKey(id, database string) string {
 	return keyPrefix + "run:{" + id + "}:lease:" + database
 }
+func runEnqueuedKey(id string) string { return keyPrefix + "run:{" + id + "}:enqueued" }
 func membershipKey(taskID string) string { return keyPrefix + "task:{" + taskID + "}:run" }
 
 // planScript writes the plan unless there is one, and answers the
@@ -138,14 +140,18 @@ func (r *Redis) Run(ctx context.Context, id string) (Run, bool, error) {
 	}
 	var plan *redis.StringCmd
 	var starts *redis.MapStringStringCmd
+	var enqueued *redis.StringSliceCmd
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		plan = p.Get(ctx, runPlanKey(id))
 		starts = p.HGetAll(ctx, runStartsKey(id))
+		enqueued = p.SMembers(ctx, runEnqueuedKey(id))
 		return nil
 	})
 	switch {
 	case starts.Err() != nil:
 		return Run{}, false, redisError("read starts of", "run "+id, starts.Err())
+	case enqueued.Err() != nil:
+		return Run{}, false, redisError("read enqueued tasks of", "run "+id, enqueued.Err())
 	case errors.Is(plan.Err(), redis.Nil):
 		return Run{}, false, nil
 	case err != nil:
@@ -155,13 +161,17 @@ func (r *Redis) Run(ctx context.Context, id string) (Run, bool, error) {
 	if err != nil {
 		return Run{}, false, fmt.Errorf("ledger: run %s: %w", id, err)
 	}
+	queued := map[string]bool{}
+	for _, db := range enqueued.Val() {
+		queued[db] = true
+	}
 	var attempted []int
 	for i, m := range run.Members {
 		task, ok := starts.Val()[m.Database]
 		switch {
 		case !ok:
 		case task != "":
-			run.Members[i].Start, run.Members[i].TaskID = Started, task
+			run.Members[i].Start, run.Members[i].TaskID, run.Members[i].Enqueued = Started, task, queued[m.Database]
 		default:
 			attempted = append(attempted, i)
 		}
@@ -250,6 +260,27 @@ func (r *Redis) VoidStart(ctx context.Context, lease StartLease) error {
 	err := voidStartScript.Run(ctx, r.client, []string{runStartsKey(lease.Run), runLeaseKey(lease.Run, lease.Database)},
 		lease.Database, lease.token).Err()
 	return redisError("void start of", lease.Database+" in run "+lease.Run, err)
+}
+
+// NoteEnqueued implements Runs. Only a started member is marked: the set
+// is read against the starts.
+func (r *Redis) NoteEnqueued(ctx context.Context, run string, databases []string) error {
+	if err := checkDatabases(run, databases); err != nil {
+		return err
+	}
+	if len(databases) == 0 {
+		return nil
+	}
+	members := make([]any, len(databases))
+	for i, db := range databases {
+		members[i] = db
+	}
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, runEnqueuedKey(run), members...)
+		p.Expire(ctx, runEnqueuedKey(run), Retention)
+		return nil
+	})
+	return redisError("note enqueued tasks of", fmt.Sprintf("%d databases in run %s", len(databases), run), err)
 }
 
 type membershipWire struct {

@@ -57,6 +57,9 @@ func startStates(run Run) string {
 		if m.TaskID != "" {
 			s += "=" + m.TaskID
 		}
+		if m.Enqueued {
+			s += ",enqueued"
+		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, " ")
@@ -141,6 +144,17 @@ func TestRunLifecycle(t *testing.T) {
 			want := map[string]Membership{"t-m1-" + run.ID: {Run: run.ID, Database: run.Members[1].Database}}
 			if len(got) != 1 || got["t-m1-"+run.ID] != want["t-m1-"+run.ID] {
 				t.Fatalf("Memberships = %v, want %v", got, want)
+			}
+		}},
+		{"an enqueued task reads as enqueued; only a started member is marked", func(t *testing.T, l Ledger) {
+			run := newRun(3)
+			planned(t, l, run)
+			must(t, l.NoteStarted(testContext(t), claimStart(t, l, run, 0, time.Minute, StartClaimed).Lease, "t-q0"))
+			must(t, l.NoteStarted(testContext(t), claimStart(t, l, run, 1, time.Minute, StartClaimed).Lease, "t-q1"))
+			must(t, l.NoteEnqueued(testContext(t), run.ID, []string{run.Members[0].Database, run.Members[2].Database}))
+			must(t, l.NoteEnqueued(testContext(t), run.ID, nil))
+			if got := startStates(readRun(t, l, run.ID)); got != "started=t-q0,enqueued started=t-q1 unstarted" {
+				t.Fatalf("starts = %s", got)
 			}
 		}},
 		{"a lapsed start is unsure and never claimed again", func(t *testing.T, l Ledger) {
@@ -247,6 +261,8 @@ func TestRunBadInput(t *testing.T) {
 		}, "not obtained from ClaimStart"},
 		{"forged void", func(l Ledger) error { return l.VoidStart(testContext(t), StartLease{Run: "r1", Database: "d"}) }, "not obtained from ClaimStart"},
 		{"empty task id", func(l Ledger) error { _, err := l.Memberships(testContext(t), []string{""}); return err }, "empty task id"},
+		{"enqueued without database", func(l Ledger) error { return l.NoteEnqueued(testContext(t), "r1", []string{""}) }, "without a database"},
+		{"enqueued with a bad run id", func(l Ledger) error { return l.NoteEnqueued(testContext(t), "", nil) }, "run id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
