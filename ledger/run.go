@@ -18,8 +18,10 @@ type Run struct {
 	// id (package fleet derives it from the fleet and the scheduled time,
 	// or takes it as given).
 	ID string
-	// Fleet describes the databases the run covers (its filter), for
-	// people: e.g. "regions cn-hangzhou; types MYSQL; match prod-*".
+	// Fleet describes the databases the run covers (its filter), e.g.
+	// "regions cn-hangzhou; types MYSQL; match prod-*", in one canonical
+	// form (package fleet's Spec.String): the same fleet always reads the
+	// same, so it also names the fleet across its runs.
 	Fleet string
 	// PlannedAt is when the run's plan was first recorded.
 	PlannedAt time.Time

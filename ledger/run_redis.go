@@ -25,7 +25,7 @@ func runStartsKey(id string) string { return keyPrefix + "run:{" + id + "}:start
 func runLeaseKey(id, database string) string {
 	return keyPrefix + "run:{" + id + "}:lease:" + database
 }
-func runEnqueuedKey(id string) string { return keyPrefix + "run:{" + id + "}:enqueued" }
+func runEnqueuedKey(id string) string    { return keyPrefix + "run:{" + id + "}:enqueued" }
 func membershipKey(taskID string) string { return keyPrefix + "task:{" + taskID + "}:run" }
 
 // planScript writes the plan unless there is one, and answers the
