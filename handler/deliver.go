@@ -201,7 +201,7 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 		// A repeat that surely failed proves nothing about the first
 		// attempt: the message stays bound, nothing is made void.
 		out, _ := r.send(ctx, sink, idempotentMode, m, nil, fmt.Sprintf("repeat of %s", msg))
-		if out.Status == notify.Sent {
+		if out.Sent() {
 			r.tally.add(func(rep *Report) { rep.Repeated[sink.Name()]++ })
 		}
 		r.settleLeases(ctx, group, out, done)
@@ -228,7 +228,7 @@ func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode,
 		return false
 	}
 	out, unsure := r.send(ctx, sink, mode, m, []string{m.Key}, j.task.TaskID)
-	if out.Status != notify.Sent {
+	if !out.Sent() {
 		r.unsent(ctx, mode, items, attempt.Message, unsure)
 		return false
 	}
@@ -236,8 +236,8 @@ func (r *run) deliverOne(ctx context.Context, sink notify.Sink, mode settleMode,
 	channel, ts, threaded := strings.Cut(thread, " ")
 	if u, ok := sink.(notify.Updater); ok && threaded {
 		m.ThreadOf = ""
-		if up := u.Update(ctx, channel, ts, m); up.Status != notify.Sent {
-			r.log.Warn("running notice not updated", "taskId", j.task.TaskID, "channel", sink.Name(), "reason", up.Reason)
+		if up := u.Update(ctx, channel, ts, m); !up.Sent() {
+			r.log.Warn("running notice not updated", "taskId", j.task.TaskID, "channel", sink.Name(), "error", up.Err)
 		}
 	}
 	return true
@@ -297,7 +297,7 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 		}
 	}
 	out, unsure := r.send(ctx, sink, mode, m, keys, fmt.Sprintf("digest of %d", len(items)))
-	if out.Status != notify.Sent {
+	if !out.Sent() {
 		r.unsent(ctx, mode, items, attempt.Message, unsure)
 		return
 	}
@@ -307,7 +307,7 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 // settleLeases records items as sent when out was sent, else releases
 // them for a later attempt.
 func (r *run) settleLeases(ctx context.Context, items []pendingItem, out notify.Outcome, done []bool) {
-	if out.Status != notify.Sent {
+	if !out.Sent() {
 		r.release(ctx, items)
 		return
 	}
@@ -400,7 +400,7 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 			out = sink.Send(cctx, m)
 		}
 		cancel()
-		if out.Status == notify.Sent {
+		if out.Sent() {
 			now := r.h.d.Now()
 			r.tally.add(func(rep *Report) {
 				rep.Notified[sink.Name()]++
@@ -411,11 +411,11 @@ func (r *run) send(ctx context.Context, sink notify.Sink, mode settleMode, m not
 		}
 		unsure = unsure || !surelyUnsent(out)
 		r.log.Warn("notification not sent", "channel", sink.Name(), "task", what, "attempt", attempt+1,
-			"status", out.Status.String(), "ambiguous", out.Ambiguous, "reason", out.Reason, "error", errText(out.Err))
-		if out.Status != notify.Retry || (out.Ambiguous && mode == historyMode) {
+			"class", out.Err.Class.String(), "ambiguous", out.Ambiguous, "error", out.Err)
+		if !out.Err.Class.Retryable() || (out.Ambiguous && mode == historyMode) {
 			break
 		}
-		wait := max(out.RetryAfter, time.Duration(500<<attempt)*time.Millisecond)
+		wait := max(out.Err.RetryAfter, time.Duration(500<<attempt)*time.Millisecond)
 		if r.h.d.Now().Add(wait).After(r.times.notifyUntil) || !sleep(ctx, wait) {
 			break
 		}
@@ -438,7 +438,7 @@ func (r *run) announceStart(ctx context.Context, j *job) {
 		cctx, cancel := context.WithDeadline(ctx, r.times.callUntil)
 		out := sink.Send(cctx, m)
 		cancel()
-		if out.Status != notify.Sent {
+		if !out.Sent() {
 			r.release(ctx, items)
 			continue
 		}
@@ -482,7 +482,7 @@ func (r *run) alertOperators(ctx context.Context) {
 			m := sink.OperatorAlert(alert)
 			m.Key = key.ID()
 			out, _ := r.send(ctx, sink, plainMode, m, []string{m.Key}, "operator alert")
-			if out.Status != notify.Sent {
+			if !out.Sent() {
 				if items == nil {
 					r.h.alerted.forget(key)
 				}
@@ -495,11 +495,4 @@ func (r *run) alertOperators(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

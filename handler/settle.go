@@ -127,5 +127,5 @@ func (r *run) settle(ctx context.Context, s notify.Searcher, items []pendingItem
 // surelyUnsent reports whether a failed send certainly posted nothing, as
 // the channel's sink classified it.
 func surelyUnsent(out notify.Outcome) bool {
-	return out.Status != notify.Sent && out.Unposted
+	return !out.Sent() && out.Unposted
 }

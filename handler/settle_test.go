@@ -1,25 +1,30 @@
 package handler
 
 import (
-	"errors"
+	"context"
 	"testing"
 
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 )
 
 // Only a send that surely posted nothing frees its verdicts for another
 // message; anything that may have reached the channel is settled instead.
 func TestSurelyUnsent(t *testing.T) {
+	throttled := &failure.Error{Service: "slack", Op: "chat.postMessage", Class: failure.Throttled, Code: "ratelimited", HTTPStatus: 429}
+	refused := &failure.Error{Service: "slack", Op: "chat.postMessage", Class: failure.Auth, Code: "invalid_auth", HTTPStatus: 200}
+	lost := &failure.Error{Service: "slack", Op: "chat.postMessage", Class: failure.Transient, Err: context.DeadlineExceeded}
+	gateway := &failure.Error{Service: "slack", Op: "chat.postMessage", Class: failure.Transient, HTTPStatus: 503}
 	cases := []struct {
 		out  notify.Outcome
 		want bool
 	}{
-		{notify.Outcome{Status: notify.Sent}, false},
-		{notify.Outcome{Status: notify.Sent, Unposted: true}, false},
-		{notify.Outcome{Status: notify.Retry, Unposted: true, Reason: "ratelimited"}, true},
-		{notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "invalid_auth"}, true},
-		{notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "timeout", Err: errors.New("deadline")}, false},
-		{notify.Outcome{Status: notify.Retry, Reason: "http_503"}, false},
+		{notify.Outcome{}, false},
+		{notify.Outcome{Unposted: true}, false},
+		{notify.Outcome{Unposted: true, Err: throttled}, true},
+		{notify.Outcome{Unposted: true, Err: refused}, true},
+		{notify.Outcome{Ambiguous: true, Err: lost}, false},
+		{notify.Outcome{Err: gateway}, false},
 	}
 	for _, c := range cases {
 		if got := surelyUnsent(c.out); got != c.want {

@@ -12,10 +12,10 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/notify/pace"
 	"precheckwatch/precheck"
 )
@@ -118,43 +118,15 @@ type Updater interface {
 	Update(ctx context.Context, channel, ts string, m Message) Outcome
 }
 
-// Status is the class of a delivery attempt.
-type Status int
-
-// The classes of a delivery attempt. The zero Status is none of them, so an
-// unset Outcome never reads as sent.
-const (
-	// Sent: the channel accepted the message.
-	Sent Status = iota + 1
-	// Retry: not delivered, or not known to be; a later attempt may succeed.
-	Retry
-	// Failed: the channel refused the message for a reason a retry will not
-	// fix (credentials, permissions, configuration, payload).
-	Failed
-)
-
-// String names the status for logs and reports.
-func (s Status) String() string {
-	switch s {
-	case Sent:
-		return "sent"
-	case Retry:
-		return "retry"
-	case Failed:
-		return "failed"
-	default:
-		return fmt.Sprintf("status(%d)", int(s))
-	}
-}
-
 // Outcome is the classified result of one delivery attempt.
 type Outcome struct {
-	Status Status
-	// RetryAfter is the least wait before retrying, when the channel said
-	// (a Retry-After, a throttle window); 0 leaves it to the pipeline's
-	// backoff.
-	RetryAfter time.Duration
-	// Ambiguous marks a Retry whose request may have reached the channel
+	// Err is nil when the channel accepted the message. Otherwise it is
+	// why not, classified by the sink: Transient or Throttled when a later
+	// attempt may succeed, with the channel's own wait (a Retry-After, a
+	// throttle window) as RetryAfter; Auth or Permanent when no retry
+	// will. Its text names no token, secret or webhook URL.
+	Err *failure.Error
+	// Ambiguous marks a failure whose request may have reached the channel
 	// (timeout or broken connection after sending): the message may already
 	// be posted, so the pipeline settles it through its delivery record.
 	Ambiguous bool
@@ -167,12 +139,10 @@ type Outcome struct {
 	// (an Updater: channel ID and message ts); "" elsewhere.
 	Channel string
 	Ref     string
-	// Reason is a short, stable cause for reports and metrics, e.g.
-	// "invalid_auth", "ratelimited", "http_503", "timeout", "errcode_130101".
-	Reason string
-	// Err says what went wrong, without any token, secret or webhook URL.
-	Err error
 }
+
+// Sent reports whether the channel accepted the message.
+func (o Outcome) Sent() bool { return o.Err == nil }
 
 // SendTimeout bounds one request to a channel from when it leaves: the wait
 // for the channel's pace comes before, under the caller's deadline alone.

@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+
+	"precheckwatch/failure"
 )
 
 // maxAnswer bounds how much of a chat robot's answer is read.
@@ -37,16 +37,16 @@ func ReadAnswer(channel string, resp *http.Response, answer any) (out Outcome, o
 // UnreadableAnswer reports an answer that says nothing readable about the
 // send: retried, as it may have been delivered.
 func UnreadableAnswer(channel string) Outcome {
-	return Outcome{Status: Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New(channel + ": unreadable answer")}
+	return Outcome{Ambiguous: true, Err: &failure.Error{Service: channel, Op: "send", Class: failure.Transient, HTTPStatus: http.StatusOK, Message: "unreadable answer"}}
 }
 
-// CodeOutcome is the outcome of a robot's answer code: Sent for 0, or else
-// Failed with nothing posted, its Reason "<label>_<code>" and msg, already
-// scrubbed, in its error. The channel then marks the codes a retry can
-// pass as Retry.
-func CodeOutcome(channel, label string, code int, msg string) Outcome {
+// CodeOutcome is the outcome of a robot's answer code: sent for 0, or else
+// a Permanent failure with nothing posted, with the code and msg, already
+// scrubbed. The channel then reclassifies the codes a retry can pass.
+func CodeOutcome(channel string, code int, msg string) Outcome {
 	if code == 0 {
-		return Outcome{Status: Sent}
+		return Outcome{}
 	}
-	return Outcome{Status: Failed, Unposted: true, Reason: label + "_" + strconv.Itoa(code), Err: fmt.Errorf("%s: %s %d: %s", channel, label, code, msg)}
+	return Outcome{Unposted: true, Err: &failure.Error{Service: channel, Op: "send", Class: failure.Permanent,
+		Code: strconv.Itoa(code), HTTPStatus: http.StatusOK, Message: msg}}
 }

@@ -1,8 +1,10 @@
 package notify_test
 
 import (
+	"strconv"
 	"testing"
 
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 )
 
@@ -26,34 +28,32 @@ func TestSignHMACSHA256(t *testing.T) {
 
 func TestCodeOutcome(t *testing.T) {
 	tests := []struct {
-		name       string
-		code       int
-		wantStatus notify.Status
-		wantReason string
-		wantErr    string
+		name    string
+		code    int
+		want    failure.Class
+		wantErr string
 	}{
-		{"sent", 0, notify.Sent, "", ""},
-		{"refused", 19021, notify.Failed, "code_19021", "feishu: code 19021: sign match fail"},
+		{"sent", 0, 0, ""},
+		{"refused", 19021, failure.Permanent, "feishu send: permanent: 19021 (HTTP 200): sign match fail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := notify.CodeOutcome("feishu", "code", tt.code, "sign match fail")
-			if out.Status != tt.wantStatus || out.Reason != tt.wantReason {
-				t.Errorf("CodeOutcome = %v %q, want %v %q", out.Status, out.Reason, tt.wantStatus, tt.wantReason)
+			out := notify.CodeOutcome("feishu", tt.code, "sign match fail")
+			if out.Sent() != (tt.want == 0) {
+				t.Fatalf("CodeOutcome sent = %v, want %v", out.Sent(), tt.want == 0)
 			}
-			if got := errString(out.Err); got != tt.wantErr {
+			if out.Sent() {
+				return
+			}
+			if out.Err.Class != tt.want || out.Err.Code != strconv.Itoa(tt.code) || out.Err.Service != "feishu" {
+				t.Errorf("CodeOutcome = %+v, want %s %d", *out.Err, tt.want, tt.code)
+			}
+			if got := out.Err.Error(); got != tt.wantErr {
 				t.Errorf("CodeOutcome error = %q, want %q", got, tt.wantErr)
 			}
-			if tt.wantStatus == notify.Failed && !out.Unposted {
+			if !out.Unposted {
 				t.Error("a refused send must say nothing was posted")
 			}
 		})
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

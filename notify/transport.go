@@ -10,20 +10,20 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
 )
 
-// TransportOutcome classifies an error with no answer from the service.
+// TransportOutcome classifies an error of op with no answer from channel.
 // A request refused before any byte was sent (dial failure) is safely
 // retryable; any other may have been received, so it is ambiguous. An
 // answer that could not be read also means the request arrived.
-func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
-	out := Outcome{Status: Retry, Ambiguous: true, Reason: "transport", Err: Redact(op, err, scrub, nil)}
+func TransportOutcome(channel, op string, err error, scrub *strings.Replacer) Outcome {
+	out := Outcome{Ambiguous: true, Err: Failure(channel, op, failure.Transient, err, scrub, nil)}
 	var (
 		ue  *url.Error
 		oe  *net.OpError
@@ -32,17 +32,12 @@ func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 	)
 	switch {
 	case errors.As(err, &oe) && oe.Op == "dial":
-		out.Ambiguous, out.Unposted, out.Reason = false, true, "connect"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ue) && ue.Timeout():
-		out.Reason = "timeout"
-	case errors.Is(err, context.Canceled):
-		out.Reason = "canceled"
-	case errors.As(err, &se), errors.As(err, &ute), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		out.Reason = "bad_response"
-	case errors.As(err, &ue):
+		out.Ambiguous, out.Unposted = false, true
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.As(err, &ue),
+		errors.As(err, &se), errors.As(err, &ute), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 	default:
 		// Not a transport error: the request could not even be built.
-		out.Status, out.Ambiguous, out.Unposted, out.Reason = Failed, false, true, "request"
+		out.Err.Class, out.Ambiguous, out.Unposted = failure.Permanent, false, true
 	}
 	return out
 }
@@ -50,31 +45,22 @@ func TransportOutcome(op string, err error, scrub *strings.Replacer) Outcome {
 // PaceOutcome reports that ctx ended before the channel's pace let a
 // request go: nothing was sent.
 func PaceOutcome(channel string, err error) Outcome {
-	return Outcome{Status: Retry, Unposted: true, Reason: "local_rate_limit", Err: fmt.Errorf("%s: waiting for the channel's pace: %w", channel, err)}
+	return Outcome{Unposted: true, Err: &failure.Error{Service: channel, Op: "send", Class: failure.Throttled,
+		Message: "waiting for the channel's pace: " + err.Error(), Err: err}}
 }
 
 // ForeignOutcome reports a message that another channel rendered: a bug in
 // the caller, refused before anything is sent.
 func ForeignOutcome(channel string, c Content) Outcome {
-	return Outcome{Status: Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("%s: cannot send a message rendered as %T", channel, c)}
+	return Outcome{Unposted: true, Err: &failure.Error{Service: channel, Op: "send", Class: failure.Permanent,
+		Message: fmt.Sprintf("cannot send a message rendered as %T", c)}}
 }
 
-// safeError carries a scrubbed message and, for errors.Is and errors.As,
-// only a cause that holds no secret. A *url.Error is never kept, since it
-// quotes the URL.
-type safeError struct {
-	msg   string
-	cause error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.cause }
-
-// Redact returns err as "op: message" with every secret scrub knows
-// replaced and any quoted URL dropped. It unwraps to cause, a typed answer
-// that holds no secret, or, when cause is nil, to the context error err
-// holds, if any.
-func Redact(op string, err error, scrub *strings.Replacer, cause error) error {
+// Failure is err, a failure of op on channel, classified as class, its
+// text with every secret scrub knows replaced and any quoted URL dropped.
+// It unwraps to cause, a typed answer that holds no secret, or, when cause
+// is nil, to the context error err holds, if any.
+func Failure(channel, op string, class failure.Class, err error, scrub *strings.Replacer, cause error) *failure.Error {
 	if cause == nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
@@ -89,7 +75,7 @@ func Redact(op string, err error, scrub *strings.Replacer, cause error) error {
 		// Drop the quoted URL; keep what went wrong with it.
 		msg = ue.Op + " " + secret.Mask + ": " + ue.Err.Error()
 	}
-	return &safeError{msg: op + ": " + scrub.Replace(msg), cause: cause}
+	return &failure.Error{Service: channel, Op: op, Class: class, Message: scrub.Replace(msg), Err: cause}
 }
 
 // URLScrubber replaces a credential-bearing URL, its normalised form, its
@@ -123,27 +109,37 @@ func HTTPClient(c *http.Client, timeout time.Duration) *http.Client {
 // it is HTTP 200, the status chat webhooks answer with whatever the result;
 // the caller closes its body. Otherwise ok is false and out classifies the
 // failure: a transport error, or a status only a proxy or gateway gives
-// (429 and 5xx transient, any other permanent).
-func PostJSON(ctx context.Context, client *http.Client, url, op string, body []byte, scrub *strings.Replacer) (resp *http.Response, out Outcome, ok bool) {
+// (429 throttled, 5xx transient, any other permanent).
+func PostJSON(ctx context.Context, client *http.Client, url, channel string, body []byte, scrub *strings.Replacer) (resp *http.Response, out Outcome, ok bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, Outcome{Status: Failed, Unposted: true, Reason: "request", Err: errors.New(op + ": cannot build the request")}, false
+		return nil, Outcome{Unposted: true, Err: &failure.Error{Service: channel, Op: "send", Class: failure.Permanent, Message: "cannot build the request"}}, false
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err = client.Do(req)
 	if err != nil {
-		return nil, TransportOutcome(op, err, scrub), false
+		return nil, TransportOutcome(channel, "send", err, scrub), false
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, Outcome{}, true
 	}
 	resp.Body.Close()
 	// A gateway's 5xx page may follow a post the channel made.
-	out = Outcome{Status: Failed, Unposted: resp.StatusCode < 500, Reason: "http_" + strconv.Itoa(resp.StatusCode), Err: fmt.Errorf("%s: HTTP %s", op, resp.Status)}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		out.Status = Retry
+	return nil, Outcome{Unposted: resp.StatusCode < 500, Err: &failure.Error{Service: channel, Op: "send",
+		Class: statusClass(resp.StatusCode), HTTPStatus: resp.StatusCode}}, false
+}
+
+// statusClass classifies an HTTP status that carries no answer of the
+// channel's own.
+func statusClass(status int) failure.Class {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return failure.Throttled
+	case status >= 500:
+		return failure.Transient
+	default:
+		return failure.Permanent
 	}
-	return nil, out, false
 }
 
 // Depart waits until p lets a send go, then returns ctx bounded by timeout

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
@@ -143,9 +144,9 @@ func (d *Robot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	body.At.AtMobiles, body.At.AtUserIds = c.AtMobiles, c.AtUserIds
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("dingtalk: encode message: %w", err)}
+		return notify.Outcome{Unposted: true, Err: &failure.Error{Service: Name, Op: "send", Class: failure.Permanent, Message: "encode message: " + err.Error()}}
 	}
-	resp, out, ok := notify.PostJSON(ctx, d.client, d.signedURL(), "dingtalk send", raw, d.scrub)
+	resp, out, ok := notify.PostJSON(ctx, d.client, d.signedURL(), Name, raw, d.scrub)
 	if !ok {
 		return out
 	}
@@ -183,19 +184,19 @@ func (d *Robot) classify(resp *http.Response) notify.Outcome {
 		return notify.UnreadableAnswer(Name)
 	}
 	code, msg := *answer.ErrCode, d.scrub.Replace(answer.ErrMsg)
-	out := notify.CodeOutcome(Name, "errcode", code, msg)
-	if out.Status == notify.Sent {
+	out := notify.CodeOutcome(Name, code, msg)
+	if out.Sent() {
 		return out
 	}
 	switch {
 	case throttled(code, msg):
-		out.Status, out.RetryAfter = notify.Retry, throttleBlock
+		out.Err.Class, out.Err.RetryAfter = failure.Throttled, throttleBlock
 	case code == -1:
 		// 系统繁忙: transient.
-		out.Status = notify.Retry
+		out.Err.Class = failure.Transient
 	case code == 310000 && strings.Contains(msg, "invalid timestamp"):
 		// Clock skew or a stale signature: a fresh signature may pass.
-		out.Status = notify.Retry
+		out.Err.Class = failure.Transient
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 
 	dingemu "precheckwatch/localcloud/dingtalk"
 
+	"precheckwatch/failure"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
@@ -68,35 +69,36 @@ func TestDingTalkSend(t *testing.T) {
 		skew       time.Duration
 		message    func() notify.Message
 		timeout    time.Duration
-		status     notify.Status
-		reason     string
+		class      failure.Class
+		code       string
+		httpStatus int
 		retryAfter time.Duration
 		ambiguous  bool
 		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
-		{name: "signed", status: notify.Sent, recorded: 1},
-		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
-		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "errcode_310000", unposted: true},
-		{name: "wrong secret", secret: "SECwrongsecret", status: notify.Failed, reason: "errcode_310000", unposted: true},
-		{name: "stale timestamp", skew: -2 * time.Hour, status: notify.Retry, reason: "errcode_310000", unposted: true},
-		{name: "unsigned for a signing robot", secret: "-", status: notify.Retry, reason: "errcode_310000", unposted: true},
-		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "errcode_300005", unposted: true},
+		{name: "signed", recorded: 1},
+		{name: "keyword present", token: "kwtoken", secret: "-", recorded: 1},
+		{name: "keyword missing", token: "stricttoken", secret: "-", class: failure.Permanent, code: "310000", httpStatus: 200, unposted: true},
+		{name: "wrong secret", secret: "SECwrongsecret", class: failure.Permanent, code: "310000", httpStatus: 200, unposted: true},
+		{name: "stale timestamp", skew: -2 * time.Hour, class: failure.Transient, code: "310000", httpStatus: 200, unposted: true},
+		{name: "unsigned for a signing robot", secret: "-", class: failure.Transient, code: "310000", httpStatus: 200, unposted: true},
+		{name: "unknown token", token: "nosuchtoken", class: failure.Permanent, code: "300005", httpStatus: 200, unposted: true},
 		{name: "missing title", message: func() notify.Message {
 			c := verdictContent()
 			c.Title = ""
 			return withContent(c)
-		}, status: notify.Failed, reason: "errcode_40035", unposted: true},
+		}, class: failure.Permanent, code: "40035", httpStatus: 200, unposted: true},
 		{name: "too long is not throttling", message: func() notify.Message {
 			c := verdictContent()
 			c.Text = strings.Repeat("x", 21000)
 			return withContent(c)
-		}, status: notify.Failed, reason: "errcode_460101", unposted: true},
-		{name: "throttled", mutate: dingFault(fault.Throttle, false), status: notify.Retry, reason: "errcode_130101", unposted: true, retryAfter: 10 * time.Minute},
-		{name: "busy", mutate: dingFault(fault.Server, false), status: notify.Retry, reason: "errcode_-1", unposted: true},
-		{name: "hang", mutate: dingFault(fault.Hang, false), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		}, class: failure.Permanent, code: "460101", httpStatus: 200, unposted: true},
+		{name: "throttled", mutate: dingFault(fault.Throttle, false), class: failure.Throttled, code: "130101", httpStatus: 200, unposted: true, retryAfter: 10 * time.Minute},
+		{name: "busy", mutate: dingFault(fault.Server, false), class: failure.Transient, code: "-1", httpStatus: 200, unposted: true},
+		{name: "hang", mutate: dingFault(fault.Hang, false), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
 		{name: "answer lost after delivery", mutate: dingFault(fault.Hang, true), timeout: 150 * time.Millisecond,
-			status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+			class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,10 +122,10 @@ func TestDingTalkSend(t *testing.T) {
 			}
 			d := newDingTalk(t, srv, token, sec, func() time.Time { return clock.Now().Add(tc.skew) })
 			out := d.Send(notifytest.Within(t, timeout), message())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
-				t.Fatalf("outcome %+v", out)
+			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != dingtalk.Name) {
+				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
 				t.Fatalf("timeout error %v is not a deadline", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
@@ -149,7 +151,7 @@ func TestDingTalkRecordsMarkdownWithMentions(t *testing.T) {
 	c.AtMobiles, c.AtUserIds = []string{"13800000000"}, []string{"user123"}
 	c.Text += "\n\n@13800000000 @user123"
 	m := withContent(c)
-	if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+	if out := d.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 		t.Fatalf("outcome %+v", out)
 	}
 	got := emu.RobotMessages("oncall")
@@ -173,19 +175,19 @@ func TestDingTalkRateLimitWindow(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		clock.Advance(2 * time.Second)
-		if out := send(i); out.Status != notify.Sent {
+		if out := send(i); !out.Sent() {
 			t.Fatalf("message %d: %+v", i+1, out)
 		}
 	}
-	if out := send(20); out.Status != notify.Retry || out.RetryAfter != 10*time.Minute || out.Reason != "errcode_130101" {
-		t.Fatalf("21st: %+v", out)
+	if f := notifytest.Failure(send(20)); f.Class != failure.Throttled || f.RetryAfter != 10*time.Minute || f.Code != "130101" {
+		t.Fatalf("21st: %+v", f)
 	}
 	clock.Advance(9 * time.Minute)
-	if out := send(21); out.Status != notify.Retry || out.Reason != "errcode_130101" {
-		t.Fatalf("9 minutes later: %+v", out)
+	if f := notifytest.Failure(send(21)); f.Class != failure.Throttled || f.Code != "130101" {
+		t.Fatalf("9 minutes later: %+v", f)
 	}
 	clock.Advance(time.Minute)
-	if out := send(22); out.Status != notify.Sent {
+	if out := send(22); !out.Sent() {
 		t.Fatalf("10 minutes later: %+v", out)
 	}
 	if n := len(emu.Messages()); n != 21 {
@@ -198,12 +200,12 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 	faults.Set(fault.Hang, 1)
 	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults, c.HangAfterDelivery = faults, true })
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
-	if out := d.Send(notifytest.Within(t, 150*time.Millisecond), verdictMessage()); out.Status != notify.Retry || !out.Ambiguous {
+	if out := d.Send(notifytest.Within(t, 150*time.Millisecond), verdictMessage()); !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
 		t.Fatalf("attempt with the answer lost: %+v", out)
 	}
 	faults.Reset()
 	clock.Advance(time.Minute)
-	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); !out.Sent() {
 		t.Fatalf("resend: %+v", out)
 	}
 	if n := len(emu.Messages()); n != 1 {
@@ -226,7 +228,7 @@ func TestDingTalkPacesByWindow(t *testing.T) {
 	for i := range 18 {
 		m := verdictMessage()
 		m.Key = "burst-" + strconv.Itoa(i)
-		if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+		if out := d.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 			t.Fatalf("message %d of the burst: %+v", i+1, out)
 		}
 	}
@@ -234,7 +236,7 @@ func TestDingTalkPacesByWindow(t *testing.T) {
 	m.Key = "other"
 	start := time.Now()
 	out := d.Send(notifytest.Within(t, 5*time.Second), m)
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" || !out.Unposted {
+	if !notifytest.Paced(out) {
 		t.Fatalf("19th: %+v", out)
 	}
 	if took := time.Since(start); took > time.Second {
@@ -250,7 +252,7 @@ func TestDingTalkConnectionRefused(t *testing.T) {
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
 	srv.Close()
 	out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" || !out.Unposted {
+	if notifytest.Failure(out).Class != failure.Transient || out.Ambiguous || !out.Unposted {
 		t.Fatalf("outcome %+v", out)
 	}
 	notifytest.NoSecrets(t, out, fmt.Sprint(d), dingToken, dingSecret, "sign=")
@@ -277,9 +279,9 @@ func withContent(c dingtalk.Content) notify.Message {
 
 func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
-		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
-		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Want: notify.Failed, Reason: "errcode_400013", Unposted: true},
+		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Class: failure.Transient, HTTPStatus: 502},
+		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Class: failure.Transient, HTTPStatus: 200, Ambiguous: true},
+		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Class: failure.Permanent, Code: "400013", HTTPStatus: 200, Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), "t0ken")
@@ -306,7 +308,7 @@ func TestDingTalkTimeoutStartsWhenTheSendLeaves(t *testing.T) {
 	for i := range 2 {
 		m := verdictMessage()
 		m.Key = "paced-" + strconv.Itoa(i)
-		if out := d.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+		if out := d.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 			t.Fatalf("send %d: %+v", i+1, out)
 		}
 	}

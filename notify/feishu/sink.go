@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
@@ -125,9 +126,9 @@ func (b *Bot) Send(ctx context.Context, m notify.Message) notify.Outcome {
 	timestamp, sign := b.signature()
 	raw, err := c.wire(timestamp, sign)
 	if err != nil {
-		return notify.Outcome{Status: notify.Failed, Unposted: true, Reason: "request", Err: fmt.Errorf("feishu: encode message: %w", err)}
+		return notify.Outcome{Unposted: true, Err: &failure.Error{Service: Name, Op: "send", Class: failure.Permanent, Message: "encode message: " + err.Error()}}
 	}
-	resp, out, ok := notify.PostJSON(ctx, b.client, b.webhook.Reveal(), "feishu send", raw, b.scrub)
+	resp, out, ok := notify.PostJSON(ctx, b.client, b.webhook.Reveal(), Name, raw, b.scrub)
 	if !ok {
 		return out
 	}
@@ -162,15 +163,15 @@ func (b *Bot) classify(resp *http.Response) notify.Outcome {
 		code = answer.StatusCode
 	}
 	if code == nil {
-		return notify.Outcome{Status: notify.Retry, Ambiguous: true, Reason: "bad_response", Err: errors.New("feishu: answer without a code")}
+		return notify.Outcome{Ambiguous: true, Err: &failure.Error{Service: Name, Op: "send", Class: failure.Transient, HTTPStatus: http.StatusOK, Message: "answer without a code"}}
 	}
 	msg := b.scrub.Replace(answer.Msg)
-	out := notify.CodeOutcome(Name, "code", *code, msg)
-	if out.Status == notify.Sent {
+	out := notify.CodeOutcome(Name, *code, msg)
+	if out.Sent() {
 		return out
 	}
 	if throttled(*code, msg) {
-		out.Status, out.RetryAfter = notify.Retry, throttleWait
+		out.Err.Class, out.Err.RetryAfter = failure.Throttled, throttleWait
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/localcloud/fault"
 	feishuemu "precheckwatch/localcloud/feishu"
 	"precheckwatch/notify"
@@ -68,25 +69,26 @@ func TestSend(t *testing.T) {
 		secret     string
 		skew       time.Duration
 		timeout    time.Duration
-		status     notify.Status
-		reason     string
+		class      failure.Class
+		code       string
+		httpStatus int
 		retryAfter time.Duration
 		ambiguous  bool
 		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
-		{name: "signed", status: notify.Sent, recorded: 1},
-		{name: "keyword present", token: "kwtoken", secret: "-", status: notify.Sent, recorded: 1},
-		{name: "keyword missing", token: "stricttoken", secret: "-", status: notify.Failed, reason: "code_19024", unposted: true},
-		{name: "wrong secret", secret: "other", status: notify.Failed, reason: "code_19021", unposted: true},
-		{name: "clock two hours off", skew: -2 * time.Hour, status: notify.Failed, reason: "code_19021", unposted: true},
-		{name: "unsigned for a signing bot", secret: "-", status: notify.Failed, reason: "code_19021", unposted: true},
-		{name: "unknown token", token: "nosuchtoken", status: notify.Failed, reason: "code_19001", unposted: true},
-		{name: "throttled", faults: fault.Throttle, status: notify.Retry, reason: "code_11232", unposted: true, retryAfter: time.Second},
-		{name: "server error", faults: fault.Server, status: notify.Retry, reason: "http_500"},
-		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		{name: "signed", recorded: 1},
+		{name: "keyword present", token: "kwtoken", secret: "-", recorded: 1},
+		{name: "keyword missing", token: "stricttoken", secret: "-", class: failure.Permanent, code: "19024", httpStatus: 200, unposted: true},
+		{name: "wrong secret", secret: "other", class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
+		{name: "clock two hours off", skew: -2 * time.Hour, class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
+		{name: "unsigned for a signing bot", secret: "-", class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
+		{name: "unknown token", token: "nosuchtoken", class: failure.Permanent, code: "19001", httpStatus: 200, unposted: true},
+		{name: "throttled", faults: fault.Throttle, class: failure.Throttled, code: "11232", httpStatus: 200, unposted: true, retryAfter: time.Second},
+		{name: "server error", faults: fault.Server, class: failure.Transient, httpStatus: 500},
+		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
 		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, timeout: 150 * time.Millisecond,
-			status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+			class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,10 +114,10 @@ func TestSend(t *testing.T) {
 			}
 			b := newBot(t, srv, token, sec, tc.skew)
 			out := b.Send(notifytest.Within(t, timeout), verdict(t, b))
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
-				t.Fatalf("outcome %+v", out)
+			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != feishu.Name) {
+				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
 				t.Fatalf("timeout error %v is not a deadline", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
@@ -138,7 +140,7 @@ func TestDeliversTheCardWithMentions(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := verdict(t, b)
-	if out := b.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+	if out := b.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 		t.Fatalf("outcome %+v", out)
 	}
 	got := emu.Messages()
@@ -167,11 +169,11 @@ func TestPacesFiveASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if out := b.Send(notifytest.Within(t, 5*time.Second), verdict(t, b)); out.Status != notify.Sent {
+		if out := b.Send(notifytest.Within(t, 5*time.Second), verdict(t, b)); !out.Sent() {
 			t.Fatalf("send %d: %+v", i+1, out)
 		}
 	}
-	if out := b.Send(notifytest.Within(t, 200*time.Millisecond), verdict(t, b)); out.Status != notify.Retry || out.Reason != "local_rate_limit" || !out.Unposted {
+	if out := b.Send(notifytest.Within(t, 200*time.Millisecond), verdict(t, b)); !notifytest.Paced(out) {
 		t.Fatalf("sixth: %+v", out)
 	}
 	if n := emu.Requests(); n != 5 {
@@ -181,13 +183,13 @@ func TestPacesFiveASecond(t *testing.T) {
 
 func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
-		{Name: "legacy success", Status: 200, Body: `{"Extra":null,"StatusCode":0,"StatusMessage":"success"}`, Want: notify.Sent},
-		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Want: notify.Retry, Reason: "http_502"},
-		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "json without a code", Status: 200, Body: `{"msg":"success"}`, Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Want: notify.Failed, Reason: "code_9499", Unposted: true},
-		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Want: notify.Retry, Reason: "code_9499", Unposted: true},
-		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Want: notify.Failed, Reason: "code_19022", Unposted: true},
+		{Name: "legacy success", Status: 200, Body: `{"Extra":null,"StatusCode":0,"StatusMessage":"success"}`},
+		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Class: failure.Transient, HTTPStatus: 502},
+		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Class: failure.Transient, HTTPStatus: 200, Ambiguous: true},
+		{Name: "json without a code", Status: 200, Body: `{"msg":"success"}`, Class: failure.Transient, HTTPStatus: 200, Ambiguous: true},
+		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Class: failure.Permanent, Code: "9499", HTTPStatus: 200, Unposted: true},
+		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Class: failure.Throttled, Code: "9499", HTTPStatus: 200, Unposted: true},
+		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Class: failure.Permanent, Code: "19022", HTTPStatus: 200, Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return feishu.New(feishu.Config{WebhookURL: secret.Value(u + "/open-apis/bot/v2/hook/t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, notify.Message{Key: "k", Content: feishu.Content{Title: "precheck", Body: "b"}}, "t0ken")

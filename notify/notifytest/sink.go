@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 	"precheckwatch/notify/pace"
 )
@@ -36,12 +37,15 @@ func Within(t *testing.T, d time.Duration) context.Context {
 // Answer is what a channel's server answers, and the outcome a sink must
 // read from it.
 type Answer struct {
-	Name      string
-	Status    int
-	Body      string
-	Want      notify.Status
-	Reason    string
-	Ambiguous bool
+	Name   string
+	Status int
+	Body   string
+	// Class, Code and HTTPStatus are the failure the sink must read; a
+	// Class of 0 is a send.
+	Class      failure.Class
+	Code       string
+	HTTPStatus int
+	Ambiguous  bool
 	// Unposted is whether the sink must be sure nothing was posted.
 	Unposted bool
 }
@@ -61,12 +65,29 @@ func ReadsAnswers(t *testing.T, answers []Answer, open func(url string) (notify.
 				t.Fatal(err)
 			}
 			out := sink.Send(Within(t, 5*time.Second), m)
-			if out.Status != a.Want || out.Reason != a.Reason || out.Ambiguous != a.Ambiguous || out.Unposted != a.Unposted {
+			f := Failure(out)
+			if f.Class != a.Class || f.Code != a.Code || f.HTTPStatus != a.HTTPStatus || out.Ambiguous != a.Ambiguous || out.Unposted != a.Unposted ||
+				(f.Class != 0 && f.Service != sink.Name()) {
 				t.Fatalf("outcome %+v", out)
 			}
 			NoSecrets(t, out, fmt.Sprint(sink), secrets...)
 		})
 	}
+}
+
+// Failure is out's failure, or the zero Error when out is a send.
+func Failure(out notify.Outcome) failure.Error {
+	if out.Err == nil {
+		return failure.Error{}
+	}
+	return *out.Err
+}
+
+// Paced reports whether out is the channel's pace holding a send back:
+// throttled before the request left, so surely not posted.
+func Paced(out notify.Outcome) bool {
+	f := Failure(out)
+	return f.Class == failure.Throttled && f.HTTPStatus == 0 && !out.Ambiguous && out.Unposted
 }
 
 // Unpaced is a pacer that lets a test's sends go at once.

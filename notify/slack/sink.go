@@ -14,6 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"precheckwatch/config"
+	"precheckwatch/failure"
 	"precheckwatch/notify"
 	"precheckwatch/notify/pace"
 	"precheckwatch/secret"
@@ -138,12 +139,12 @@ func (b *Bot) SendCarrying(ctx context.Context, m notify.Message, keys []string)
 	}
 	channel, ts, err := b.api.PostMessageContext(ctx, b.channel, opts...)
 	if err != nil {
-		return held(ctx, b.pacer, classify("slack chat.postMessage", err, b.scrub))
+		return held(ctx, b.pacer, classify("chat.postMessage", err, b.scrub))
 	}
 	if channel != "" {
 		b.channelID.Store(&channel)
 	}
-	return notify.Outcome{Status: notify.Sent, Channel: channel, Ref: ts}
+	return notify.Outcome{Channel: channel, Ref: ts}
 }
 
 // History search bounds: a page of 200 (Slack's advice for
@@ -181,12 +182,12 @@ func (b *Bot) Find(ctx context.Context, keys []string, since time.Time) (map[str
 	for range findPages {
 		resp, err := b.api.GetConversationHistoryContext(ctx, params)
 		if err != nil {
-			return nil, classify("slack conversations.history", err, b.scrub).Err
+			return nil, classify("conversations.history", err, b.scrub).Err
 		}
 		for _, msg := range resp.Messages {
 			for _, k := range carried(msg.Metadata) {
 				if _, seen := found[k]; wanted[k] && !seen {
-					found[k] = notify.Outcome{Status: notify.Sent, Channel: channel, Ref: msg.Timestamp}
+					found[k] = notify.Outcome{Channel: channel, Ref: msg.Timestamp}
 				}
 			}
 		}
@@ -234,9 +235,9 @@ func (b *Bot) Update(ctx context.Context, channel, ts string, m notify.Message) 
 	defer cancel()
 	ch, newTS, _, err := b.api.UpdateMessageContext(ctx, channel, ts, messageOptions(c, true)...)
 	if err != nil {
-		return held(ctx, b.pacer, classify("slack chat.update", err, b.scrub))
+		return held(ctx, b.pacer, classify("chat.update", err, b.scrub))
 	}
-	return notify.Outcome{Status: notify.Sent, Channel: ch, Ref: newTS}
+	return notify.Outcome{Channel: ch, Ref: newTS}
 }
 
 // messageOptions turns content into slack-go options. The text is sent
@@ -325,24 +326,26 @@ func (w *Webhook) Send(ctx context.Context, m notify.Message) notify.Outcome {
 		msg.Blocks = &slackapi.Blocks{BlockSet: c.Blocks}
 	}
 	if err := slackapi.PostWebhookCustomHTTPContext(ctx, w.url.Reveal(), w.client, msg); err != nil {
-		return held(ctx, w.pacer, classify("slack webhook", err, w.scrub))
+		return held(ctx, w.pacer, classify("webhook", err, w.scrub))
 	}
-	return notify.Outcome{Status: notify.Sent}
+	return notify.Outcome{}
 }
 
-// Slack error codes that a later attempt may get past. internal_error and
-// fatal_error may have posted part of the message (Slack's own wording), so
-// they are ambiguous.
+// Slack error codes that a later attempt may get past, and those that
+// mean the token is wrong. internal_error and fatal_error may have posted
+// part of the message (Slack's own wording), so they are ambiguous.
 var (
-	transient = map[string]bool{
-		"ratelimited": true, "rate_limited": true, "request_timeout": true,
-		"service_unavailable": true, "team_added_to_org": true,
-	}
+	throttled = map[string]bool{"ratelimited": true, "rate_limited": true}
+	transient = map[string]bool{"request_timeout": true, "service_unavailable": true, "team_added_to_org": true}
 	ambiguous = map[string]bool{"internal_error": true, "fatal_error": true}
+	denied    = map[string]bool{
+		"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,
+		"token_expired": true, "org_login_required": true,
+	}
 )
 
-// classify turns a slack-go error into an Outcome. Everything not
-// known to be transient is permanent: a failure nobody expected needs an
+// classify turns a slack-go error of op into an Outcome. Everything not
+// known to be retryable is permanent: a failure nobody expected needs an
 // operator, not a loop.
 func classify(op string, err error, scrub *strings.Replacer) notify.Outcome {
 	var (
@@ -351,58 +354,51 @@ func classify(op string, err error, scrub *strings.Replacer) notify.Outcome {
 		se slackapi.SlackErrorResponse
 		ne *strconv.NumError
 	)
-	out := notify.Outcome{Status: notify.Failed, Unposted: true, Err: redactedError(op, err, scrub)}
 	switch {
 	case errors.As(err, &rl):
-		out.Status, out.RetryAfter, out.Reason = notify.Retry, rl.RetryAfter, "ratelimited"
+		f := notify.Failure(Name, op, failure.Throttled, err, scrub, rl)
+		f.Code, f.HTTPStatus, f.RetryAfter = "ratelimited", http.StatusTooManyRequests, rl.RetryAfter
+		return notify.Outcome{Unposted: true, Err: f}
 	case errors.As(err, &sc):
 		// A gateway's 5xx page may follow a post Slack made.
-		out.Reason, out.Unposted = "http_"+strconv.Itoa(sc.Code), sc.Code < 500
-		if sc.Code == http.StatusTooManyRequests || sc.Code >= 500 {
-			out.Status = notify.Retry
+		class := failure.Permanent
+		switch {
+		case sc.Code == http.StatusTooManyRequests:
+			class = failure.Throttled
+		case sc.Code >= 500:
+			class = failure.Transient
 		}
+		f := notify.Failure(Name, op, class, err, scrub, sc)
+		f.HTTPStatus = sc.Code
+		return notify.Outcome{Unposted: sc.Code < 500, Err: f}
 	case errors.As(err, &se):
-		out.Reason = se.Err
-		if se.Err == "" {
-			out.Reason = "slack_error"
+		class := failure.Permanent
+		switch {
+		case throttled[se.Err]:
+			class = failure.Throttled
+		case transient[se.Err], ambiguous[se.Err]:
+			class = failure.Transient
+		case denied[se.Err]:
+			class = failure.Auth
 		}
-		if transient[se.Err] || ambiguous[se.Err] {
-			out.Status, out.Ambiguous, out.Unposted = notify.Retry, ambiguous[se.Err], !ambiguous[se.Err]
-		}
+		f := notify.Failure(Name, op, class, err, scrub, se)
+		f.Code, f.HTTPStatus = se.Err, http.StatusOK
+		return notify.Outcome{Ambiguous: ambiguous[se.Err], Unposted: !ambiguous[se.Err], Err: f}
 	case errors.As(err, &ne):
 		// slack-go parses Retry-After only on 429 and fails on a date.
-		out.Status, out.Reason = notify.Retry, "http_429"
+		f := notify.Failure(Name, op, failure.Throttled, err, scrub, nil)
+		f.HTTPStatus = http.StatusTooManyRequests
+		return notify.Outcome{Unposted: true, Err: f}
 	default:
-		out = notify.TransportOutcome(op, err, scrub)
+		return notify.TransportOutcome(Name, op, err, scrub)
 	}
-	return out
-}
-
-// redactedError is err without secrets, unwrapping to the typed answer
-// slack-go gave, if any, so callers can still tell what Slack said.
-func redactedError(op string, err error, scrub *strings.Replacer) error {
-	var (
-		cause error
-		rl    *slackapi.RateLimitedError
-		sc    slackapi.StatusCodeError
-		se    slackapi.SlackErrorResponse
-	)
-	switch {
-	case errors.As(err, &rl):
-		cause = rl
-	case errors.As(err, &sc):
-		cause = sc
-	case errors.As(err, &se):
-		cause = se
-	}
-	return notify.Redact(op, err, scrub, cause)
 }
 
 // held holds the channel's pace for the Retry-After Slack answered, so
 // that no send, from this instance or another, goes before it has passed.
 func held(ctx context.Context, p pace.Pacer, out notify.Outcome) notify.Outcome {
-	if out.RetryAfter > 0 {
-		p.Hold(ctx, out.RetryAfter)
+	if out.Err != nil && out.Err.RetryAfter > 0 {
+		p.Hold(ctx, out.Err.RetryAfter)
 	}
 	return out
 }

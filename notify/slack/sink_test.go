@@ -13,6 +13,7 @@ import (
 
 	slackemu "precheckwatch/localcloud/slack"
 
+	"precheckwatch/failure"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/notify"
 	"precheckwatch/notify/notifytest"
@@ -90,37 +91,38 @@ func TestSlackBotSend(t *testing.T) {
 		channel    string
 		message    func() notify.Message
 		timeout    time.Duration
-		status     notify.Status
-		reason     string
+		class      failure.Class
+		code       string
+		httpStatus int
 		retryAfter time.Duration
 		ambiguous  bool
 		unposted   bool // the sink is sure nothing was posted
 		recorded   int
 	}{
-		{name: "sent", status: notify.Sent, recorded: 1},
-		{name: "sent by channel name", channel: "#alerts", status: notify.Sent, recorded: 1},
-		{name: "wrong token", token: "xoxb-wrong", status: notify.Failed, reason: "invalid_auth", unposted: true},
-		{name: "unknown channel", channel: "C0NOPE", status: notify.Failed, reason: "channel_not_found", unposted: true},
-		{name: "bot not in channel", channel: "C0PRIV", status: notify.Failed, reason: "not_in_channel", unposted: true},
+		{name: "sent", recorded: 1},
+		{name: "sent by channel name", channel: "#alerts", recorded: 1},
+		{name: "wrong token", token: "xoxb-wrong", class: failure.Auth, code: "invalid_auth", httpStatus: 200, unposted: true},
+		{name: "unknown channel", channel: "C0NOPE", class: failure.Permanent, code: "channel_not_found", httpStatus: 200, unposted: true},
+		{name: "bot not in channel", channel: "C0PRIV", class: failure.Permanent, code: "not_in_channel", httpStatus: 200, unposted: true},
 		{name: "blocks over the limit", message: func() notify.Message {
 			c := verdictContent()
 			c.Blocks = append(c.Blocks, slackgo.NewSectionBlock(slackgo.NewTextBlockObject("mrkdwn", long, false, false), nil, nil))
 			return withContent(c)
-		}, status: notify.Failed, reason: "invalid_blocks", unposted: true},
+		}, class: failure.Permanent, code: "invalid_blocks", httpStatus: 200, unposted: true},
 		{name: "throttled with Retry-After", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.RetryAfter = 7 * time.Second
-		}, status: notify.Retry, reason: "ratelimited", unposted: true, retryAfter: 7 * time.Second},
+		}, class: failure.Throttled, code: "ratelimited", httpStatus: 429, unposted: true, retryAfter: 7 * time.Second},
 		{name: "throttled without Retry-After", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.OmitRetryAfter = true
-		}, status: notify.Retry, reason: "http_429", unposted: true},
-		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
-		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		}, class: failure.Throttled, httpStatus: 429, unposted: true},
+		{name: "server error", mutate: withFault(fault.Server), class: failure.Transient, httpStatus: 503},
+		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
 		{name: "answer lost after posting", mutate: func(c *slackemu.Config) {
 			withFault(fault.Hang)(c)
 			c.HangAfterPost = true
-		}, timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true, recorded: 1},
+		}, timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,20 +142,20 @@ func TestSlackBotSend(t *testing.T) {
 			}
 			bot := newBot(t, srv, token, channel)
 			out := bot.Send(notifytest.Within(t, timeout), message())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
-				t.Fatalf("outcome %+v", out)
+			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != slack.Name) {
+				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if (out.Err == nil) != (tc.status == notify.Sent) {
-				t.Fatalf("error %v with status %v", out.Err, out.Status)
+			if (out.Err == nil) != (tc.class == 0) {
+				t.Fatalf("error %v with class %v", out.Err, tc.class)
 			}
-			if tc.reason == "timeout" && !errors.Is(out.Err, context.DeadlineExceeded) {
+			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
 				t.Fatalf("timeout error %v is not a deadline", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d messages recorded, want %d", n, tc.recorded)
 			}
 			notifytest.NoSecrets(t, out, fmt.Sprint(bot), slackToken, token)
-			if tc.status != notify.Sent {
+			if tc.class != 0 {
 				return
 			}
 			m, ok := emu.Message(out.Channel, out.Ref)
@@ -176,14 +178,14 @@ func TestSlackBotThreadAndUpdate(t *testing.T) {
 	notice := notify.Message{Content: slack.Content{Text: "precheck task-1 running", Color: "#439FE0",
 		Detail: []slackgo.Block{slackgo.NewContextBlock("", slackgo.NewTextBlockObject("mrkdwn", "started", false, false))}}}
 	parent := bot.Send(ctx, notice)
-	if parent.Status != notify.Sent {
+	if !parent.Sent() {
 		t.Fatalf("notice: %+v", parent)
 	}
 	broadcast := verdictContent()
 	broadcast.Broadcast = true
 	reply := withContent(broadcast)
 	reply.ThreadOf = parent.Ref
-	if out := bot.Send(ctx, reply); out.Status != notify.Sent {
+	if out := bot.Send(ctx, reply); !out.Sent() {
 		t.Fatalf("reply: %+v", out)
 	} else if m, _ := emu.Message(out.Channel, out.Ref); m.ThreadTS != parent.Ref || !m.ReplyBroadcast {
 		t.Fatalf("reply recorded as %+v", m)
@@ -193,7 +195,7 @@ func TestSlackBotThreadAndUpdate(t *testing.T) {
 	plain.Color, plain.Detail = "", nil
 	final := withContent(plain)
 	out := bot.Update(ctx, parent.Channel, parent.Ref, final)
-	if out.Status != notify.Sent || out.Ref != parent.Ref {
+	if !out.Sent() || out.Ref != parent.Ref {
 		t.Fatalf("update: %+v", out)
 	}
 	m, _ := emu.Message(parent.Channel, parent.Ref)
@@ -201,8 +203,8 @@ func TestSlackBotThreadAndUpdate(t *testing.T) {
 		len(m.History) != 1 || m.History[0].Text != "precheck task-1 running" {
 		t.Fatalf("updated message %+v", m)
 	}
-	if out := bot.Update(ctx, parent.Channel, "1500000000.000001", final); out.Status != notify.Failed || out.Reason != "message_not_found" {
-		t.Fatalf("update of a missing message: %+v", out)
+	if f := notifytest.Failure(bot.Update(ctx, parent.Channel, "1500000000.000001", final)); f.Class != failure.Permanent || f.Code != "message_not_found" {
+		t.Fatalf("update of a missing message: %+v", f)
 	}
 }
 
@@ -216,11 +218,11 @@ func TestSlackPacesPosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); !out.Sent() {
 		t.Fatalf("first: %+v", out)
 	}
 	out := bot.Send(notifytest.Within(t, 100*time.Millisecond), verdictMessage())
-	if out.Status != notify.Retry || out.Ambiguous || out.Reason != "local_rate_limit" || !out.Unposted {
+	if !notifytest.Paced(out) {
 		t.Fatalf("second: %+v", out)
 	}
 	if n := emu.Requests(); n != 1 {
@@ -238,7 +240,7 @@ func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
 	srv.Close()
 	for _, sink := range []notify.Sink{bot, hook} {
 		out := sink.Send(notifytest.Within(t, 5*time.Second), verdictMessage())
-		if out.Status != notify.Retry || out.Ambiguous || out.Reason != "connect" || !out.Unposted {
+		if notifytest.Failure(out).Class != failure.Transient || out.Ambiguous || !out.Unposted {
 			t.Fatalf("%v: %+v", sink, out)
 		}
 		notifytest.NoSecrets(t, out, fmt.Sprint(sink), slackToken, slackHookID)
@@ -251,22 +253,23 @@ func TestSlackWebhookSend(t *testing.T) {
 		mutate     func(*slackemu.Config)
 		path       string
 		timeout    time.Duration
-		status     notify.Status
-		reason     string
+		class      failure.Class
+		code       string
+		httpStatus int
 		retryAfter time.Duration
 		ambiguous  bool
 		unposted   bool // the sink is sure nothing was posted
 	}{
-		{name: "sent", status: notify.Sent},
-		{name: "unknown webhook", path: "/services/T9/B9/nothere", status: notify.Failed, reason: "http_404", unposted: true},
-		{name: "wrong secret part", path: "/services/T0001/B0001/guessed", status: notify.Failed, reason: "http_403", unposted: true},
-		{name: "archived channel", mutate: func(c *slackemu.Config) { c.Channels[0].Archived = true }, status: notify.Failed, reason: "http_410", unposted: true},
+		{name: "sent"},
+		{name: "unknown webhook", path: "/services/T9/B9/nothere", class: failure.Permanent, httpStatus: 404, unposted: true},
+		{name: "wrong secret part", path: "/services/T0001/B0001/guessed", class: failure.Permanent, httpStatus: 403, unposted: true},
+		{name: "archived channel", mutate: func(c *slackemu.Config) { c.Channels[0].Archived = true }, class: failure.Permanent, httpStatus: 410, unposted: true},
 		{name: "throttled", mutate: func(c *slackemu.Config) {
 			withFault(fault.Throttle)(c)
 			c.RetryAfter = 2 * time.Second
-		}, status: notify.Retry, reason: "ratelimited", unposted: true, retryAfter: 2 * time.Second},
-		{name: "server error", mutate: withFault(fault.Server), status: notify.Retry, reason: "http_503"},
-		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, status: notify.Retry, reason: "timeout", ambiguous: true},
+		}, class: failure.Throttled, code: "ratelimited", httpStatus: 429, unposted: true, retryAfter: 2 * time.Second},
+		{name: "server error", mutate: withFault(fault.Server), class: failure.Transient, httpStatus: 503},
+		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,11 +286,11 @@ func TestSlackWebhookSend(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := hook.Send(notifytest.Within(t, timeout), verdictMessage())
-			if out.Status != tc.status || out.Reason != tc.reason || out.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted {
-				t.Fatalf("outcome %+v", out)
+			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != slack.Name) {
+				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
 			notifytest.NoSecrets(t, out, fmt.Sprint(hook), slackHookID, "guessed", "nothere", srv.URL+path)
-			want := map[bool]int{true: 1, false: 0}[tc.status == notify.Sent]
+			want := map[bool]int{true: 1, false: 0}[tc.class == 0]
 			got := emu.Messages()
 			if len(got) != want {
 				t.Fatalf("%d messages recorded, want %d", len(got), want)
@@ -314,9 +317,9 @@ func TestSlackConfigErrorsHideSecrets(t *testing.T) {
 
 func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
-		{Name: "behind a proxy page", Status: 200, Body: "<html>sorry</html>", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "empty answer", Status: 200, Body: "", Want: notify.Retry, Reason: "bad_response", Ambiguous: true},
-		{Name: "API URL wrong", Status: 404, Body: "not found", Want: notify.Failed, Reason: "http_404", Unposted: true},
+		{Name: "behind a proxy page", Status: 200, Body: "<html>sorry</html>", Class: failure.Transient, Ambiguous: true},
+		{Name: "empty answer", Status: 200, Body: "", Class: failure.Transient, Ambiguous: true},
+		{Name: "API URL wrong", Status: 404, Body: "not found", Class: failure.Permanent, HTTPStatus: 404, Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return slack.NewBot(slack.BotConfig{Token: slackToken, Channel: "C1", APIURL: u + "/api/", Pacer: notifytest.Unpaced(t)})
 	}, verdictMessage(), slackToken)
@@ -334,7 +337,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 	// One post that answers, so the sink learns the channel's ID.
 	m := verdictMessage()
 	m.Key = "t-1:slack:PASSED"
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), m); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 		t.Fatalf("first post: %+v", out)
 	}
 	// A digest whose answer is lost: ambiguous, yet posted.
@@ -343,7 +346,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 	d.Key = "sha256-digest"
 	out := bot.SendCarrying(notifytest.Within(t, 300*time.Millisecond), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
 	faults.Set(fault.Hang, 0)
-	if out.Status != notify.Retry || !out.Ambiguous {
+	if !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
 		t.Fatalf("lost answer classified %+v, want an ambiguous retry", out)
 	}
 	if n := len(emu.Messages()); n != 2 {
@@ -372,7 +375,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 			t.Errorf("find %v since %s = %+v, want %v", c.keys, c.since.Format(time.TimeOnly), got, c.want)
 		}
 		for k, ts := range c.want {
-			if out := got[k]; out.Status != notify.Sent || out.Ref != ts || out.Channel != "C0ALERTS" {
+			if out := got[k]; !out.Sent() || out.Ref != ts || out.Channel != "C0ALERTS" {
 				t.Errorf("find %s = %+v, want ts %s in C0ALERTS", k, out, ts)
 			}
 		}
@@ -395,13 +398,13 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 	start := time.Now()
 	early := verdictMessage()
 	early.Key = "t-early:slack:PASSED"
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), early); out.Status != notify.Sent {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), early); !out.Sent() {
 		t.Fatal(out)
 	}
 	filler := verdictMessage()
 	for i := range 250 {
 		filler.Key = fmt.Sprintf("t-%03d:slack:PASSED", i)
-		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); out.Status != notify.Sent {
+		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); !out.Sent() {
 			t.Fatal(out)
 		}
 	}
@@ -411,7 +414,7 @@ func TestSlackBotFindPagesAndGivesUp(t *testing.T) {
 	}
 	for i := range 2000 {
 		filler.Key = fmt.Sprintf("t-more-%04d:slack:PASSED", i)
-		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); out.Status != notify.Sent {
+		if out := bot.Send(notifytest.Within(t, 5*time.Second), filler); !out.Sent() {
 			t.Fatal(out)
 		}
 	}
@@ -427,12 +430,12 @@ func TestSlackRetryAfterHoldsThePace(t *testing.T) {
 	emu, srv := slackWorkspace(t, func(c *slackemu.Config) { c.Faults = faults; c.RetryAfter = 30 * time.Second })
 	bot := newBot(t, srv, slackToken, "C0ALERTS")
 	faults.Set(fault.Throttle, 1)
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.RetryAfter != 30*time.Second {
-		t.Fatalf("throttled post: %+v", out)
+	if f := notifytest.Failure(bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage())); f.Class != failure.Throttled || f.RetryAfter != 30*time.Second {
+		t.Fatalf("throttled post: %+v", f)
 	}
 	faults.Set(fault.Throttle, 0)
 	requests := emu.Requests()
-	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); out.Status != notify.Retry || out.Reason != "local_rate_limit" || !out.Unposted {
+	if out := bot.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); !notifytest.Paced(out) {
 		t.Fatalf("post within the Retry-After: %+v", out)
 	}
 	if n := emu.Requests(); n != requests {
