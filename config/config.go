@@ -65,7 +65,9 @@ type Config struct {
 	DigestThreshold int
 
 	NotifyStarted bool
-	LogLevel      string
+	// NotifyMode is NotifyAll or NotifyChanges (NOTIFY_MODE).
+	NotifyMode NotifyMode
+	LogLevel   string
 
 	Region    string // FC_REGION, overridden per invocation by x-fc-region
 	AccountID string // FC_ACCOUNT_ID, overridden per invocation by x-fc-account-id
@@ -74,6 +76,19 @@ type Config struct {
 	// invocation carries none.
 	Credentials secret.Credentials
 }
+
+// NotifyMode is which verdicts of a fleet run's tasks are posted on their
+// own; the run's summary shows them all.
+type NotifyMode string
+
+// The notify modes.
+const (
+	// NotifyAll posts every verdict.
+	NotifyAll NotifyMode = "all"
+	// NotifyChanges posts a fleet task's verdict only when it differs from
+	// its database's previous one (a new database's only when not PASSED).
+	NotifyChanges NotifyMode = "changes"
+)
 
 // Defaults.
 const (
@@ -128,6 +143,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SASRateLimit:       r.rate("SAS_RATE_LIMIT", DefaultSASRateLimit),
 		DigestThreshold:    r.integer("DIGEST_THRESHOLD", DefaultDigestThreshold, 1, 1000),
 		NotifyStarted:      r.boolean("NOTIFY_STARTED", false),
+		NotifyMode:         r.notifyMode("NOTIFY_MODE", NotifyAll),
 		LogLevel:           r.level("LOG_LEVEL", DefaultLogLevel),
 		Region:             r.str("FC_REGION", ""),
 		AccountID:          r.str("FC_ACCOUNT_ID", ""),
@@ -261,6 +277,7 @@ func (c Config) Redacted() [][2]string {
 		{"SAS_RATE_LIMIT", strconv.FormatFloat(c.SASRateLimit, 'g', -1, 64)},
 		{"DIGEST_THRESHOLD", strconv.Itoa(c.DigestThreshold)},
 		{"NOTIFY_STARTED", strconv.FormatBool(c.NotifyStarted)},
+		{"NOTIFY_MODE", string(c.NotifyMode)},
 		{"LOG_LEVEL", c.LogLevel},
 		{"FC_REGION", c.Region},
 		{"FC_ACCOUNT_ID", c.AccountID},
@@ -408,6 +425,16 @@ func (r *reader) lang(name, def string) string {
 		return v
 	}
 	r.fail(name, fmt.Sprintf("%q is not en or zh", v))
+	return def
+}
+
+func (r *reader) notifyMode(name string, def NotifyMode) NotifyMode {
+	v := NotifyMode(strings.ToLower(r.str(name, string(def))))
+	switch v {
+	case NotifyAll, NotifyChanges:
+		return v
+	}
+	r.fail(name, fmt.Sprintf("%q is not all or changes", v))
 	return def
 }
 

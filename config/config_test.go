@@ -58,6 +58,7 @@ func TestBadValuesAreAllReportedWithoutSecrets(t *testing.T) {
 		"CHECK_CONCURRENCY":    "0",
 		"SAS_RATE_LIMIT":       "fast",
 		"NOTIFY_STARTED":       "yes please",
+		"NOTIFY_MODE":          "some",
 		"LOG_LEVEL":            "loud",
 		"PRECHECK_QUEUE":       "bad_name!",
 		"SLACK_BOT_TOKEN":      token,
@@ -71,7 +72,7 @@ func TestBadValuesAreAllReportedWithoutSecrets(t *testing.T) {
 		t.Fatal("bad configuration accepted")
 	}
 	msg := err.Error()
-	for _, name := range []string{"BACKOFF_INITIAL", "TASK_DEADLINE", "UNKNOWN_TASK_GRACE", "CHECK_CONCURRENCY", "SAS_RATE_LIMIT", "NOTIFY_STARTED",
+	for _, name := range []string{"BACKOFF_INITIAL", "TASK_DEADLINE", "UNKNOWN_TASK_GRACE", "CHECK_CONCURRENCY", "SAS_RATE_LIMIT", "NOTIFY_STARTED", "NOTIFY_MODE",
 		"LOG_LEVEL", "PRECHECK_QUEUE", "SLACK_CHANNEL", "SLACK_API_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "DEDUPE_URL", "MNS_ENDPOINT"} {
 		if !strings.Contains(msg, name) {
 			t.Errorf("error does not name %s:\n%s", name, msg)

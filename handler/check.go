@@ -46,6 +46,9 @@ type job struct {
 	group *group
 	// unsealed marks a finished job whose verdict waits to be sealed.
 	unsealed bool
+	// quiet marks a finished fleet task whose verdict is not posted on its
+	// own (NOTIFY_MODE=changes, unchanged): its run's summary shows it.
+	quiet bool
 	// unreadable says why the body is not a task, once prepared.
 	unreadable error
 	// record is what the ledger knows of the task, and recallErr why it

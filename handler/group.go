@@ -49,7 +49,9 @@ func (r *run) decided(ctx context.Context, j *job) []*job {
 	if len(seal) > 0 {
 		r.seal(ctx, seal)
 	}
-	return append(ready, seal...)
+	ready = append(ready, seal...)
+	r.tallyRuns(ctx, ready)
+	return ready
 }
 
 // seal records the finished jobs' verdicts in one call and gives each the

@@ -167,6 +167,8 @@ type run struct {
 	// one again, having come round to what it requeued itself.
 	seen   map[string]bool
 	lapped bool
+
+	ends runEnds
 }
 
 type alertCause struct {
@@ -213,7 +215,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 					switch {
 					case d.kind != finishedJob:
 						hand.add(ctx, d)
-					case len(couriers) == 0:
+					case len(couriers) == 0 || d.quiet:
 						r.delivered(ctx, d, nil, hand)
 					default:
 						d.await(len(couriers))
@@ -229,6 +231,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	for _, c := range couriers {
 		c.finish()
 	}
+	r.endRuns(ctx, ev.Trigger)
 	r.alertOperators(ctx)
 	hand.flush(ctx)
 	return nil

@@ -58,6 +58,11 @@ type Report struct {
 	// after an earlier send lost its answer; the channel ignores a repeat
 	// of one it has.
 	Repeated map[string]int `json:"repeated,omitempty"`
+	// Summaries counts, by channel, fleet runs' summaries posted; Quiet
+	// counts fleet tasks' verdicts not posted on their own
+	// (NOTIFY_MODE=changes, unchanged since the database's last run).
+	Summaries map[string]int `json:"summaries,omitempty"`
+	Quiet     int            `json:"quiet,omitempty"`
 	// Tasks holds what became of each task message taken, in the order
 	// they were handed on; DeadLetters each message dead-lettered.
 	Tasks       []TaskFate   `json:"tasks,omitempty"`
@@ -149,7 +154,7 @@ func newTally(requestID string, trigger Trigger, start time.Time) *tally {
 		RequestID: requestID, Trigger: trigger,
 		Verdicts: map[precheck.Verdict]int{}, Notified: map[string]int{},
 		NotifyFailed: map[string]int{}, Errors: map[string]int{},
-		FoundInHistory: map[string]int{}, Repeated: map[string]int{},
+		FoundInHistory: map[string]int{}, Repeated: map[string]int{}, Summaries: map[string]int{},
 		Timeline: Timeline{Started: start},
 	}}
 }
