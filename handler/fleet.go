@@ -259,7 +259,7 @@ func (r *run) postSummary(ctx context.Context, sink notify.Sink, run string, con
 		return false
 	}
 	out, unsure := r.send(ctx, sink, mode, m, []string{m.Key}, "summary of run "+run)
-	if out.Status != notify.Sent {
+	if !out.Sent() {
 		r.unsent(ctx, mode, items, attempt.Message, unsure)
 		return false
 	}
