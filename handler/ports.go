@@ -18,7 +18,8 @@ type Invocation struct {
 	AccountID   string
 }
 
-// Checker asks Security Center how a precheck task is doing.
+// Checker asks Security Center how a precheck task is doing. Its errors,
+// like the queues', are *failure.Error, classified where the call was made.
 type Checker interface {
 	Query(ctx context.Context, inv Invocation, t precheck.Task) (precheck.Status, error)
 }

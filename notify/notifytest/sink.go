@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,11 +16,17 @@ import (
 	"precheckwatch/notify/pace"
 )
 
-// NoSecrets fails when an outcome's error or a sink's printed form shows
-// any of secrets.
+// NoSecrets fails when an outcome's failure (its text, every field, every
+// error beneath) or a sink's printed form shows any of secrets.
 func NoSecrets(t *testing.T, out notify.Outcome, printed string, secrets ...string) {
 	t.Helper()
-	text := fmt.Sprintf("%v %+v %s", out.Err, out, printed)
+	text := fmt.Sprintf("%+v %s", out, printed)
+	if out.Err != nil {
+		text += fmt.Sprintf(" %v %+v", out.Err, *out.Err)
+		for err := out.Err.Err; err != nil; err = errors.Unwrap(err) {
+			text += " " + err.Error()
+		}
+	}
 	for _, s := range secrets {
 		if strings.Contains(text, s) {
 			t.Fatalf("%q leaks %q", text, s)
