@@ -126,12 +126,12 @@ func PostJSON(ctx context.Context, client *http.Client, url, channel string, bod
 	resp.Body.Close()
 	// A gateway's 5xx page may follow a post the channel made.
 	return nil, Outcome{Unposted: resp.StatusCode < 500, Err: &failure.Error{Service: channel, Op: "send",
-		Class: statusClass(resp.StatusCode), HTTPStatus: resp.StatusCode}}, false
+		Class: StatusClass(resp.StatusCode), HTTPStatus: resp.StatusCode}}, false
 }
 
-// statusClass classifies an HTTP status that carries no answer of the
-// channel's own.
-func statusClass(status int) failure.Class {
+// StatusClass classifies an HTTP status that carries no answer of the
+// channel's own, as a proxy or gateway gives it.
+func StatusClass(status int) failure.Class {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return failure.Throttled

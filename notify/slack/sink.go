@@ -361,14 +361,7 @@ func classify(op string, err error, scrub *strings.Replacer) notify.Outcome {
 		return notify.Outcome{Unposted: true, Err: f}
 	case errors.As(err, &sc):
 		// A gateway's 5xx page may follow a post Slack made.
-		class := failure.Permanent
-		switch {
-		case sc.Code == http.StatusTooManyRequests:
-			class = failure.Throttled
-		case sc.Code >= 500:
-			class = failure.Transient
-		}
-		f := notify.Failure(Name, op, class, err, scrub, sc)
+		f := notify.Failure(Name, op, notify.StatusClass(sc.Code), err, scrub, sc)
 		f.HTTPStatus = sc.Code
 		return notify.Outcome{Unposted: sc.Code < 500, Err: f}
 	case errors.As(err, &se):
