@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	"precheckwatch/fleet"
 )
 
 // Trigger names what invoked the function.
@@ -17,6 +20,7 @@ const (
 	TimerTrigger Trigger = "timer" // sweep the pending queue
 	MNSTrigger   Trigger = "mns"   // CloudEvents from an EventBridge MNS stream
 	TaskTrigger  Trigger = "task"  // one bare task message (manual invoke)
+	FleetTrigger Trigger = "fleet" // a timer whose payload names a fleet: start a fleet run
 )
 
 // MNSEventType is the CloudEvent type of an MNS queue message.
@@ -35,6 +39,9 @@ type Event struct {
 	Messages []Delivered
 	// Task is the bare task body (TaskTrigger).
 	Task []byte
+	// Fleet is the fleet run to start (FleetTrigger), its fleet
+	// normalized.
+	Fleet fleet.Request
 }
 
 // SweepOptions are the JSON options a timer trigger's payload may carry.
@@ -53,6 +60,17 @@ type Delivered struct {
 	Raw  json.RawMessage
 	// Problem says why the CloudEvent itself is unreadable, "" when fine.
 	Problem string
+}
+
+// timerPayload is what a timer trigger's payload may hold: sweep options,
+// or a fleet to start a run of.
+type timerPayload struct {
+	SweepOptions
+	// Fleet names the fleet, e.g. {"regions":["cn-hangzhou"],"types":["MYSQL"]}.
+	Fleet *fleet.Spec `json:"fleet"`
+	// Run names the fleet run; by default it is derived from the fleet and
+	// the event's triggerTime, so a retried invocation resumes its run.
+	Run string `json:"run"`
 }
 
 type timerEvent struct {
@@ -117,18 +135,53 @@ func decodeTimer(raw []byte) (Event, error) {
 	if err := json.Unmarshal(raw, &te); err != nil {
 		return Event{}, fmt.Errorf("%w: timer event: %v", errUnknownEvent, err)
 	}
-	opts := SweepOptions{MaxTasks: MaxTasksPerSweep}
+	p := timerPayload{SweepOptions: SweepOptions{MaxTasks: MaxTasksPerSweep}}
 	if te.Payload != nil && strings.TrimSpace(*te.Payload) != "" {
 		dec := json.NewDecoder(strings.NewReader(*te.Payload))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&opts); err != nil {
-			return Event{}, fmt.Errorf("timer payload must be empty or JSON options like {\"maxTasks\":500}: %v", err)
+		if err := dec.Decode(&p); err != nil {
+			return Event{}, fmt.Errorf(`timer payload must be empty, JSON options like {"maxTasks":500}, or a fleet like {"fleet":{"regions":["cn-hangzhou"],"types":["MYSQL"]}}: %v`, err)
 		}
-		if opts.MaxTasks <= 0 {
-			return Event{}, fmt.Errorf("timer payload maxTasks must be positive, got %d", opts.MaxTasks)
+		if dec.More() {
+			return Event{}, errors.New("timer payload holds more than one JSON value")
+		}
+		if p.Fleet != nil {
+			return decodeFleet(te, p)
+		}
+		if p.Run != "" {
+			return Event{}, errors.New(`timer payload names a run but no fleet; add "fleet":{"regions":[...]}`)
+		}
+		if p.MaxTasks <= 0 {
+			return Event{}, fmt.Errorf("timer payload maxTasks must be positive, got %d", p.MaxTasks)
 		}
 	}
-	return Event{Trigger: TimerTrigger, Sweep: opts}, nil
+	return Event{Trigger: TimerTrigger, Sweep: p.SweepOptions}, nil
+}
+
+// decodeFleet reads a fleet timer's payload: the fleet, and the run's
+// identity, from the payload's run or else the scheduled triggerTime.
+func decodeFleet(te timerEvent, p timerPayload) (Event, error) {
+	if p.MaxTasks != MaxTasksPerSweep {
+		return Event{}, errors.New("timer payload names a fleet and maxTasks; a fleet run takes no maxTasks")
+	}
+	spec, err := p.Fleet.Normalize()
+	if err != nil {
+		return Event{}, fmt.Errorf("timer payload: %w", err)
+	}
+	req := fleet.Request{Spec: spec, RunID: p.Run}
+	if p.Run != "" {
+		if err := fleet.CheckRunID(p.Run); err != nil {
+			return Event{}, fmt.Errorf("timer payload: %w", err)
+		}
+		return Event{Trigger: FleetTrigger, Fleet: req}, nil
+	}
+	if te.TriggerTime == nil {
+		return Event{}, errors.New(`timer event names a fleet but has no triggerTime to name its run by; add "run":"ID" to the payload`)
+	}
+	if req.Scheduled, err = time.Parse(time.RFC3339, *te.TriggerTime); err != nil {
+		return Event{}, fmt.Errorf("timer event triggerTime %q is not an RFC 3339 time like 2026-12-07T03:00:00Z", *te.TriggerTime)
+	}
+	return Event{Trigger: FleetTrigger, Fleet: req}, nil
 }
 
 func decodeCloudEvents(raw []byte) (Event, error) {

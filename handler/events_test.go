@@ -8,9 +8,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
 
+	"precheckwatch/fleet"
 	"precheckwatch/precheck"
 )
 
@@ -34,6 +36,18 @@ func TestSampleEvents(t *testing.T) {
 		}
 		var sdk events.TimerEvent
 		if err := json.Unmarshal(raw, &sdk); err != nil || *sdk.TriggerName != "sweep" {
+			t.Fatalf("SDK TimerEvent: %v", err)
+		}
+	})
+	t.Run("fleet timer", func(t *testing.T) {
+		raw := readSample(t, "fleet-timer.json")
+		ev, err := DecodeEvent(raw)
+		want := fleet.Request{Spec: fleet.Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"MSSQL", "MYSQL"}}, Scheduled: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)}
+		if err != nil || ev.Trigger != FleetTrigger || !reflect.DeepEqual(ev.Fleet, want) {
+			t.Fatalf("DecodeEvent = %+v, %v; want fleet %+v", ev, err, want)
+		}
+		var sdk events.TimerEvent
+		if err := json.Unmarshal(raw, &sdk); err != nil || *sdk.TriggerName != "fleet-weekly" {
 			t.Fatalf("SDK TimerEvent: %v", err)
 		}
 	})
@@ -155,6 +169,18 @@ func TestDecodeEvent(t *testing.T) {
 		{"timer with bad payload", `{"triggerTime":"x","triggerName":"t","payload":"full please"}`, "", "timer payload"},
 		{"timer with unknown option", `{"triggerTime":"x","payload":"{\"mode\":\"full\"}"}`, "", "timer payload"},
 		{"timer with zero cap", `{"triggerTime":"x","payload":"{\"maxTasks\":0}"}`, "", "positive"},
+		{"fleet timer", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":{"regions":["cn-hangzhou"],"types":["mysql"],"match":"prod-*"}}`), FleetTrigger, ""},
+		{"fleet timer with its run", fleetTimer("", `{"fleet":{"regions":["cn-hangzhou"]},"run":"weekly-49"}`), FleetTrigger, ""},
+		{"fleet of an unknown type", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":{"regions":["cn-hangzhou"],"types":["DB2"]}}`), "", `database type "DB2" is not MYSQL, MSSQL or Oracle`},
+		{"fleet without regions", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":{"types":["MYSQL"]}}`), "", "no region"},
+		{"fleet with an unknown field", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":{"regions":["cn-hangzhou"],"region":"x"}}`), "", `unknown field "region"`},
+		{"fleet that is not an object", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":["cn-hangzhou"]}`), "", "timer payload must be"},
+		{"fleet with maxTasks", fleetTimer("2026-12-07T03:00:00Z", `{"fleet":{"regions":["cn-hangzhou"]},"maxTasks":5}`), "", "takes no maxTasks"},
+		{"fleet without a time to name its run", `{"triggerName":"t","payload":"{\"fleet\":{\"regions\":[\"cn-hangzhou\"]}}"}`, "", "no triggerTime"},
+		{"fleet with a bad time", fleetTimer("next monday", `{"fleet":{"regions":["cn-hangzhou"]}}`), "", `triggerTime "next monday" is not an RFC 3339 time`},
+		{"fleet with a bad run id", fleetTimer("", `{"fleet":{"regions":["cn-hangzhou"]},"run":"a b"}`), "", `run id "a b"`},
+		{"run without a fleet", fleetTimer("", `{"run":"weekly-49"}`), "", "names a run but no fleet"},
+		{"two payloads", fleetTimer("", `{"maxTasks":5} {"maxTasks":6}`), "", "more than one JSON value"},
 		{"empty", ``, "", "empty"},
 		{"null", `null`, "", "not a JSON object or array"},
 		{"string", `"hello"`, "", "not a JSON object or array"},
@@ -220,8 +246,18 @@ func TestRepeatedMessageInBatchIsOne(t *testing.T) {
 
 func mustErr(_ Event, err error) error { return err }
 
+// fleetTimer is a timer event with payload, and triggerTime unless "".
+func fleetTimer(triggerTime, payload string) string {
+	ev := map[string]string{"triggerName": "fleet", "payload": payload}
+	if triggerTime != "" {
+		ev["triggerTime"] = triggerTime
+	}
+	b, _ := json.Marshal(ev)
+	return string(b)
+}
+
 func FuzzDecodeEvent(f *testing.F) {
-	for _, name := range []string{"timer.json", "mns-eventbridge.json", "mns-eventbridge-object-body.json", "mns-eventbridge-base64-body.json", "mns-cloudevent.json", "task.json"} {
+	for _, name := range []string{"timer.json", "fleet-timer.json", "mns-eventbridge.json", "mns-eventbridge-object-body.json", "mns-eventbridge-base64-body.json", "mns-cloudevent.json", "task.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "events", name))
 		if err != nil {
 			f.Fatal(err)
@@ -246,6 +282,10 @@ func FuzzDecodeEvent(f *testing.F) {
 		case TaskTrigger:
 			if len(ev.Task) == 0 {
 				t.Fatal("task event without a body")
+			}
+		case FleetTrigger:
+			if len(ev.Fleet.Spec.Regions) == 0 || ev.Fleet.RunID == "" && ev.Fleet.Scheduled.IsZero() {
+				t.Fatalf("fleet event without regions or a run: %+v", ev.Fleet)
 			}
 		default:
 			t.Fatalf("unknown trigger %q", ev.Trigger)

@@ -31,7 +31,9 @@ type Deps struct {
 	// Sinks are the configured chat channels; none is allowed.
 	Sinks  []notify.Sink
 	Ledger ledger.Ledger
-	Log    *slog.Logger
+	// Fleet starts fleet runs for fleet timers; nil refuses them.
+	Fleet FleetStarter
+	Log   *slog.Logger
 	// Now and Jitter default to the wall clock and math/rand.
 	Now    func() time.Time
 	Jitter func() float64
@@ -86,6 +88,9 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 		return Report{RequestID: inv.RequestID}, err
 	}
 	inv.Credentials = h.credentials(inv)
+	if ev.Trigger == FleetTrigger {
+		return h.startFleet(ctx, inv, ev.Fleet)
+	}
 	start := h.d.Now()
 	t := newTally(inv.RequestID, ev.Trigger, start)
 	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}

@@ -67,6 +67,8 @@ type Report struct {
 	// they were handed on; DeadLetters each message dead-lettered.
 	Tasks       []TaskFate   `json:"tasks,omitempty"`
 	DeadLetters []DeadLetter `json:"deadLetters,omitempty"`
+	// Fleet is what a fleet timer's invocation did to its run.
+	Fleet *FleetReport `json:"fleet,omitempty"`
 	// Timeline is when the invocation's phases ran.
 	Timeline Timeline `json:"timeline"`
 }
