@@ -136,7 +136,7 @@ func TestSYAMLFunction(t *testing.T) {
 	})
 
 	t.Run("timer", func(t *testing.T) {
-		timer := onlyTriggerOfType(t, props, "timer")
+		timer := triggerNamed(t, props, "sweep", "timer")
 		tc := yamlMap(t, timer, "triggerConfig")
 		if tc["enable"] != true {
 			t.Errorf("the timer trigger is not enabled")
@@ -273,7 +273,9 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"*":                      {"yundun-sas:QueryPreCheckDatabase"}, // no resource-level grants
+		// No resource-level grants. The function queries tasks; a fleet
+		// timer lists the fleet and starts its prechecks.
+		"*":                      {"yundun-sas:DescribeUniBackupDatabase", "yundun-sas:QueryPreCheckDatabase", "yundun-sas:StartPreCheckDatabase"},
 		queueMessages(cfg.Queue): calls,
 		// The function only ever writes unreadable messages there.
 		queueMessages(cfg.DeadLetterQueue): sends,
@@ -287,6 +289,54 @@ func TestRAMPolicyGrantsExactlyWhatTheFunctionCalls(t *testing.T) {
 		if !slices.Equal(granted[res], actions) {
 			t.Errorf("%s grants %v on %q, want exactly %v", ramPolicyFile, granted[res], res, actions)
 		}
+	}
+}
+
+// fleetSwitch is the one line of s.yaml that turns the weekly fleet
+// precheck on.
+const fleetSwitch = "enable: false # fleet precheck: true turns it on"
+
+// TestSYAMLFleetTimer checks the weekly fleet precheck: off by default, a
+// weekly cron, a payload the function reads as a fleet run, and one line
+// to turn it on that keeps s.yaml valid for fc3.
+func TestSYAMLFleetTimer(t *testing.T) {
+	raw, err := os.ReadFile(sYAMLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(raw, []byte(fleetSwitch)); n != 1 {
+		t.Fatalf("%s holds %q %d times, want once, in the fleet trigger", sYAMLFile, fleetSwitch, n)
+	}
+	props := yamlMap(t, yamlMap(t, yamlMap(t, loadSYAML(t), "resources"), "precheckwatch"), "props")
+	tc := yamlMap(t, triggerNamed(t, props, "fleet", "timer"), "triggerConfig")
+	if tc["enable"] != false {
+		t.Errorf("the fleet timer is on by default; it must wait for the operator's regions")
+	}
+	cron := strings.Fields(yamlString(t, tc, "cronExpression"))
+	if len(cron) != 6 || cron[5] == "*" || cron[5] == "?" {
+		t.Errorf("cronExpression %q is not a weekly 6-field cron (seconds minutes hours day month weekday)", tc["cronExpression"])
+	}
+	payload, _ := tc["payload"].(string)
+	event, err := json.Marshal(map[string]string{"triggerTime": "2026-12-07T03:00:00Z", "triggerName": "fleet", "payload": payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := handler.DecodeEvent(event)
+	if err != nil || ev.Trigger != handler.FleetTrigger || len(ev.Fleet.Spec.Regions) == 0 {
+		t.Fatalf("the fleet timer's event decodes as %+v, %v; want a fleet run", ev, err)
+	}
+
+	on := parseSYAML(t, bytes.Replace(raw, []byte(fleetSwitch), []byte("enable: true"), 1))
+	props = yamlMap(t, yamlMap(t, yamlMap(t, on, "resources"), "precheckwatch"), "props")
+	if yamlMap(t, triggerNamed(t, props, "fleet", "timer"), "triggerConfig")["enable"] != true {
+		t.Fatal("flipping the fleet line did not turn the fleet timer on")
+	}
+	schema, err := jsonschema.NewCompiler().Compile(fc3PropsSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(jsonValue(t, props)); err != nil {
+		t.Errorf("props with the fleet timer on do not match the fc3 schema:\n%v", err)
 	}
 }
 
@@ -516,6 +566,22 @@ func onlyTriggerOfType(t *testing.T, props map[string]any, triggerType string) m
 		t.Fatalf("s.yaml has %d %s triggers, want 1", len(found), triggerType)
 	}
 	return found[0]
+}
+
+// triggerNamed returns the trigger called name, which must be of
+// triggerType.
+func triggerNamed(t *testing.T, props map[string]any, name, triggerType string) map[string]any {
+	t.Helper()
+	for _, tr := range yamlList(t, props, "triggers") {
+		if m, ok := tr.(map[string]any); ok && m["triggerName"] == name {
+			if m["triggerType"] != triggerType {
+				t.Fatalf("trigger %s is a %v trigger, want %s", name, m["triggerType"], triggerType)
+			}
+			return m
+		}
+	}
+	t.Fatalf("s.yaml has no trigger %s", name)
+	return nil
 }
 
 // yamlAt follows a dotted path through nested maps; nil when absent.
