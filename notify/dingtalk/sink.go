@@ -197,6 +197,10 @@ func (d *Robot) classify(resp *http.Response) notify.Outcome {
 	case code == 310000 && strings.Contains(msg, "invalid timestamp"):
 		// Clock skew or a stale signature: a fresh signature may pass.
 		out.Err.Class = failure.Transient
+	case code == 300005, code == 310000 && (strings.Contains(msg, "sign not match") || strings.Contains(msg, "whitelist")):
+		// The webhook's token, its secret or this host's address: every
+		// send fails alike until an operator fixes it.
+		out.Err.Class = failure.Auth
 	}
 	return out
 }

@@ -80,10 +80,10 @@ func TestDingTalkSend(t *testing.T) {
 		{name: "signed", recorded: 1},
 		{name: "keyword present", token: "kwtoken", secret: "-", recorded: 1},
 		{name: "keyword missing", token: "stricttoken", secret: "-", class: failure.Permanent, code: "310000", httpStatus: 200, unposted: true},
-		{name: "wrong secret", secret: "SECwrongsecret", class: failure.Permanent, code: "310000", httpStatus: 200, unposted: true},
+		{name: "wrong secret", secret: "SECwrongsecret", class: failure.Auth, code: "310000", httpStatus: 200, unposted: true},
 		{name: "stale timestamp", skew: -2 * time.Hour, class: failure.Transient, code: "310000", httpStatus: 200, unposted: true},
 		{name: "unsigned for a signing robot", secret: "-", class: failure.Transient, code: "310000", httpStatus: 200, unposted: true},
-		{name: "unknown token", token: "nosuchtoken", class: failure.Permanent, code: "300005", httpStatus: 200, unposted: true},
+		{name: "unknown token", token: "nosuchtoken", class: failure.Auth, code: "300005", httpStatus: 200, unposted: true},
 		{name: "missing title", message: func() notify.Message {
 			c := verdictContent()
 			c.Title = ""
@@ -281,6 +281,7 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 	notifytest.ReadsAnswers(t, []notifytest.Answer{
 		{Name: "behind a failing gateway", Status: 502, Body: "<html>bad gateway</html>", Class: failure.Transient, HTTPStatus: 502},
 		{Name: "answer not json", Status: 200, Body: "<html>ok</html>", Class: failure.Transient, HTTPStatus: 200, Ambiguous: true},
+		{Name: "IP not allowed", Status: 200, Body: `{"errcode":310000,"errmsg":"ip 203.0.113.9 not in whitelist"}`, Class: failure.Auth, Code: "310000", HTTPStatus: 200, Unposted: true},
 		{Name: "unknown errcode", Status: 200, Body: `{"errcode":400013,"errmsg":"群已被解散"}`, Class: failure.Permanent, Code: "400013", HTTPStatus: 200, Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return dingtalk.New(dingtalk.Config{WebhookURL: secret.Value(u + "/robot/send?access_token=t0ken"), Pacer: notifytest.Unpaced(t)})

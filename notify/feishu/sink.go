@@ -42,6 +42,9 @@ const (
 const (
 	codeFrequencyLimited = 11232
 	codeBadRequest       = 9499
+	codeTokenInvalid     = 19001
+	codeSignMismatch     = 19021
+	codeIPNotAllowed     = 19022
 )
 
 // Config configures the Feishu custom-bot sink.
@@ -170,8 +173,13 @@ func (b *Bot) classify(resp *http.Response) notify.Outcome {
 	if out.Sent() {
 		return out
 	}
-	if throttled(*code, msg) {
+	switch {
+	case throttled(*code, msg):
 		out.Err.Class, out.Err.RetryAfter = failure.Throttled, throttleWait
+	case *code == codeTokenInvalid, *code == codeSignMismatch, *code == codeIPNotAllowed:
+		// The webhook's token, its secret or this host's clock or address:
+		// every send fails alike until an operator fixes it.
+		out.Err.Class = failure.Auth
 	}
 	return out
 }

@@ -80,10 +80,10 @@ func TestSend(t *testing.T) {
 		{name: "signed", recorded: 1},
 		{name: "keyword present", token: "kwtoken", secret: "-", recorded: 1},
 		{name: "keyword missing", token: "stricttoken", secret: "-", class: failure.Permanent, code: "19024", httpStatus: 200, unposted: true},
-		{name: "wrong secret", secret: "other", class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
-		{name: "clock two hours off", skew: -2 * time.Hour, class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
-		{name: "unsigned for a signing bot", secret: "-", class: failure.Permanent, code: "19021", httpStatus: 200, unposted: true},
-		{name: "unknown token", token: "nosuchtoken", class: failure.Permanent, code: "19001", httpStatus: 200, unposted: true},
+		{name: "wrong secret", secret: "other", class: failure.Auth, code: "19021", httpStatus: 200, unposted: true},
+		{name: "clock two hours off", skew: -2 * time.Hour, class: failure.Auth, code: "19021", httpStatus: 200, unposted: true},
+		{name: "unsigned for a signing bot", secret: "-", class: failure.Auth, code: "19021", httpStatus: 200, unposted: true},
+		{name: "unknown token", token: "nosuchtoken", class: failure.Auth, code: "19001", httpStatus: 200, unposted: true},
 		{name: "throttled", faults: fault.Throttle, class: failure.Throttled, code: "11232", httpStatus: 200, unposted: true, retryAfter: time.Second},
 		{name: "server error", faults: fault.Server, class: failure.Transient, httpStatus: 500},
 		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
@@ -189,7 +189,7 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 		{Name: "json without a code", Status: 200, Body: `{"msg":"success"}`, Class: failure.Transient, HTTPStatus: 200, Ambiguous: true},
 		{Name: "bad request", Status: 200, Body: `{"code":9499,"msg":"Bad Request","data":{}}`, Class: failure.Permanent, Code: "9499", HTTPStatus: 200, Unposted: true},
 		{Name: "too many requests", Status: 200, Body: `{"code":9499,"msg":"too many request","data":{}}`, Class: failure.Throttled, Code: "9499", HTTPStatus: 200, Unposted: true},
-		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Class: failure.Permanent, Code: "19022", HTTPStatus: 200, Unposted: true},
+		{Name: "IP not allowed", Status: 200, Body: `{"code":19022,"msg":"Ip Not Allowed","data":{}}`, Class: failure.Auth, Code: "19022", HTTPStatus: 200, Unposted: true},
 	}, func(u string) (notify.Sink, error) {
 		return feishu.New(feishu.Config{WebhookURL: secret.Value(u + "/open-apis/bot/v2/hook/t0ken"), Pacer: notifytest.Unpaced(t)})
 	}, notify.Message{Key: "k", Content: feishu.Content{Title: "precheck", Body: "b"}}, "t0ken")
