@@ -72,6 +72,7 @@ func newFunction(cfg config.Config, logOut io.Writer) (*function, error) {
 		Queues:  f.queues,
 		Sinks:   sinks,
 		Ledger:  record,
+		Fleet:   fleetStarter{f},
 		Log:     log,
 	})
 	return f, nil

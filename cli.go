@@ -27,6 +27,7 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 	dingAddr := fs.String("dingtalk", "127.0.0.1:9400", "DingTalk emulator address")
 	feishuAddr := fs.String("feishu", "127.0.0.1:9500", "Feishu emulator address")
 	precheckDuration := fs.Duration("precheck-duration", time.Minute, "how long a precheck started with StartPreCheckDatabase runs")
+	fleetSize := fs.Int("fleet", 40, "how many databases Security Center holds for backup, across regions and types, for fleet runs")
 	envFile := fs.String("env-file", localCloudEnvFile, "file the export lines are also written to, for another shell to source; removed on exit; empty: none")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -36,7 +37,7 @@ func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr,
-		FeishuAddr: *feishuAddr, PrecheckDuration: *precheckDuration})
+		FeishuAddr: *feishuAddr, PrecheckDuration: *precheckDuration, Fleet: max(0, *fleetSize)})
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
 		return exitFailure

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +19,9 @@ import (
 	"time"
 
 	"precheckwatch/localcloud"
+	"precheckwatch/internal/redistest"
 	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/precheck"
 )
 
 // cli runs one command line in-process and returns its exit code and output.
@@ -133,6 +137,7 @@ func TestHelpListsWhatEachCommandTakes(t *testing.T) {
 		{"status", []string{"instance-uuid", "region"}},
 		{"enqueue", []string{"database-type", "instance-uuid", "label", "region", "skip-check", "task-id"}},
 		{"start", []string{"database-type", "instance-uuid", "label", "region"}},
+		{"fleet", []string{"dry-run", "match", "region", "run", "timeout", "type"}},
 	} {
 		_, out, _ := cli(t, tc.command, "--help")
 		if got := flagsIn(out); !slices.Equal(got, tc.flags) {
@@ -402,6 +407,74 @@ func TestTaskRegionPicksSecurityCenterWithoutFCRegion(t *testing.T) {
 		code, _, errOut := cli(t, args...)
 		if code != exitFailure || strings.Contains(errOut, "no Security Center endpoint") || !strings.Contains(errOut, "access key") {
 			t.Errorf("%q: exit %d, %q; want it to reach for the region's Security Center and stop at the missing keys", args, code, errOut)
+		}
+	}
+}
+
+// fleet lists, plans and starts a fleet run against the local cloud's
+// fleet; the same run again starts nothing; bad flags say what is wrong.
+func TestFleetCommand(t *testing.T) {
+	cloud := localCloudInEnv(t)
+	fleetDBs := securitycenter.GenerateFleet(80, 9)
+	var want []string
+	for _, d := range fleetDBs {
+		cloud.SAS.AddDatabase(d)
+		if ok, _ := path.Match("prod-*", d.InstanceName); ok && d.UniRegionID == "cn-hangzhou" && d.DatabaseType == "MYSQL" {
+			want = append(want, d.InstanceName)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the generated fleet has no prod MySQL database in cn-hangzhou")
+	}
+	code, out, errOut := cli(t, "fleet", "--region", "cn-hangzhou", "--type", "mysql", "--match", "prod-*", "--dry-run")
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("would check %d databases", len(want))) {
+		t.Fatalf("fleet --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, name := range want {
+		if !strings.Contains(out, name) {
+			t.Errorf("the dry run does not list %s:\n%s", name, out)
+		}
+	}
+	if n := cloud.SAS.Calls(securitycenter.ActionStartPreCheckDatabase); n != 0 {
+		t.Fatalf("a dry run started %d prechecks", n)
+	}
+
+	// A run recorded in this process only is said to be.
+	run := []string{"fleet", "--region", "cn-hangzhou", "--type", "MYSQL", "--match", "prod-*", "--run", "cli-fleet-1"}
+	if code, _, errOut = cli(t, append(run, "--dry-run")...); code != exitOK || !strings.Contains(errOut, "DEDUPE_URL is memory://") {
+		t.Errorf("fleet with a memory record: exit %d, stderr %q; want a warning", code, errOut)
+	}
+	// The function's shared record lets the same command resume the run.
+	t.Setenv("DEDUPE_URL", redistest.Run(t).URL)
+	code, out, errOut = cli(t, run...)
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("started %d prechecks, enqueued %d tasks on precheck-pending", len(want), len(want))) {
+		t.Fatalf("fleet: exit %d\n%s%s", code, out, errOut)
+	}
+	bodies := cloud.MNS.Bodies(localcloud.PendingQueue)
+	if len(bodies) != len(want) {
+		t.Fatalf("%d tasks queued, want %d", len(bodies), len(want))
+	}
+	for _, b := range bodies {
+		task, err := precheck.ParseTask([]byte(b))
+		if err != nil || task.Run != "cli-fleet-1" || !slices.Contains(want, task.Label) {
+			t.Fatalf("queued %q: %+v, %v", b, task, err)
+		}
+	}
+	if code, out, _ = cli(t, run...); code != exitOK || !strings.Contains(out, "resumed") || !strings.Contains(out, "started 0 prechecks") {
+		t.Fatalf("the same run again: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fleet"}, "no region"},
+		{[]string{"fleet", "--region", "cn-hangzhou", "--type", "DB2"}, `database type "DB2" is not MYSQL, MSSQL or Oracle`},
+		{[]string{"fleet", "--region", "cn-hangzhou", "--match", "prod-["}, "not a valid pattern"},
+		{[]string{"fleet", "--region", "cn-hangzhou", "--run", "a b"}, `run id "a b"`},
+	} {
+		if code, _, errOut := cli(t, tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want a usage error containing %q", tc.args, code, errOut, tc.want)
 		}
 	}
 }

@@ -102,6 +102,7 @@ func commands() []command {
 		{"invoke", "run one invocation in-process with the current environment", runInvoke},
 		{"enqueue", "put a precheck task on the pending queue", runEnqueue},
 		{"start", "start a precheck with StartPreCheckDatabase and enqueue its task", runStart},
+		{"fleet", "start a precheck of every database of a fleet (regions, types, name pattern) and enqueue the tasks", runFleet},
 		{"status", "query one task once and print it as the message would read", runStatus},
 		{"redrive", "move dead-lettered messages back to the pending queue after a fix", runRedrive},
 		{"config", "print the effective configuration, secrets redacted", runConfig},

@@ -27,6 +27,15 @@ func newMNSQueues(cfg config.Config) *mnsQueues {
 
 // Open implements handler.Queues.
 func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string) (handler.Queue, error) {
+	q, err := m.queueFor(inv, name)
+	if err != nil {
+		return nil, err
+	}
+	return mnsQueue{q: q, deadLetters: name == m.cfg.DeadLetterQueue}, nil
+}
+
+// queueFor returns queue name signed with the invocation's credentials.
+func (m *mnsQueues) queueFor(inv handler.Invocation, name string) (*queue.Queue, error) {
 	endpoint, err := m.cfg.MNSEndpointFor(inv.Region, inv.AccountID)
 	if err != nil {
 		return nil, &failure.Error{Service: "mns", Op: "open", Class: failure.Permanent, Message: err.Error()}
@@ -46,7 +55,7 @@ func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string)
 	if !creds.Complete() {
 		creds = m.cfg.Credentials
 	}
-	return mnsQueue{q: q.WithCredentials(creds), deadLetters: name == m.cfg.DeadLetterQueue}, nil
+	return q.WithCredentials(creds), nil
 }
 
 // mnsQueue adapts one queue to the handler.

@@ -77,6 +77,10 @@ type Options struct {
 	// VisibilityTimeout is the queues' VisibilityTimeout in seconds; 0
 	// keeps MNS's default of 30 s.
 	VisibilityTimeout int
+	// Fleet is how many databases of a generated fleet
+	// (securitycenter.GenerateFleet, seeded by Seed) Security Center holds
+	// for backup, for fleet runs.
+	Fleet int
 }
 
 // Cloud is a running local cloud.
@@ -110,6 +114,9 @@ func Start(opts Options) (*Cloud, error) {
 		PrecheckDuration: opts.PrecheckDuration,
 	})
 	c.SAS.AddSTS(STSAccessKeyID, STSAccessKeySecret, STSToken)
+	for _, d := range securitycenter.GenerateFleet(opts.Fleet, uint64(opts.Seed)) {
+		c.SAS.AddDatabase(d)
+	}
 	c.MNS = mns.New(mns.Config{AccessKeys: map[string]string{AccessKeyID: AccessKeySecret}, Faults: c.MNSFaults})
 	c.MNS.AddSTSKey(STSAccessKeyID, STSAccessKeySecret, STSToken)
 	for _, q := range []string{PendingQueue, DeadLetterQueue, EventDeadLetterQueue} {
