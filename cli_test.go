@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"precheckwatch/localcloud"
 	"precheckwatch/internal/redistest"
+	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
 )
