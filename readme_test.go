@@ -74,6 +74,17 @@ var readmeCommands = []struct {
 			t.Errorf("./precheckwatch --help printed %q", out)
 		}
 	}}},
+	{"go run . fleet --region cn-hangzhou --type MYSQL --match 'prod-*' --dry-run", readmeCommand{check: func(t *testing.T, _ *readmeWalk, out string) {
+		if !regexp.MustCompile(`(?m)^would check [1-9]\d* databases \(of \d+ listed\):\n  cn-hangzhou +MYSQL +prod-`).MatchString(out) {
+			t.Errorf("the fleet dry run printed %q", out)
+		}
+	}}},
+	{"go run . fleet --region cn-hangzhou --type MYSQL --match 'prod-*'", readmeCommand{check: func(t *testing.T, _ *readmeWalk, out string) {
+		m := regexp.MustCompile(`started ([1-9]\d*) prechecks, enqueued (\d+) tasks on precheck-pending`).FindStringSubmatch(out)
+		if m == nil || m[1] != m[2] {
+			t.Errorf("the fleet run printed %q", out)
+		}
+	}}},
 	{"export SLACK_BOT_TOKEN=xoxb-… SLACK_CHANNEL=C0123456789", readmeCommand{skip: "deploying needs a Slack workspace"}},
 	{"export DINGTALK_WEBHOOK_URL='https://oapi.dingtalk.com/robot/send?access_token=…' DINGTALK_SECRET=SEC…", readmeCommand{skip: "deploying needs a DingTalk robot"}},
 	{"export DEDUPE_URL='redis://:password@r-….redis.rds.aliyuncs.com:6379/0'", readmeCommand{skip: "deploying needs a Redis in the cloud"}},
