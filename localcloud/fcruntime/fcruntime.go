@@ -673,11 +673,13 @@ func (inv *invocation) complete(r Result, err error) {
 				s.InstanceDied++
 			}
 		})
-		if r.Outcome != Pending {
-			inv.f.record(r)
-		}
+		// The slot is freed before the record is kept, so whoever the
+		// record wakes sees the invocation no longer in flight.
 		if inv.host != nil {
 			inv.f.release(inv.host)
+		}
+		if r.Outcome != Pending {
+			inv.f.record(r)
 		}
 		close(inv.done)
 	})
