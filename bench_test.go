@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"precheckwatch/handler"
+	"precheckwatch/localcloud/bench"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify/dingtalk"
 	"precheckwatch/notify/slack"
@@ -79,21 +80,21 @@ func TestBenchLine(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cfg := benchConfig{Tasks: 50, Latency: time.Millisecond, Concurrency: 16, MemoryMB: 128, Timeout: 30 * time.Second,
+			cfg := bench.Config{Tasks: 50, Latency: time.Millisecond, Concurrency: 16, MemoryMB: 128, Timeout: 30 * time.Second,
 				Trigger: tc.trigger, Running: tc.running, Batch: 1000, ColdStarts: 1, Binary: functionBinary,
 				Channels: []string{"slack", "dingtalk"}, Dedupe: tc.dedupe, Visibility: tc.visibility}
-			if err := cfg.validate(); err != nil {
+			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
 			var progress bytes.Buffer
-			res, err := runBenchmark(ctx, cfg, &progress)
+			res, err := bench.Run(ctx, cfg, &progress)
 			if err != nil {
 				t.Fatalf("bench: %v\nprogress:\n%s", err, progress.String())
 			}
 			if res.Requests != tc.wantRequests {
 				t.Errorf("the function made %d requests, want %d\nprogress:\n%s", res.Requests, tc.wantRequests, progress.String())
 			}
-			f := parseBenchLine(t, res.line())
+			f := parseBenchLine(t, res.Line())
 			if f["tasks"] != 50 {
 				t.Errorf("tasks=%v, want 50", f["tasks"])
 			}
@@ -126,7 +127,7 @@ func TestBenchLine(t *testing.T) {
 			// 0.1: the products agree to that rounding.
 			if math.Abs(f["ideal_ratio"]*f["ideal_s"]-f["seconds"]) > 0.0005*(1+f["ideal_s"]) ||
 				math.Abs(f["tasks_per_s"]*f["seconds"]-50) > 0.0005*f["tasks_per_s"]+0.05*f["seconds"] {
-				t.Errorf("ratios do not agree with seconds=%v ideal_s=%v: %s", f["seconds"], f["ideal_s"], res.line())
+				t.Errorf("ratios do not agree with seconds=%v ideal_s=%v: %s", f["seconds"], f["ideal_s"], res.Line())
 			}
 			for _, k := range []string{"seconds", "peak_rss_mb", "cold_start_ms", "hello_cold_start_ms"} {
 				if f[k] <= 0 {
@@ -134,63 +135,6 @@ func TestBenchLine(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestBenchFlags(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want int
-	}{
-		{[]string{"--tasks", "0"}, exitUsage},
-		{[]string{"--trigger", "http"}, exitUsage},
-		{[]string{"--channels", "email"}, exitUsage},
-		{[]string{"--running", "1.5"}, exitUsage},
-		{[]string{"--memory-mb", "64"}, exitUsage},
-		{[]string{"--memory-mb", "200"}, exitUsage},
-		{[]string{"--dedupe", "etcd"}, exitUsage},
-		{[]string{"--redis-latency", "-1ms"}, exitUsage},
-		{[]string{"--visibility", "1500ms"}, exitUsage},
-		{[]string{"--help"}, exitOK},
-	} {
-		var stdout, stderr bytes.Buffer
-		if got := runBench(context.Background(), tc.args, &stdout, &stderr); got != tc.want {
-			t.Errorf("bench %v exited %d, want %d; stderr: %s", tc.args, got, tc.want, stderr.String())
-		}
-		// Only --help prints to stdout: a rejected run prints its reason to stderr.
-		if (stdout.Len() != 0) != (tc.want == exitOK) {
-			t.Errorf("bench %v printed %q to stdout", tc.args, stdout.String())
-		}
-	}
-}
-
-// The default rate limit never binds; a low one sets the ideal bound, and
-// so do the chat services' real limits for the messages they accepted.
-func TestBenchIdealBound(t *testing.T) {
-	for _, tc := range []struct {
-		rate     float64
-		messages map[string]int
-		want     time.Duration
-	}{
-		{0, map[string]int{"slack": 1, "dingtalk": 1}, 3125 * time.Millisecond},    // 1000 × 50ms / 16
-		{100, map[string]int{"slack": 1, "dingtalk": 1}, 10 * time.Second},         // 1000 / 100 a second
-		{1000, map[string]int{"slack": 1, "dingtalk": 1}, 3125 * time.Millisecond}, // above 16 / 50ms = 320 a second
-		{0, map[string]int{"slack": 18, "dingtalk": 18}, 17 * time.Second},         // Slack: 17 after the first, 1 s apart; DingTalk: all in one minute
-		{0, map[string]int{"dingtalk": 20}, 3125 * time.Millisecond},               // 20 fit in one DingTalk minute
-		{0, map[string]int{"dingtalk": 21}, time.Minute},                           // the 21st waits a minute for the first
-		{0, map[string]int{"dingtalk": 41}, 2 * time.Minute},
-		{0, map[string]int{"feishu": 26}, 5 * time.Second}, // 5 a second
-		{0, map[string]int{"feishu": 101}, time.Minute},    // and 100 a minute
-		{0, map[string]int{"slack": 0, "feishu": 0}, 3125 * time.Millisecond},
-	} {
-		cfg := benchConfig{Tasks: 1000, Latency: 50 * time.Millisecond, Concurrency: 16, RateLimit: tc.rate, MemoryMB: 128,
-			Timeout: time.Minute, Trigger: handler.TimerTrigger, Batch: 16, ColdStarts: 1, Dedupe: "memory"}
-		if err := cfg.validate(); err != nil {
-			t.Fatal(err)
-		}
-		if got := cfg.idealBound(cfg.Tasks, tc.messages); got != tc.want {
-			t.Errorf("rate %g, messages %v: ideal %s, want %s", tc.rate, tc.messages, got, tc.want)
-		}
 	}
 }
 

@@ -287,7 +287,7 @@ func (c *chaosRig) drive(ctx context.Context, p chaosPlan, done func() bool) boo
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: deferred calls run last first
 	defer cancel()
-	cfg := deployedStream(c.cloud)
+	cfg := c.cloud.DeployedStream()
 	// Smaller batches and windows than s.yaml's, for a run of minutes:
 	// still large, since DingTalk takes 20 messages a minute and tasks
 	// must share them. A batch per instance may be in flight at once.
@@ -531,7 +531,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 		t.Error("no fault was injected; the run proves nothing about faults")
 	}
 	if t.Failed() {
-		t.Logf("function output (tail):\n%s", c.output.tail(8000))
+		t.Logf("function output (tail):\n%s", c.output.Tail(8000))
 	}
 	assertNoSecrets(t, c.output.String())
 	if path := os.Getenv("CHAOS_LOG"); path != "" {

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/function"
 	"precheckwatch/handler"
 	"precheckwatch/internal/redistest"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify"
@@ -35,7 +37,7 @@ type faultBench struct {
 	cfg   config.Config
 	h     *handler.Handler
 	mns   *opFaults
-	out   *outputLog
+	out   *fcruntime.Output
 	ids   []string
 	runs  int
 	// invocation is each sweep's time.
@@ -91,7 +93,7 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: &outputLog{}, cfg: cfg,
+	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: &fcruntime.Output{}, cfg: cfg,
 		invocation: cmp.Or(o.invocation, benchInvocation)}
 	b.h, b.mns = b.instance()
 	return b
@@ -101,11 +103,11 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 // record, with its own connections, memory and pace, as FC starts one.
 func (b *faultBench) instance() (*handler.Handler, *opFaults) {
 	t, cfg := b.t, b.cfg
-	f, err := newFunction(cfg, b.out)
+	f, err := function.New(cfg, b.out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(f.close)
+	t.Cleanup(f.Close)
 	// The real sinks, Slack paced faster than production so that a test
 	// needs no second per message; the emulated robot still refuses more
 	// than 20 a minute.
@@ -121,8 +123,8 @@ func (b *faultBench) instance() (*handler.Handler, *opFaults) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mns := &opFaults{inner: f.queues, faults: b.cloud.MNSFaults}
-	return handler.New(cfg, handler.Deps{Checker: sasChecker{f}, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.ledger, Log: f.log}), mns
+	mns := &opFaults{inner: f.Queues, faults: b.cloud.MNSFaults}
+	return handler.New(cfg, handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
 }
 
 // seedTasks enqueues a task that passes at once, one that fails after a
@@ -236,7 +238,7 @@ func (b *faultBench) assertOnce() {
 		b.t.Errorf("pending queue not empty: %+v", st)
 	}
 	if b.t.Failed() {
-		b.t.Logf("function log:\n%s", b.out.tail(6000))
+		b.t.Logf("function log:\n%s", b.out.Tail(6000))
 	}
 }
 

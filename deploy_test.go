@@ -661,7 +661,7 @@ func TestDeployedStreamIsSYAMLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cloud.Close()
-	got := deployedStream(cloud)
+	got := cloud.DeployedStream()
 
 	if skip := yamlAt(tc, "eventSourceConfig.eventSourceParameters.sourceMNSParameters.IsBase64Decode") == false; got.SkipBase64Decode != skip {
 		t.Errorf("SkipBase64Decode is %v; s.yaml's IsBase64Decode is %v", got.SkipBase64Decode, !skip)

@@ -41,7 +41,7 @@ type rig struct {
 	t      *testing.T
 	cloud  *localcloud.Cloud
 	fn     *fcruntime.Function
-	output *outputLog
+	output *fcruntime.Output
 	timer  *eventbridge.Timer
 }
 
@@ -76,14 +76,14 @@ func startRig(t *testing.T, cfg rigConfig) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cloud.Close)
-	r := &rig{t: t, cloud: cloud, output: &outputLog{}}
+	r := &rig{t: t, cloud: cloud, output: &fcruntime.Output{}}
 	env := append([][2]string{{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""}}, cfg.env...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fn, err := fcruntime.Start(ctx, fcruntime.Config{
 		Binary:       functionBinary,
 		FunctionName: "precheckwatch",
-		Env:          environ(cloud.Env(), env),
+		Env:          fcruntime.Environ(cloud.Env(), env),
 		Timeout:      cfg.timeout,
 		MaxInstances: cfg.maxInstances,
 		Credentials:  func() secret.Credentials { return stsKeys },
@@ -175,7 +175,7 @@ func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) 
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("no verdict on every channel for %v after %s; function output:\n%s", missing, timeout, r.output.tail(4000))
+			r.t.Fatalf("no verdict on every channel for %v after %s; function output:\n%s", missing, timeout, r.output.Tail(4000))
 		}
 		if tick != nil {
 			tick()
@@ -185,13 +185,24 @@ func (r *rig) waitPosted(timeout time.Duration, tick func(), taskIDs ...string) 
 }
 
 // decisions returns the function's logged decisions about taskID.
-func (r *rig) decisions(taskID string) []logLine { return r.output.decisions(taskID) }
+func (r *rig) decisions(taskID string) []decision { return decisionsIn(r.output, taskID) }
 
-// decisions are the function's "task decided" log lines about taskID.
-func (o *outputLog) decisions(taskID string) []logLine {
-	var out []logLine
-	for _, line := range strings.Split(o.String(), "\n") {
-		var l logLine
+// decision is a "task decided" line of the function's JSON log.
+type decision struct {
+	Msg      string           `json:"msg"`
+	TaskID   string           `json:"taskId"`
+	Attempt  int              `json:"attempt"`
+	Decision string           `json:"decision"`
+	Verdict  precheck.Verdict `json:"verdict"`
+	Progress int              `json:"progress"`
+	Delay    string           `json:"delay"`
+}
+
+// decisionsIn are the function's "task decided" log lines about taskID.
+func decisionsIn(output *fcruntime.Output, taskID string) []decision {
+	var out []decision
+	for _, line := range strings.Split(output.String(), "\n") {
+		var l decision
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "task decided" && l.TaskID == taskID {
 			out = append(out, l)
 		}
@@ -348,10 +359,10 @@ func TestCredentialsComeFromTheInvocation(t *testing.T) {
 		}
 		return stsKeys
 	}
-	out := &outputLog{}
+	out := &fcruntime.Output{}
 	fn, err := fcruntime.Start(context.Background(), fcruntime.Config{
 		Binary: functionBinary, FunctionName: "precheckwatch", Timeout: 20 * time.Second, Credentials: creds, Stdout: out, Stderr: out,
-		Env: environ(cloud.Env(), [][2]string{{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""}}),
+		Env: fcruntime.Environ(cloud.Env(), [][2]string{{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""}}),
 	})
 	if err != nil {
 		t.Fatal(err)

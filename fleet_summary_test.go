@@ -99,7 +99,7 @@ func (f *fleetRig) waitSummaries(n int) map[string][]string {
 			return msgs
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("no %d summaries on every channel: %d messages; output:\n%s", n, len(msgs), f.output.tail(4000))
+			f.t.Fatalf("no %d summaries on every channel: %d messages; output:\n%s", n, len(msgs), f.output.Tail(4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -101,7 +101,7 @@ func TestKillMidSendIsSettled(t *testing.T) {
 			}()
 			for !c.posted(r, id) {
 				if ctx.Err() != nil {
-					t.Fatalf("the verdict never reached %s; output:\n%s", c.name, r.output.tail(4000))
+					t.Fatalf("the verdict never reached %s; output:\n%s", c.name, r.output.Tail(4000))
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -122,7 +122,7 @@ func TestKillMidSendIsSettled(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			if s, d := r.posts(id); s != 1 || d != 1 {
-				t.Errorf("posted %d times to Slack and %d to DingTalk, want once each; output:\n%s", s, d, r.output.tail(6000))
+				t.Errorf("posted %d times to Slack and %d to DingTalk, want once each; output:\n%s", s, d, r.output.Tail(6000))
 			}
 			if !strings.Contains(r.output.String(), c.settled) {
 				t.Errorf("the killed send was not settled (no %s in the log)", c.settled)

@@ -18,7 +18,12 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/localcloud/fcruntime"
 )
+
+// localCloudEnvFile is where the localcloud command writes its export
+// lines by default, as the README sources them.
+const localCloudEnvFile = "localcloud.env"
 
 // readmeCommand is how TestREADMECommands treats one command of the README.
 type readmeCommand struct {
@@ -188,7 +193,7 @@ type readmeWalk struct {
 
 type backgroundCommand struct {
 	cmd  *exec.Cmd
-	out  *outputLog
+	out  *fcruntime.Output
 	done chan struct{}
 }
 
@@ -224,7 +229,7 @@ func (w *readmeWalk) start(t *testing.T, line string) {
 	cmd := exec.Command("sh", "-c", "exec "+line)
 	cmd.Env = w.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	bc := &backgroundCommand{cmd: cmd, out: &outputLog{}, done: make(chan struct{})}
+	bc := &backgroundCommand{cmd: cmd, out: &fcruntime.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = bc.out, bc.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

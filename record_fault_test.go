@@ -70,7 +70,7 @@ func TestShortVisibilityLosesNoDelete(t *testing.T) {
 		t.Fatalf("the sweep took %s, not long enough to outlast the 2 s visibility", took)
 	}
 	if st := b.cloud.MNS.Stats(localcloud.PendingQueue); st != mnsEmpty {
-		t.Errorf("after one sweep the queue holds %+v, want nothing (report %+v)\n%s", st, rep, b.out.tail(8000))
+		t.Errorf("after one sweep the queue holds %+v, want nothing (report %+v)\n%s", st, rep, b.out.Tail(8000))
 	}
 	if rep.Kept == 0 {
 		t.Errorf("no visibility was changed in a %s sweep on a 2 s queue", took)
@@ -106,7 +106,7 @@ func TestForgedBodyNeitherPostsNorSuppresses(t *testing.T) {
 		t.Errorf("Security Center answered %d queries for %d tasks that each need two", n, len(b.ids))
 	}
 	for _, id := range b.ids {
-		ds := b.out.decisions(id)
+		ds := decisionsIn(b.out, id)
 		if len(ds) != 2 || ds[0].Decision != "requeue" || ds[1].Verdict != precheck.Failed {
 			t.Errorf("%s: decisions %+v, want a requeue (a forged first sight is no deadline) then FAILED", id, ds)
 		}
@@ -212,7 +212,7 @@ func TestUnknownTaskEndsAsErrorAfterTheGrace(t *testing.T) {
 	b.ids = append(b.ids, id)
 	b.enqueue(`{"taskId":"` + id + `","uniRegionId":"` + localcloud.Region + `"}`)
 	b.assertOnce()
-	ds := b.out.decisions(id)
+	ds := decisionsIn(b.out, id)
 	if len(ds) == 0 || ds[len(ds)-1].Verdict != precheck.Error {
 		t.Fatalf("decisions %+v, want ERROR at last", ds)
 	}

@@ -28,7 +28,7 @@ func TestStartedNoticeThreadsTheVerdict(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no notice and verdict on both channels; output:\n%s", r.output.tail(4000))
+			t.Fatalf("no notice and verdict on both channels; output:\n%s", r.output.Tail(4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

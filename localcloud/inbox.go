@@ -2,6 +2,8 @@ package localcloud
 
 import (
 	"fmt"
+	"io"
+	"strings"
 
 	"precheckwatch/localcloud/fault"
 )
@@ -72,4 +74,11 @@ func slackWhere(id string) string {
 		return "Slack #" + SlackChannel
 	}
 	return fmt.Sprintf("Slack %s", id)
+}
+
+// Print prints the letter's text under a heading, as the demo and the
+// localcloud command show messages.
+func (l Letter) Print(w io.Writer, heading string) {
+	rule := strings.Repeat("─", 78)
+	fmt.Fprintf(w, "\n%s\n%s\n%s\n%s\n", rule, heading, rule, strings.TrimSpace(l.Text))
 }

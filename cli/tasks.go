@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"cmp"
@@ -13,93 +13,11 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/function"
 	"precheckwatch/handler"
-	"precheckwatch/localcloud"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
-
-func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("localcloud", "localcloud [flags]", stdout, stderr)
-	sasAddr := fs.String("sas", "127.0.0.1:9200", "Security Center emulator address")
-	mnsAddr := fs.String("mns", "127.0.0.1:9100", "MNS emulator address")
-	slackAddr := fs.String("slack", "127.0.0.1:9300", "Slack emulator address")
-	dingAddr := fs.String("dingtalk", "127.0.0.1:9400", "DingTalk emulator address")
-	feishuAddr := fs.String("feishu", "127.0.0.1:9500", "Feishu emulator address")
-	precheckDuration := fs.Duration("precheck-duration", time.Minute, "how long a precheck started with StartPreCheckDatabase runs")
-	fleetSize := fs.Int("fleet", 40, "how many databases Security Center holds for backup, across regions and types, for fleet runs")
-	envFile := fs.String("env-file", localCloudEnvFile, "file the export lines are also written to, for another shell to source; removed on exit; empty: none")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if *precheckDuration <= 0 {
-		fmt.Fprintf(stderr, "precheckwatch localcloud: --precheck-duration %s: want a positive duration, e.g. 1ms or 1m\n", *precheckDuration)
-		return exitUsage
-	}
-	cloud, err := localcloud.Start(localcloud.Options{SASAddr: *sasAddr, MNSAddr: *mnsAddr, SlackAddr: *slackAddr, DingTalkAddr: *dingAddr,
-		FeishuAddr: *feishuAddr, PrecheckDuration: *precheckDuration, Fleet: max(0, *fleetSize)})
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
-		return exitFailure
-	}
-	defer cloud.Close()
-	exports := cloud.Exports()
-	if *envFile != "" {
-		if err := os.WriteFile(*envFile, []byte(exports), 0o600); err != nil {
-			fmt.Fprintf(stderr, "precheckwatch localcloud: %v\n", err)
-			return exitFailure
-		}
-		defer os.Remove(*envFile)
-	}
-	fmt.Fprint(stdout, exports)
-	how := "eval the export lines above in another shell"
-	if *envFile != "" {
-		how = "in another shell: . " + sourcePath(*envFile)
-	}
-	fmt.Fprintf(stdout, "# local cloud running; %s. Chat messages appear below as they arrive; Ctrl-C stops it.\n", how)
-	watchInbox(ctx, cloud, stdout)
-	return exitOK
-}
-
-// sourcePath is how the shell's "." finds name: a bare file name is looked
-// up on PATH, so it needs "./".
-func sourcePath(name string) string {
-	if strings.ContainsRune(name, filepath.Separator) {
-		return shellQuote(name)
-	}
-	return "./" + shellQuote(name)
-}
-
-// localCloudEnvFile is where localcloud writes its export lines.
-const localCloudEnvFile = "localcloud.env"
-
-// watchInbox prints each message the local cloud's chat emulators accept,
-// as it arrives, until ctx ends.
-func watchInbox(ctx context.Context, cloud *localcloud.Cloud, w io.Writer) {
-	printed := map[string]bool{}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for _, l := range cloud.Inbox() {
-			if key := fmt.Sprintf("%s#%d", l.Where, l.Seq); !printed[key] {
-				printed[key] = true
-				printLetter(w, l.Where, l.Text)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// printLetter prints one chat message under a heading, as the demo and
-// localcloud show them.
-func printLetter(w io.Writer, heading, text string) {
-	rule := strings.Repeat("─", 78)
-	fmt.Fprintf(w, "\n%s\n%s\n%s\n%s\n", rule, heading, rule, strings.TrimSpace(text))
-}
 
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("invoke", "invoke --event FILE", stdout, stderr)
@@ -121,15 +39,15 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitConfig
 	}
-	f, err := newFunction(cfg, stderr)
+	f, err := function.New(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch invoke: %v\n", err)
 		return exitConfig
 	}
-	defer f.close()
+	defer f.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	rep, err := f.handle(ctx, handler.Invocation{RequestID: "cli-" + time.Now().UTC().Format("20060102T150405"), Region: cfg.Region, AccountID: cfg.AccountID}, event)
+	rep, err := f.Handle(ctx, handler.Invocation{RequestID: "cli-" + time.Now().UTC().Format("20060102T150405"), Region: cfg.Region, AccountID: cfg.AccountID}, event)
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	fmt.Fprintln(stdout, string(out))
 	if err != nil {
@@ -198,7 +116,7 @@ func runEnqueue(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitNotFound
 		}
 	}
-	if err := enqueue(ctx, cfg, t); err != nil {
+	if err := function.Enqueue(ctx, cfg, t); err != nil {
 		fmt.Fprintf(stderr, "precheckwatch enqueue: %v\n", err)
 		return exitCodeOf(err)
 	}
@@ -215,16 +133,16 @@ func queryTask(ctx context.Context, cfg config.Config, t precheck.Task, command 
 
 // queryStatus queries t once with QueryPreCheckDatabase.
 func queryStatus(ctx context.Context, cfg config.Config, t precheck.Task, command string, stderr io.Writer) (precheck.Status, int) {
-	f, err := newFunction(cfg, io.Discard)
+	f, err := function.New(cfg, io.Discard)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch %s: %v\n", command, err)
 		return precheck.Status{}, exitConfig
 	}
-	defer f.close()
+	defer f.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// Without FC_REGION, the task's region picks the Security Center site.
-	st, err := sasChecker{f}.Query(ctx, handler.Invocation{Region: cmp.Or(cfg.Region, t.UniRegionID), Credentials: cfg.Credentials}, t)
+	st, err := f.Checker.Query(ctx, handler.Invocation{Region: cmp.Or(cfg.Region, t.UniRegionID), Credentials: cfg.Credentials}, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch %s: query task %s with Security Center: %v\n", command, t.TaskID, err)
 		return precheck.Status{}, exitFailure
@@ -253,13 +171,13 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "precheckwatch start: missing %s\n", strings.Join(missing, ", "))
 		return exitUsage
 	}
-	f, err := newFunction(cfg, io.Discard)
+	f, err := function.New(cfg, io.Discard)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch start: %v\n", err)
 		return exitConfig
 	}
-	defer f.close()
-	client, err := f.sasFor(cmp.Or(cfg.Region, t.UniRegionID))
+	defer f.Close()
+	client, err := f.Checker.ClientFor(cmp.Or(cfg.Region, t.UniRegionID))
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch start: %v\n", err)
 		return exitConfig
@@ -273,7 +191,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	t.TaskID = id
 	fmt.Fprintf(stdout, "started precheck task %s\n", id)
-	if err := enqueue(ctx, cfg, t); err != nil {
+	if err := function.Enqueue(ctx, cfg, t); err != nil {
 		// The precheck runs whatever happens here: say how to hand it to the
 		// function once the queue can be reached, so that it is not lost.
 		fmt.Fprintf(stderr, "precheckwatch start: precheck task %s started but not enqueued: %v\n"+
@@ -322,31 +240,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// errBadQueue marks an enqueue that failed on configuration rather than
-// on the way to MNS.
-var errBadQueue = errors.New("bad queue configuration")
-
-// enqueue puts t on the pending queue.
-func enqueue(ctx context.Context, cfg config.Config, t precheck.Task) error {
-	q, err := newMNSQueues(cfg).Open(ctx, handler.Invocation{Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials}, cfg.Queue)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errBadQueue, err)
-	}
-	body, err := t.Encode()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if errs := q.Send(ctx, []handler.Outgoing{{Body: body}}); len(errs) > 0 && errs[0] != nil {
-		return fmt.Errorf("send to %s: %w", cfg.Queue, errs[0])
-	}
-	return nil
-}
-
 // exitCodeOf is the exit code of a failed enqueue.
 func exitCodeOf(err error) int {
-	if errors.Is(err, errBadQueue) {
+	if errors.Is(err, function.ErrBadConfig) {
 		return exitConfig
 	}
 	return exitFailure

@@ -1,4 +1,8 @@
-package main
+// Package demo runs the whole function against an in-process local cloud:
+// it seeds prechecks, enqueues them as a producer would, runs the function's
+// own binary under the emulated FC runtime and EventBridge, and prints the
+// progress and the messages each chat received.
+package demo
 
 import (
 	"bufio"
@@ -7,12 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/function"
 	"precheckwatch/handler"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
@@ -57,23 +61,15 @@ func demoTasks(now time.Time) []demoTask {
 // going to the dead-letter queue while the rest of its batch goes on.
 const demoUnreadable = `{"taskId": "t-broken", "uniRegionId": `
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "demo [--timeout 90s] [--logs]", stdout, stderr)
-	timeout := fs.Duration("timeout", 90*time.Second, "give up when the verdicts are not all posted by then")
-	showLogs := fs.Bool("logs", false, "also print the function's JSON log lines")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	d := &demo{out: stdout, showLogs: *showLogs, labels: map[string]string{}, start: time.Now()}
-	if err := d.run(ctx); err != nil {
-		fmt.Fprintf(stderr, "precheckwatch demo: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
+// Run runs the demo, printing its progress and the messages to out, until
+// every task has its verdict on every chat or ctx ends. showLogs adds the
+// function's JSON log lines.
+func Run(ctx context.Context, out io.Writer, showLogs bool) error {
+	d := &demo{out: out, showLogs: showLogs, labels: map[string]string{}, start: time.Now()}
+	return d.run(ctx)
 }
 
+// demo is one run of the demo.
 type demo struct {
 	out      io.Writer
 	showLogs bool
@@ -116,7 +112,7 @@ func (d *demo) run(ctx context.Context) error {
 			return fmt.Errorf("seed %s: %w", t.task.TaskID, err)
 		}
 		d.labels[t.task.TaskID] = t.task.Label
-		if err := enqueue(ctx, cfg, t.task); err != nil {
+		if err := function.Enqueue(ctx, cfg, t.task); err != nil {
 			return fmt.Errorf("enqueue %s: %w", t.task.TaskID, err)
 		}
 		d.say("enqueued %-22s %s (%s)", t.task.TaskID, t.task.Label, t.task.DatabaseType)
@@ -136,7 +132,7 @@ func (d *demo) run(ctx context.Context) error {
 	fn, err := fcruntime.Start(ctx, fcruntime.Config{
 		Binary:       binary,
 		FunctionName: "precheckwatch",
-		Env: environ(env, [][2]string{
+		Env: fcruntime.Environ(env, [][2]string{
 			{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "3s"}, {"TASK_DEADLINE", "10m"},
 			// The function takes its keys from each invocation, as in FC.
 			{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
@@ -155,7 +151,7 @@ func (d *demo) run(ctx context.Context) error {
 	defer fn.Close()
 	d.say("function started under the emulated FC runtime (go1, %s)", binary)
 
-	trigger := deployedStream(cloud)
+	trigger := cloud.DeployedStream()
 	// Half a second rather than 15 s: the demo is watched by a person.
 	trigger.BatchWindow, trigger.RetryScale = 500*time.Millisecond, 0.1
 	stream, err := eventbridge.NewStream(fn, trigger)
@@ -186,24 +182,6 @@ func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(d.out, "\nall %d tasks reached their verdict in %.1fs: %d invocations, %d cold start(s), %d message(s) dead-lettered, %s\n",
 		len(tasks), time.Since(d.start).Seconds(), st.Invocations, st.ColdStarts, dl.Active+dl.Delayed+dl.Inactive, strings.Join(tally, ", "))
 	return nil
-}
-
-// deployedStream is the EventBridge trigger as s.yaml deploys it: bodies
-// passed as they are (IsBase64Decode: false), BACKOFF_RETRY, batches of up
-// to 1,000 messages or 15 s, and a dead-letter queue of its own for batches
-// whose retries ran out. The demo and the bench shorten its waits;
-// TestDeployedStreamIsSYAMLs keeps it in step with s.yaml.
-func deployedStream(cloud *localcloud.Cloud) eventbridge.StreamConfig {
-	return eventbridge.StreamConfig{
-		Queue: cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch", TriggerName: "pending",
-		BatchSize: 1000, BatchWindow: 15 * time.Second,
-		SkipBase64Decode: true,
-		RetryStrategy:    eventbridge.BackoffRetry,
-		DeadLetter: func(_ context.Context, event []byte) error {
-			_, err := cloud.MNS.Send(localcloud.EventDeadLetterQueue, string(event), 0)
-			return err
-		},
-	}
 }
 
 // letterAbout is the message on chat that names taskID.
@@ -246,7 +224,7 @@ func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
 	for _, t := range tasks {
 		for _, chat := range cloud.Chats() {
 			l, _ := letterAbout(chat, t.task.TaskID)
-			printLetter(d.out, l.Where+" — "+t.task.Label, l.Text)
+			l.Print(d.out, l.Where+" — "+t.task.Label)
 		}
 	}
 }
@@ -308,21 +286,4 @@ func lookup(env [][2]string) func(string) string {
 		m[kv[0]] = kv[1]
 	}
 	return func(k string) string { return m[k] }
-}
-
-// environ turns pairs, with overrides applied, into KEY=value lines; an
-// empty override removes the variable.
-func environ(env, overrides [][2]string) []string {
-	m := map[string]string{}
-	for _, kv := range append(append([][2]string{}, env...), overrides...) {
-		m[kv[0]] = kv[1]
-	}
-	var out []string
-	for k, v := range m {
-		if v != "" {
-			out = append(out, k+"="+v)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -6,79 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"precheckwatch/config"
 	"precheckwatch/fleet"
+	"precheckwatch/function"
 	"precheckwatch/handler"
 	"precheckwatch/ledger"
-	"precheckwatch/sas"
-	"precheckwatch/secret"
 )
-
-// fleetStarter starts fleet runs for the handler with an invocation's
-// credentials, against Security Center, the pending queue and the
-// function's delivery record.
-type fleetStarter struct{ f *function }
-
-// StartFleet implements handler.FleetStarter.
-func (s fleetStarter) StartFleet(ctx context.Context, inv handler.Invocation, req fleet.Request) (fleet.Result, error) {
-	q, err := s.f.queues.queueFor(inv, s.f.cfg.Queue)
-	if err != nil {
-		return fleet.Result{}, err
-	}
-	starter := &fleet.Starter{
-		SAS:         &regionalSAS{f: s.f, clients: map[string]*sas.Client{}},
-		Credentials: inv.Credentials,
-		Queue:       q,
-		Runs:        s.f.ledger,
-		Limit:       rate.NewLimiter(rate.Limit(s.f.cfg.SASRateLimit), max(1, int(s.f.cfg.SASRateLimit))),
-		Log:         s.f.log,
-	}
-	return starter.Start(ctx, req)
-}
-
-// regionalSAS calls each database's region's Security Center site: a
-// fleet may span the mainland and the international site.
-type regionalSAS struct {
-	f       *function
-	mu      sync.Mutex
-	clients map[string]*sas.Client // by the region's site endpoint
-}
-
-func (r *regionalSAS) client(region string) (*sas.Client, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	site := sas.DefaultEndpoint(region)
-	if c := r.clients[site]; c != nil {
-		return c, nil
-	}
-	c, err := r.f.sasFor(region)
-	if err != nil {
-		return nil, err
-	}
-	r.clients[site] = c
-	return c, nil
-}
-
-func (r *regionalSAS) DescribeDatabases(ctx context.Context, creds secret.Credentials, q sas.DatabaseQuery, pace func(context.Context) error) ([]sas.Database, error) {
-	c, err := r.client(q.UniRegionID)
-	if err != nil {
-		return nil, err
-	}
-	return c.DescribeDatabases(ctx, creds, q, pace)
-}
-
-func (r *regionalSAS) StartPreCheck(ctx context.Context, creds secret.Credentials, databaseType, uniRegionID, instanceUUID string) (string, error) {
-	c, err := r.client(uniRegionID)
-	if err != nil {
-		return "", err
-	}
-	return c.StartPreCheck(ctx, creds, databaseType, uniRegionID, instanceUUID)
-}
 
 // listFlag is a flag that may be repeated or given as a comma-separated
 // list.
@@ -122,12 +57,12 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitConfig
 	}
-	f, err := newFunction(cfg, io.Discard)
+	f, err := function.New(cfg, io.Discard)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch fleet: %v\n", err)
 		return exitConfig
 	}
-	defer f.close()
+	defer f.Close()
 	if strings.HasPrefix(cfg.DedupeURL.Reveal(), "memory:") {
 		fmt.Fprintln(stderr, "precheckwatch fleet: DEDUPE_URL is memory://, so the run is recorded in this process only: "+
 			"the same command again starts every database again, and the function's summary never sees the run. "+
@@ -137,7 +72,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer cancel()
 	req := fleet.Request{Spec: spec, RunID: *runID, Scheduled: time.Now().UTC().Truncate(24 * time.Hour), DryRun: *dryRun}
 	inv := handler.Invocation{Region: mnsRegion(cfg, spec), AccountID: cfg.AccountID, Credentials: cfg.Credentials}
-	res, err := fleetStarter{f}.StartFleet(ctx, inv, req)
+	res, err := f.StartFleet(ctx, inv, req)
 	printFleet(stdout, cfg, res, *dryRun)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch fleet: %v\n", err)

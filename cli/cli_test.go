@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 
 	"precheckwatch/internal/redistest"
 	"precheckwatch/localcloud"
+	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
 )
@@ -28,14 +29,14 @@ import (
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := runCLI(args, &out, &errOut)
+	code := Run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
 // startLocalCloud runs the localcloud command and applies its export lines
 // to the test's environment, as sourcing its env file would. It returns the
 // command's output after the export lines: the chat messages it shows.
-func startLocalCloud(t *testing.T, flags ...string) *outputLog {
+func startLocalCloud(t *testing.T, flags ...string) *fcruntime.Output {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -49,7 +50,7 @@ func startLocalCloud(t *testing.T, flags ...string) *outputLog {
 		defer pw.Close()
 		code = runLocalCloud(ctx, args, pw, io.Discard)
 	}()
-	inbox := &outputLog{}
+	inbox := &fcruntime.Output{}
 	t.Cleanup(func() {
 		cancel()
 		go func() { _, _ = io.Copy(io.Discard, pr) }() // in case the test stopped reading early
@@ -245,7 +246,7 @@ func TestCommandsAgainstLocalCloud(t *testing.T) {
 		t.Errorf("status without a task id: exit %d", code)
 	}
 
-	code, out, errOut = cli(t, "invoke", "--event", "events/timer.json")
+	code, out, errOut = cli(t, "invoke", "--event", filepath.Join("..", "events", "timer.json"))
 	var rep struct {
 		Trigger  string `json:"trigger"`
 		Received int    `json:"received"`
@@ -372,7 +373,7 @@ func TestLocalCloudShowsTheMessagesItReceives(t *testing.T) {
 		t.Fatalf("start: %d %q %q", code, out, errOut)
 	}
 	taskID := strings.Fields(out)[3]
-	code, out, errOut = cli(t, "invoke", "--event", "events/timer.json")
+	code, out, errOut = cli(t, "invoke", "--event", filepath.Join("..", "events", "timer.json"))
 	var rep struct {
 		Finished int            `json:"finished"`
 		Notified map[string]int `json:"notified"`
@@ -407,6 +408,33 @@ func TestTaskRegionPicksSecurityCenterWithoutFCRegion(t *testing.T) {
 		code, _, errOut := cli(t, args...)
 		if code != exitFailure || strings.Contains(errOut, "no Security Center endpoint") || !strings.Contains(errOut, "access key") {
 			t.Errorf("%q: exit %d, %q; want it to reach for the region's Security Center and stop at the missing keys", args, code, errOut)
+		}
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--tasks", "0"}, exitUsage},
+		{[]string{"--trigger", "http"}, exitUsage},
+		{[]string{"--channels", "email"}, exitUsage},
+		{[]string{"--running", "1.5"}, exitUsage},
+		{[]string{"--memory-mb", "64"}, exitUsage},
+		{[]string{"--memory-mb", "200"}, exitUsage},
+		{[]string{"--dedupe", "etcd"}, exitUsage},
+		{[]string{"--redis-latency", "-1ms"}, exitUsage},
+		{[]string{"--visibility", "1500ms"}, exitUsage},
+		{[]string{"--help"}, exitOK},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := runBench(context.Background(), tc.args, &stdout, &stderr); got != tc.want {
+			t.Errorf("bench %v exited %d, want %d; stderr: %s", tc.args, got, tc.want, stderr.String())
+		}
+		// Only --help prints to stdout: a rejected run prints its reason to stderr.
+		if (stdout.Len() != 0) != (tc.want == exitOK) {
+			t.Errorf("bench %v printed %q to stdout", tc.args, stdout.String())
 		}
 	}
 }

@@ -1,65 +1,90 @@
-package main
+package function
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"precheckwatch/config"
 	"precheckwatch/failure"
 	"precheckwatch/handler"
+	"precheckwatch/precheck"
 	"precheckwatch/queue"
 )
 
-// mnsQueues opens MNS queues for invocations: one connection pool per
-// endpoint and queue, signed with each invocation's own credentials.
-type mnsQueues struct {
+// Queues opens MNS queues for the handler's invocations: one connection pool
+// per endpoint and queue, signed with each invocation's own credentials.
+type Queues struct {
 	cfg config.Config
 
 	mu     sync.Mutex
 	opened map[string]*queue.Queue // by endpoint and name
 }
 
-func newMNSQueues(cfg config.Config) *mnsQueues {
-	return &mnsQueues{cfg: cfg, opened: map[string]*queue.Queue{}}
+// NewQueues returns the Queues of the function configured by cfg.
+func NewQueues(cfg config.Config) *Queues {
+	return &Queues{cfg: cfg, opened: map[string]*queue.Queue{}}
 }
 
 // Open implements handler.Queues.
-func (m *mnsQueues) Open(_ context.Context, inv handler.Invocation, name string) (handler.Queue, error) {
-	q, err := m.queueFor(inv, name)
+func (p *Queues) Open(_ context.Context, inv handler.Invocation, name string) (handler.Queue, error) {
+	q, err := p.queueFor(inv, name)
 	if err != nil {
 		return nil, err
 	}
-	return mnsQueue{q: q, deadLetters: name == m.cfg.DeadLetterQueue}, nil
+	return handlerQueue{q: q, deadLetters: name == p.cfg.DeadLetterQueue}, nil
 }
 
 // queueFor returns queue name signed with the invocation's credentials.
-func (m *mnsQueues) queueFor(inv handler.Invocation, name string) (*queue.Queue, error) {
-	endpoint, err := m.cfg.MNSEndpointFor(inv.Region, inv.AccountID)
+func (p *Queues) queueFor(inv handler.Invocation, name string) (*queue.Queue, error) {
+	endpoint, err := p.cfg.MNSEndpointFor(inv.Region, inv.AccountID)
 	if err != nil {
 		return nil, &failure.Error{Service: "mns", Op: "open", Class: failure.Permanent, Message: err.Error()}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	key := endpoint + " " + name
-	q, ok := m.opened[key]
+	q, ok := p.opened[key]
 	if !ok {
 		q, err = queue.Open(queue.Config{Endpoint: endpoint, Name: name})
 		if err != nil {
 			return nil, &failure.Error{Service: "mns", Op: "open", Class: failure.Permanent, Message: err.Error()}
 		}
-		m.opened[key] = q
+		p.opened[key] = q
 	}
 	creds := inv.Credentials
 	if !creds.Complete() {
-		creds = m.cfg.Credentials
+		creds = p.cfg.Credentials
 	}
 	return q.WithCredentials(creds), nil
 }
 
-// mnsQueue adapts one queue to the handler.
-type mnsQueue struct {
+// ErrBadConfig marks an Enqueue that failed on configuration rather than
+// on the way to MNS.
+var ErrBadConfig = errors.New("bad queue configuration")
+
+// Enqueue puts t on cfg's pending queue, signed with cfg's keys.
+func Enqueue(ctx context.Context, cfg config.Config, t precheck.Task) error {
+	q, err := NewQueues(cfg).Open(ctx, handler.Invocation{Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials}, cfg.Queue)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	body, err := t.Encode()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if errs := q.Send(ctx, []handler.Outgoing{{Body: body}}); len(errs) > 0 && errs[0] != nil {
+		return fmt.Errorf("send to %s: %w", cfg.Queue, errs[0])
+	}
+	return nil
+}
+
+// handlerQueue adapts one queue to the handler.
+type handlerQueue struct {
 	q *queue.Queue
 	// deadLetters marks the dead-letter queue, whose bodies are kept as
 	// MNS can carry them (queue.DeadLetterBody): byte for byte where it can,
@@ -67,7 +92,7 @@ type mnsQueue struct {
 	deadLetters bool
 }
 
-func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, error) {
+func (a handlerQueue) Receive(ctx context.Context, max int) ([]handler.Message, error) {
 	msgs, err := a.q.Receive(ctx, max, 0)
 	if err != nil {
 		return nil, err
@@ -80,7 +105,7 @@ func (a mnsQueue) Receive(ctx context.Context, max int) ([]handler.Message, erro
 	return out, nil
 }
 
-func (a mnsQueue) Send(ctx context.Context, msgs []handler.Outgoing) []error {
+func (a handlerQueue) Send(ctx context.Context, msgs []handler.Outgoing) []error {
 	out := make([]queue.Outgoing, len(msgs))
 	for i, m := range msgs {
 		body := string(m.Body)
@@ -92,13 +117,13 @@ func (a mnsQueue) Send(ctx context.Context, msgs []handler.Outgoing) []error {
 	return perEntry(len(msgs), a.q.Send(ctx, out))
 }
 
-func (a mnsQueue) Delete(ctx context.Context, handles []string) []error {
+func (a handlerQueue) Delete(ctx context.Context, handles []string) []error {
 	// Lost handles are not failures: those messages come back by themselves.
 	_, err := a.q.Delete(ctx, handles...)
 	return perEntry(len(handles), err)
 }
 
-func (a mnsQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (string, error) {
+func (a handlerQueue) ChangeVisibility(ctx context.Context, handle string, d time.Duration) (string, error) {
 	next, err := a.q.ChangeVisibility(ctx, handle, d)
 	return next, err
 }

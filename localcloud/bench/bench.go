@@ -1,4 +1,8 @@
-package main
+// Package bench is the performance benchmark (SPEC §9): it seeds the local
+// cloud with precheck tasks, runs the function's binary on it under the
+// emulated FC runtime and measures what the run cost against the bound the
+// services' own limits set.
+package bench
 
 import (
 	"bufio"
@@ -17,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"precheckwatch/handler"
@@ -32,8 +35,8 @@ import (
 	"precheckwatch/secret"
 )
 
-// benchConfig is one bench run.
-type benchConfig struct {
+// Config is one bench run.
+type Config struct {
 	Tasks       int
 	Latency     time.Duration // added to every answer of every emulated service
 	Concurrency int           // CHECK_CONCURRENCY
@@ -66,8 +69,8 @@ type benchConfig struct {
 	Binary, HelloBinary string
 }
 
-// benchResult holds the figures of the bench: line.
-type benchResult struct {
+// Result holds the figures of the bench: line.
+type Result struct {
 	Tasks   int
 	Elapsed time.Duration
 	Ideal   time.Duration
@@ -85,8 +88,8 @@ type benchResult struct {
 	HelloColdStart time.Duration
 }
 
-// line is the bench: line of SPEC §9.
-func (r benchResult) line() string {
+// Line is the bench: line of SPEC §9.
+func (r Result) Line() string {
 	rss := "n/a"
 	if r.PeakRSSBytes >= 0 {
 		rss = strconv.FormatFloat(float64(r.PeakRSSBytes)/(1<<20), 'f', 1, 64)
@@ -102,44 +105,8 @@ func (r benchResult) line() string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "bench [--tasks 1000] [--latency 50ms] [--concurrency 16] [--rate-limit R] [--memory-mb 128] [--trigger timer|mns] [--running 0.2] [--channels slack,dingtalk,feishu|none] [--dedupe memory|redis]", stdout, stderr)
-	var cfg benchConfig
-	fs.IntVar(&cfg.Tasks, "tasks", 1000, "precheck tasks to put through the function")
-	fs.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "latency added to every request to every emulated service")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "CHECK_CONCURRENCY of the function")
-	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "SAS_RATE_LIMIT in requests a second; 0 sets 4 × concurrency / latency, which does not bind")
-	fs.IntVar(&cfg.MemoryMB, "memory-mb", 128, "the function's memory size (FC_FUNCTION_MEMORY_SIZE), for the GB-s figure")
-	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Minute, "the function's FC timeout")
-	trigger := fs.String("trigger", "timer", "timer: one timer sweep of the queue; mns: the EventBridge stream pushes batches")
-	fs.Float64Var(&cfg.Running, "running", 0, "share of tasks (0..1) still running when checked, requeued instead of notified")
-	fs.IntVar(&cfg.Batch, "batch", 1000, "EventBridge batch size (CountBasedWindow, 1..10000) with --trigger mns; s.yaml's is 1000")
-	channels := fs.String("channels", "slack,dingtalk,feishu", "chat channels the function posts to: a comma list of slack, dingtalk and feishu, or none")
-	fs.StringVar(&cfg.Dedupe, "dedupe", "memory", "delivery record: memory (the function's own) or redis (a real redis-server, round trips counted)")
-	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
-	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the queues; 0 is MNS's default, 30s")
-	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	cfg.Trigger = handler.Trigger(*trigger)
-	if *channels != "none" && *channels != "" {
-		cfg.Channels = strings.Split(*channels, ",")
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintf(stderr, "precheckwatch bench: %v\n", err)
-		return exitUsage
-	}
-	res, err := runBenchmark(ctx, cfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch bench: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintln(stdout, res.line())
-	return exitOK
-}
-
-func (c *benchConfig) validate() error {
+// Validate checks the run's settings, filling in the defaults.
+func (c *Config) Validate() error {
 	switch {
 	case c.Tasks < 1:
 		return fmt.Errorf("--tasks %d: want at least 1", c.Tasks)
@@ -180,7 +147,7 @@ func (c *benchConfig) validate() error {
 }
 
 // channelOverrides remove the configuration of the channels left out.
-func (c benchConfig) channelOverrides() [][2]string {
+func (c Config) channelOverrides() [][2]string {
 	var out [][2]string
 	if !slices.Contains(c.Channels, "slack") {
 		out = append(out, [2]string{"SLACK_BOT_TOKEN", ""}, [2]string{"SLACK_CHANNEL", ""}, [2]string{"SLACK_WEBHOOK_URL", ""})
@@ -223,7 +190,7 @@ func leastSpan(m int, windows []window) time.Duration {
 // idealBound is the least time the run can take: every query waits the
 // latency, Concurrency at a time, unless the rate limit is slower; and no
 // channel takes the messages it accepted faster than its service allows.
-func (c benchConfig) idealBound(queries int, messages map[string]int) time.Duration {
+func (c Config) idealBound(queries int, messages map[string]int) time.Duration {
 	byLatency := time.Duration(queries) * c.Latency / time.Duration(c.Concurrency)
 	byRate := time.Duration(float64(queries) / c.RateLimit * float64(time.Second))
 	bound := max(byLatency, byRate, time.Millisecond)
@@ -234,7 +201,7 @@ func (c benchConfig) idealBound(queries int, messages map[string]int) time.Durat
 }
 
 // idealTerms spells the bound out for the progress output.
-func (c benchConfig) idealTerms(queries int, messages map[string]int) string {
+func (c Config) idealTerms(queries int, messages map[string]int) string {
 	terms := []string{
 		fmt.Sprintf("%d × %s / %d", queries, c.Latency, c.Concurrency),
 		fmt.Sprintf("%d / %g/s", queries, c.RateLimit),
@@ -245,10 +212,11 @@ func (c benchConfig) idealTerms(queries int, messages map[string]int) string {
 	return strings.Join(terms, ", ")
 }
 
-// runBenchmark seeds the local cloud, runs the function on it and measures.
-func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (benchResult, error) {
+// Run seeds the local cloud, runs the function on it and measures,
+// printing its progress to progress.
+func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
-	res := benchResult{Tasks: cfg.Tasks, PeakRSSBytes: -1}
+	res := Result{Tasks: cfg.Tasks, PeakRSSBytes: -1}
 	binary := cfg.Binary
 	if binary == "" {
 		exe, err := os.Executable()
@@ -309,11 +277,11 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	say("CHECK_CONCURRENCY=%d SAS_RATE_LIMIT=%g/s (binds below %.0f/s), latency %s on every service", cfg.Concurrency, cfg.RateLimit,
 		float64(cfg.Concurrency)/max(cfg.Latency.Seconds(), 1e-9), cfg.Latency)
 
-	log := &outputLog{}
+	log := &fcruntime.Output{}
 	fnCfg := fcruntime.Config{
 		Binary:       binary,
 		FunctionName: "precheckwatch",
-		Env:          environ(cloud.Env(), env),
+		Env:          fcruntime.Environ(cloud.Env(), env),
 		MemoryMB:     cfg.MemoryMB,
 		Timeout:      cfg.Timeout,
 		Concurrency:  1,
@@ -354,7 +322,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	}
 	res.Elapsed = time.Since(start)
 	if err != nil {
-		return res, fmt.Errorf("%w\nfunction output (tail):\n%s", err, log.tail(3000))
+		return res, fmt.Errorf("%w\nfunction output (tail):\n%s", err, log.Tail(3000))
 	}
 	if pid > 0 {
 		res.PeakRSSBytes = peakRSS(pid)
@@ -377,7 +345,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, progress io.Writer) (ben
 	if record != nil {
 		say("delivery record: %d round trips", res.RedisRoundTrips)
 	}
-	phases := log.phases()
+	phases := phases(log.String())
 	say("phases: %s", phases)
 	say("ideal %.3fs = max(%s)", res.Ideal.Seconds(), cfg.idealTerms(cfg.Tasks, res.Messages))
 	if res.LeftOnQueue > 0 {
@@ -435,7 +403,7 @@ const benchTaskID = "t-bench%015d"
 // seedBench registers the tasks with Security Center and puts them on the
 // pending queue through the emulators' own methods, which count no
 // requests. It returns how many are still running.
-func seedBench(cloud *localcloud.Cloud, cfg benchConfig) (int, error) {
+func seedBench(cloud *localcloud.Cloud, cfg Config) (int, error) {
 	at := time.Now().Add(-time.Minute)
 	running := int(math.Round(cfg.Running * float64(cfg.Tasks)))
 	kinds := []struct {
@@ -477,7 +445,7 @@ func seedBench(cloud *localcloud.Cloud, cfg benchConfig) (int, error) {
 }
 
 // benchTimer fires one timer sweep over the whole queue.
-func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg benchConfig, running int, say func(string, ...any)) error {
+func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg Config, running int, say func(string, ...any)) error {
 	timer, err := eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Payload: fmt.Sprintf(`{"maxTasks": %d}`, cfg.Tasks)})
 	if err != nil {
 		return err
@@ -505,11 +473,11 @@ func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg benchConfig, ru
 
 // benchStream lets the EventBridge stream push the queue to the function
 // in batches until every message was delivered.
-func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.Cloud, cfg benchConfig, say func(string, ...any)) error {
+func benchStream(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.Cloud, cfg Config, say func(string, ...any)) error {
 	// The whole wave is on the queue before the stream starts, so batches
 	// fill at once; the time window (s.yaml's 15 s) is shortened to 50 ms,
 	// which only the last, partial batch waits for.
-	trigger := deployedStream(cloud)
+	trigger := cloud.DeployedStream()
 	trigger.BatchSize, trigger.BatchWindow, trigger.PollInterval, trigger.RetryScale = cfg.Batch, 50*time.Millisecond, 10*time.Millisecond, 0.01
 	stream, err := eventbridge.NewStream(fn, trigger)
 	if err != nil {
@@ -686,41 +654,12 @@ func (t requestTally) minus(base requestTally) string {
 	return strings.Join(parts, " ")
 }
 
-// outputLog keeps a function's output, safe for the writes of its process
-// and the reads of whoever watches it: the bench times its phases from it,
-// the tests assert on it.
-type outputLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *outputLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *outputLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// tail is the last n bytes of the output.
-func (l *outputLog) tail(n int) string {
-	s := l.String()
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 // phases times the function's work from its JSON log: the checks from the
 // first to the last decision, the notifications from the first to the last
 // notified line, and the end.
-func (l *outputLog) phases() string {
+func phases(output string) string {
 	var first, lastDecided, firstNotified, lastNotified, done time.Time
-	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc := bufio.NewScanner(strings.NewReader(output))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		var line struct {
