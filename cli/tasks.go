@@ -133,21 +133,30 @@ func queryTask(ctx context.Context, cfg config.Config, t precheck.Task, command 
 
 // queryStatus queries t once with QueryPreCheckDatabase.
 func queryStatus(ctx context.Context, cfg config.Config, t precheck.Task, command string, stderr io.Writer) (precheck.Status, int) {
-	f, err := function.New(cfg, io.Discard)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch %s: %v\n", command, err)
-		return precheck.Status{}, exitConfig
+	checker, code := newChecker(cfg, command, stderr)
+	if code != exitOK {
+		return precheck.Status{}, code
 	}
-	defer f.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// Without FC_REGION, the task's region picks the Security Center site.
-	st, err := f.Checker.Query(ctx, handler.Invocation{Region: cmp.Or(cfg.Region, t.UniRegionID), Credentials: cfg.Credentials}, t)
+	st, err := checker.Query(ctx, handler.Invocation{Region: cmp.Or(cfg.Region, t.UniRegionID), Credentials: cfg.Credentials}, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch %s: query task %s with Security Center: %v\n", command, t.TaskID, err)
 		return precheck.Status{}, exitFailure
 	}
 	return st, exitOK
+}
+
+// newChecker is the function's Security Center adapter, alone: start and
+// status need nothing else of the function.
+func newChecker(cfg config.Config, command string, stderr io.Writer) (*function.Checker, int) {
+	checker, err := function.NewChecker(cfg.SASEndpoint, cfg.Region)
+	if err != nil {
+		fmt.Fprintf(stderr, "precheckwatch %s: SAS_ENDPOINT: %v\n", command, err)
+		return nil, exitConfig
+	}
+	return checker, exitOK
 }
 
 func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -171,13 +180,11 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "precheckwatch start: missing %s\n", strings.Join(missing, ", "))
 		return exitUsage
 	}
-	f, err := function.New(cfg, io.Discard)
-	if err != nil {
-		fmt.Fprintf(stderr, "precheckwatch start: %v\n", err)
-		return exitConfig
+	checker, code := newChecker(cfg, "start", stderr)
+	if code != exitOK {
+		return code
 	}
-	defer f.Close()
-	client, err := f.Checker.ClientFor(cmp.Or(cfg.Region, t.UniRegionID))
+	client, err := checker.ClientFor(cmp.Or(cfg.Region, t.UniRegionID))
 	if err != nil {
 		fmt.Fprintf(stderr, "precheckwatch start: %v\n", err)
 		return exitConfig
