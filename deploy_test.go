@@ -10,9 +10,11 @@ import (
 	"go/token"
 	"maps"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +37,55 @@ const (
 	ramPolicyFile      = "ram-policy.json"
 	fc3PropsSchemaFile = "testdata/fc3/props.schema.json"
 )
+
+// deployBuild is the command line s.yaml's pre-deploy step builds the
+// handler exe with: a static linux/amd64 binary without the local cloud.
+func deployBuild(exe string) string {
+	return fmt.Sprintf("GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -tags nolocalcloud -o %s .", exe)
+}
+
+// The binary s.yaml deploys links none of the local cloud's emulators, and
+// its commands that would run them say how to run them from the source.
+func TestDeployedBinaryCarriesNoEmulators(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "main")
+	words := strings.Fields(deployBuild(exe))
+	var env []string
+	for strings.Contains(words[0], "=") {
+		env, words = append(env, words[0]), words[1:]
+	}
+	build := exec.Command(words[0], words[1:]...)
+	build.Env = append(os.Environ(), env...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(words, " "), err, out)
+	}
+	symbols, err := exec.Command("go", "tool", "nm", exe).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	var emulators []string
+	for _, line := range strings.Split(string(symbols), "\n") {
+		if strings.Contains(line, "precheckwatch/localcloud") {
+			emulators = append(emulators, strings.TrimSpace(line))
+		}
+	}
+	if len(emulators) > 0 {
+		t.Errorf("the deployed binary links %d local cloud symbols, e.g. %s", len(emulators), emulators[0])
+	}
+	if !strings.Contains(string(symbols), "precheckwatch/handler.") {
+		t.Fatalf("go tool nm lists no handler symbol, so it proves nothing about the emulators:\n%.2000s", symbols)
+	}
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return // the binary is built for FC and cannot run here
+	}
+	var stderr bytes.Buffer
+	demo := exec.Command(exe, "demo")
+	demo.Env = []string{}
+	demo.Stderr = &stderr
+	err = demo.Run()
+	if code := demo.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "go run . demo") {
+		t.Errorf("the deployed binary's demo: exit %d (%v), stderr %q; want 2 and how to run it from the source", code, err, stderr.String())
+	}
+}
 
 // TestSYAMLPropsMatchFC3Schema validates every resource's props against the
 // schema the fc3 component checks them with, so a typo or a quoted number
@@ -88,7 +139,7 @@ func TestSYAMLFunction(t *testing.T) {
 		// pre-deploy build must write exactly that file.
 		code := yamlString(t, props, "code")
 		exe := path.Join(code, yamlString(t, props, "handler"))
-		want := fmt.Sprintf("GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -o %s .", path.Clean(exe))
+		want := deployBuild(path.Clean(exe))
 		var runs []string
 		for _, step := range yamlList(t, yamlMap(t, res, "actions"), "pre-deploy") {
 			if m, ok := step.(map[string]any); ok {

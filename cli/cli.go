@@ -37,9 +37,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
-		{"demo", "run the whole function against an in-process local cloud and show the messages", runDemo},
-		{"localcloud", "run the local cloud's emulators until interrupted; prints export lines", runLocalCloud},
+	return append(localCloudCommands(), []command{
 		{"invoke", "run one invocation in-process with the current environment", runInvoke},
 		{"enqueue", "put a precheck task on the pending queue", runEnqueue},
 		{"start", "start a precheck with StartPreCheckDatabase and enqueue its task", runStart},
@@ -47,9 +45,8 @@ func commands() []command {
 		{"status", "query one task once and print it as the message would read", runStatus},
 		{"redrive", "move dead-lettered messages back to the pending queue after a fix", runRedrive},
 		{"config", "print the effective configuration, secrets redacted", runConfig},
-		{"bench", "benchmark the function through the local cloud", runBench},
 		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
-	}
+	}...)
 }
 
 // Run runs the command line args (without the program name) and returns

@@ -1,3 +1,5 @@
+//go:build !nolocalcloud
+
 package cli
 
 import (
@@ -14,6 +16,17 @@ import (
 	"precheckwatch/localcloud/bench"
 	"precheckwatch/localcloud/demo"
 )
+
+// localCloudCommands are the commands that run the local cloud's
+// emulators. A build with -tags nolocalcloud, as s.yaml deploys the
+// function, leaves them and the emulators out.
+func localCloudCommands() []command {
+	return []command{
+		{"demo", "run the whole function against an in-process local cloud and show the messages", runDemo},
+		{"localcloud", "run the local cloud's emulators until interrupted; prints export lines", runLocalCloud},
+		{"bench", "benchmark the function through the local cloud", runBench},
+	}
+}
 
 func runLocalCloud(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("localcloud", "localcloud [flags]", stdout, stderr)
@@ -123,6 +136,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the queues; 0 is MNS's default, 30s")
 	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
+	fs.StringVar(&cfg.Binary, "binary", "", "the function binary to run, e.g. the deployed build of s.yaml; default this executable")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
