@@ -2,7 +2,9 @@
 // POST /open-apis/bot/v2/hook/<token> with a JSON body, its signature,
 // keyword, IP allow-list, size and rate checks, its HTTP 200
 // {"code","msg","data"} answers, injected faults, and a record of every
-// delivered message.
+// delivered message. It also emulates the Open Platform's app bot (应用机器人,
+// app.go): tenant_access_token issue and expiry, and the message API with
+// its uuid dedupe, limits and error answers.
 //
 // It is built from Feishu's custom bot guide as quoted in the reference
 // notes (notify.md §5) and public mirrors of it, not from any client code
@@ -62,6 +64,13 @@ const (
 // Config describes the bots the emulator serves.
 type Config struct {
 	Bots []Bot
+	// Apps are the Open Platform's custom apps whose bots post through
+	// the message API, and Chats the groups they may post to.
+	Apps  []App
+	Chats []Chat
+	// TokenTTL is how long a tenant_access_token lasts; default two
+	// hours, as documented.
+	TokenTTL time.Duration
 	// Faults injects throttling (11232), server errors (HTTP 500) and
 	// hangs. Nil injects none.
 	Faults *fault.Injector
@@ -93,7 +102,10 @@ type Bot struct {
 
 // Delivered is a message Feishu delivered to a group.
 type Delivered struct {
-	Bot     string
+	// Bot is the custom bot or the app that posted.
+	Bot string
+	// Chat is the chat_id an app bot posted to; "" for a custom bot's.
+	Chat    string
 	MsgType string
 	// Title is a card's header or a rich-text post's title.
 	Title string
@@ -112,6 +124,12 @@ type Server struct {
 	delivered []Delivered
 	bots      map[string]*botState
 	requests  int
+	apps      map[string]*appState
+	chats     map[string]*chatState
+	tokens    map[string]tokenState
+	// sentUUIDs remembers each app's message uuids for UUIDWindow.
+	sentUUIDs map[uuidKey]sentMessage
+	issued    int // tokens issued
 }
 
 type botState struct {
@@ -130,6 +148,9 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
 	s := &Server{cfg: cfg, bots: map[string]*botState{}}
 	for i, b := range cfg.Bots {
 		if b.Name == "" {
@@ -137,6 +158,7 @@ func New(cfg Config) *Server {
 		}
 		s.bots[b.Token] = &botState{Bot: b}
 	}
+	s.startApps()
 	return s
 }
 
@@ -163,11 +185,23 @@ type request struct {
 	Card      json.RawMessage `json:"card"`
 }
 
-// ServeHTTP answers POST HookPath<token>. Every answer of the bot API is
-// HTTP 200 with a JSON code, except injected server errors.
+// ServeHTTP answers the custom bots' POST HookPath<token> and the Open
+// Platform's token and message endpoints (app.go). Every answer of a custom
+// bot is HTTP 200 with a JSON code, except injected server errors.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.URL.Path, HookPath)
-	if !ok || token == "" || strings.Contains(token, "/") {
+	var serve func(w http.ResponseWriter, r *http.Request)
+	throttle := func(w http.ResponseWriter) { reply(w, CodeFrequencyLimited, "frequency limited") }
+	switch token, isHook := strings.CutPrefix(r.URL.Path, HookPath); {
+	case isHook && token != "" && !strings.Contains(token, "/"):
+		serve = func(w http.ResponseWriter, r *http.Request) {
+			code, msg := s.send(r, token)
+			reply(w, code, msg)
+		}
+	case r.URL.Path == TokenPath:
+		serve, throttle = s.issueToken, apiThrottled
+	case r.URL.Path == MessagesPath:
+		serve, throttle = s.createMessage, apiThrottled
+	default:
 		http.NotFound(w, r)
 		return
 	}
@@ -178,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Faults.Delay(r.Context())
 	switch s.cfg.Faults.Pick() {
 	case fault.Throttle:
-		reply(w, CodeFrequencyLimited, "frequency limited")
+		throttle(w)
 		return
 	case fault.Server:
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -191,8 +225,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = fault.LostAnswer()
 		defer fault.HangUntil(r.Context(), s.cfg.HangMax)
 	}
-	code, msg := s.send(r, token)
-	reply(w, code, msg)
+	serve(w, r)
 }
 
 // send runs Feishu's checks in order and delivers the message.

@@ -26,3 +26,34 @@ func FuzzSend(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCreateMessage feeds arbitrary bodies to the app bot's message API:
+// every answer must be JSON with a code, and nothing may panic.
+func FuzzCreateMessage(f *testing.F) {
+	f.Add(`{"receive_id":"oc_1","msg_type":"interactive","content":"{\"header\":{\"title\":{\"content\":\"t\"}},\"elements\":[]}","uuid":"u"}`)
+	f.Add(`{"receive_id":"oc_1","msg_type":"text","content":"{\"text\":\"<at user_id=\\\"ou_1\\\">x</at>\"}"}`)
+	f.Add(`{"receive_id":"oc_1","msg_type":"post","content":"{\"post\":{}}"}`)
+	f.Add(`{"receive_id":7}`)
+	srv := New(Config{Apps: []App{{ID: "cli_1", Secret: "s"}}, Chats: []Chat{{ID: "oc_1", Members: []string{"cli_1"}}}})
+	tok := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", TokenPath, strings.NewReader(`{"app_id":"cli_1","app_secret":"s"}`))
+	req.Header.Set("Content-Type", "application/json")
+	srv.ServeHTTP(tok, req)
+	var issued struct {
+		Token string `json:"tenant_access_token"`
+	}
+	if err := json.Unmarshal(tok.Body.Bytes(), &issued); err != nil || issued.Token == "" {
+		f.Fatalf("no token: %s", tok.Body.String())
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", MessagesPath+"?receive_id_type=chat_id", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+issued.Token)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		var a apiAnswer
+		if json.Unmarshal(rec.Body.Bytes(), &a) != nil || (rec.Code == 200) != (a.Code == 0) {
+			t.Fatalf("answer %d %q", rec.Code, rec.Body.String())
+		}
+	})
+}
