@@ -42,11 +42,13 @@ var (
 	chaosRedis      = flag.Int("chaos.redis", 3, "Redis spells, in turn: slow (150 ms each way), frozen, restarted from its append-only file")
 	chaosLarge      = flag.Float64("chaos.large", 0.1, "share of tasks whose verdict has hundreds of items")
 	chaosRetry      = flag.String("chaos.retry", "BACKOFF_RETRY", "the stream's PushRetryStrategy; BACKOFF_RETRY also sets s.yaml's dead-letter queue")
-	// Feishu's custom bot has neither a message key nor a history by which
-	// a send whose answer was lost can be settled, so the function repeats
-	// it and the verdict shows twice; until it can tell, the lost answers
-	// of Slack and DingTalk are injected, Feishu's only with this flag.
-	chaosFeishuLostAnswers = flag.Bool("chaos.feishu-lost-answers", false, "make Feishu's injected hangs lose the answer of a delivered message, as Slack's and DingTalk's do")
+	// Feishu's app bot takes a uuid, so its lost answers are injected as
+	// Slack's and DingTalk's are. Its custom bot has neither a message key
+	// nor a history by which a send whose answer was lost can be settled:
+	// the function repeats it and the verdict shows twice, so in webhook
+	// mode no lost answer is injected, and one the machine's own load
+	// causes (a timeout after delivery) may still post twice.
+	chaosFeishu = flag.String("chaos.feishu", "app", "how the function posts to Feishu: app (the app bot, exactly once) or webhook (the custom bot, at least once)")
 )
 
 // chaosPlan is one chaos run.
@@ -59,7 +61,7 @@ type chaosPlan struct {
 	expiries, redisSpells   int
 	large                   float64
 	retry                   eventbridge.RetryStrategy
-	feishuLostAnswers       bool
+	feishuAppBot            bool
 }
 
 // TestChaos sends tasks of random running times through the local cloud,
@@ -73,7 +75,14 @@ func TestChaos(t *testing.T) {
 	p := chaosPlan{
 		tasks: *chaosTasks, instances: *chaosInstances, kills: *chaosKills, faultRate: *chaosFaultRate,
 		seed: *chaosSeed, budget: *chaosBudget, visibility: *chaosVisibility,
-		expiries: *chaosExpiries, redisSpells: *chaosRedis, large: *chaosLarge, feishuLostAnswers: *chaosFeishuLostAnswers,
+		expiries: *chaosExpiries, redisSpells: *chaosRedis, large: *chaosLarge,
+	}
+	switch *chaosFeishu {
+	case "app":
+		p.feishuAppBot = true
+	case "webhook":
+	default:
+		t.Fatalf("-chaos.feishu %q: want app or webhook", *chaosFeishu)
 	}
 	switch *chaosRetry {
 	case eventbridge.BackoffRetry.String():
@@ -414,7 +423,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func runChaos(t *testing.T, p chaosPlan) {
 	c := newChaosRig(t, p.seed, localcloud.Options{
-		Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true, FeishuHangAfterDelivery: p.feishuLostAnswers,
+		Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true,
+		FeishuHangAfterDelivery: p.feishuAppBot, FeishuAppBot: p.feishuAppBot,
 		VisibilityTimeout: p.visibility,
 	}, max(p.instances, 1))
 	start := time.Now()

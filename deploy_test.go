@@ -465,7 +465,7 @@ var unsetInDeployment = map[string]string{
 }
 
 // secretInDeployment hold tokens, signed URLs or passwords.
-var secretInDeployment = []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "DEDUPE_URL"}
+var secretInDeployment = []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET", "FEISHU_WEBHOOK_URL", "FEISHU_SECRET", "FEISHU_APP_SECRET", "DEDUPE_URL"}
 
 var (
 	// envExpr is Serverless Devs' ${env('NAME')} or ${env('NAME', 'default')}.

@@ -42,6 +42,13 @@ type Config struct {
 	FeishuWebhookURL secret.Value
 	FeishuSecret     secret.Value
 	FeishuAtUserIDs  []string
+	// FeishuAppID, FeishuAppSecret and FeishuChatID configure the Open
+	// Platform's app bot instead of a custom bot's webhook; FeishuAPIURL is
+	// its base URL, DefaultFeishuAPIURL unless set, "" without an app bot.
+	FeishuAppID     string
+	FeishuAppSecret secret.Value
+	FeishuChatID    string
+	FeishuAPIURL    string
 
 	// MessageLang is the language of every message, "en" or "zh";
 	// SlackLang, DingTalkLang and FeishuLang are each channel's: its own
@@ -134,6 +141,10 @@ func Load(getenv func(string) string) (Config, error) {
 		FeishuWebhookURL:   secret.Value(r.url("FEISHU_WEBHOOK_URL", true)),
 		FeishuSecret:       secret.Value(r.str("FEISHU_SECRET", "")),
 		FeishuAtUserIDs:    r.list("FEISHU_AT_USER_IDS"),
+		FeishuAppID:        r.str("FEISHU_APP_ID", ""),
+		FeishuAppSecret:    secret.Value(r.str("FEISHU_APP_SECRET", "")),
+		FeishuChatID:       r.str("FEISHU_CHAT_ID", ""),
+		FeishuAPIURL:       r.url("FEISHU_API_URL", false),
 		BackoffInitial:     r.duration("BACKOFF_INITIAL", DefaultBackoffInitial),
 		BackoffMax:         r.duration("BACKOFF_MAX", DefaultBackoffMax),
 		TaskDeadline:       r.duration("TASK_DEADLINE", DefaultTaskDeadline),
@@ -176,6 +187,10 @@ func Load(getenv func(string) string) (Config, error) {
 	if u := c.FeishuWebhookURL.Reveal(); u != "" && !strings.Contains(u, "/open-apis/bot/v2/hook/") {
 		r.fail("FEISHU_WEBHOOK_URL", "must be a custom bot webhook, like https://open.feishu.cn/open-apis/bot/v2/hook/…")
 	}
+	r.feishuApp(c)
+	if c.FeishuAppBot() && c.FeishuAPIURL == "" {
+		c.FeishuAPIURL = DefaultFeishuAPIURL
+	}
 	if d := c.DedupeURL.Reveal(); !strings.HasPrefix(d, "memory://") && !strings.HasPrefix(d, "redis://") && !strings.HasPrefix(d, "rediss://") {
 		r.fail("DEDUPE_URL", "must be memory:// or redis://host:port/db")
 	}
@@ -194,8 +209,49 @@ func (c Config) SlackEnabled() bool { return c.SlackBotToken.Set() || c.SlackWeb
 // DingTalkEnabled reports whether DingTalk delivery is configured.
 func (c Config) DingTalkEnabled() bool { return c.DingTalkWebhookURL.Set() }
 
-// FeishuEnabled reports whether Feishu delivery is configured.
-func (c Config) FeishuEnabled() bool { return c.FeishuWebhookURL.Set() }
+// FeishuEnabled reports whether Feishu delivery is configured, by a
+// custom bot's webhook or by an app bot.
+func (c Config) FeishuEnabled() bool { return c.FeishuWebhookURL.Set() || c.FeishuAppBot() }
+
+// FeishuAppBot reports whether Feishu posts through the Open Platform's
+// app bot.
+func (c Config) FeishuAppBot() bool { return c.FeishuAppID != "" }
+
+// DefaultFeishuAPIURL is the Open Platform of Feishu; Lark's is
+// https://open.larksuite.com.
+const DefaultFeishuAPIURL = "https://open.feishu.cn"
+
+// feishuApp checks the app bot's settings: all of them or none, and never
+// beside a custom bot's.
+func (r *reader) feishuApp(c Config) {
+	app := []struct {
+		name string
+		set  bool
+	}{{"FEISHU_APP_ID", c.FeishuAppID != ""}, {"FEISHU_APP_SECRET", c.FeishuAppSecret.Set()}, {"FEISHU_CHAT_ID", c.FeishuChatID != ""}}
+	var some []string
+	for _, v := range app {
+		if v.set {
+			some = append(some, v.name)
+		}
+	}
+	if len(some) > 0 && c.FeishuWebhookURL.Set() {
+		r.fail("FEISHU_WEBHOOK_URL", "and "+strings.Join(some, ", ")+" are both set: Feishu posts either through a custom bot's webhook or through an app bot; unset one")
+		return
+	}
+	if len(some) > 0 {
+		for _, v := range app {
+			if !v.set {
+				r.fail(v.name, "is required when "+strings.Join(some, " and ")+" is: FEISHU_APP_ID, FEISHU_APP_SECRET and FEISHU_CHAT_ID configure the Feishu app bot together")
+			}
+		}
+	}
+	if c.FeishuSecret.Set() && !c.FeishuWebhookURL.Set() {
+		r.fail("FEISHU_SECRET", "is a custom bot's signing secret and needs FEISHU_WEBHOOK_URL; an app bot signs nothing")
+	}
+	if c.FeishuAPIURL != "" && len(some) == 0 {
+		r.fail("FEISHU_API_URL", "is the app bot's Open Platform and needs FEISHU_APP_ID, FEISHU_APP_SECRET and FEISHU_CHAT_ID")
+	}
+}
 
 // SASEndpointFor is the Security Center endpoint for a function in region:
 // the override when set, else the site endpoint (mainland China and Hong
@@ -264,6 +320,10 @@ func (c Config) Redacted() [][2]string {
 		{"FEISHU_WEBHOOK_URL", redactURL(c.FeishuWebhookURL)},
 		{"FEISHU_SECRET", c.FeishuSecret.String()},
 		{"FEISHU_AT_USER_IDS", strings.Join(c.FeishuAtUserIDs, ",")},
+		{"FEISHU_APP_ID", c.FeishuAppID},
+		{"FEISHU_APP_SECRET", c.FeishuAppSecret.String()},
+		{"FEISHU_CHAT_ID", c.FeishuChatID},
+		{"FEISHU_API_URL", c.FeishuAPIURL},
 		{"MESSAGE_LANG", c.MessageLang},
 		{"SLACK_LANG", c.SlackLang},
 		{"DINGTALK_LANG", c.DingTalkLang},

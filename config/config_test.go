@@ -169,3 +169,75 @@ func TestMessageLanguages(t *testing.T) {
 		}
 	}
 }
+
+// Feishu posts through a custom bot's webhook or an app bot: each alone
+// is a valid setting, an app bot needs all three of its values, and the
+// two together, or a setting of one beside the other, are refused naming
+// the variables and never the secrets.
+func TestFeishuModes(t *testing.T) {
+	const (
+		hook      = "https://open.feishu.cn/open-apis/bot/v2/hook/hooksecret0001"
+		appSecret = "appsecret0001"
+	)
+	app := map[string]string{"FEISHU_APP_ID": "cli_a1", "FEISHU_APP_SECRET": appSecret, "FEISHU_CHAT_ID": "oc_c1"}
+	with := func(m map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		appBot  bool
+		apiURL  string
+		failing []string // variables the error names; none for a valid setting
+	}{
+		{name: "off", env: map[string]string{}},
+		{name: "webhook", env: map[string]string{"FEISHU_WEBHOOK_URL": hook, "FEISHU_SECRET": "signsecret0001"}},
+		{name: "app bot", env: app, appBot: true, apiURL: DefaultFeishuAPIURL},
+		{name: "app bot on Lark", env: with(app, "FEISHU_API_URL", "https://open.larksuite.com"), appBot: true, apiURL: "https://open.larksuite.com"},
+		{name: "both", env: with(app, "FEISHU_WEBHOOK_URL", hook), failing: []string{"FEISHU_WEBHOOK_URL", "FEISHU_APP_ID"}},
+		{name: "webhook and a chat", env: map[string]string{"FEISHU_WEBHOOK_URL": hook, "FEISHU_CHAT_ID": "oc_c1"}, failing: []string{"FEISHU_WEBHOOK_URL", "FEISHU_CHAT_ID"}},
+		{name: "app id alone", env: map[string]string{"FEISHU_APP_ID": "cli_a1"}, failing: []string{"FEISHU_APP_SECRET", "FEISHU_CHAT_ID"}},
+		{name: "no chat", env: with(app, "FEISHU_CHAT_ID", ""), failing: []string{"FEISHU_CHAT_ID"}},
+		{name: "secret without an app id", env: map[string]string{"FEISHU_APP_SECRET": appSecret, "FEISHU_CHAT_ID": "oc_c1"}, failing: []string{"FEISHU_APP_ID"}},
+		{name: "signing secret for an app bot", env: with(app, "FEISHU_SECRET", "signsecret0001"), failing: []string{"FEISHU_SECRET"}},
+		{name: "API URL without an app bot", env: map[string]string{"FEISHU_API_URL": "https://open.larksuite.com"}, failing: []string{"FEISHU_API_URL"}},
+		{name: "API URL not http", env: with(app, "FEISHU_API_URL", "open.larksuite.com"), failing: []string{"FEISHU_API_URL"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if len(tc.failing) > 0 {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				for _, name := range tc.failing {
+					if !strings.Contains(err.Error(), name) {
+						t.Errorf("error does not name %s: %v", name, err)
+					}
+				}
+				for _, leak := range []string{appSecret, "hooksecret0001", "signsecret0001"} {
+					if strings.Contains(err.Error(), leak) {
+						t.Errorf("error leaks %q: %v", leak, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.FeishuAppBot() != tc.appBot || c.FeishuEnabled() != (len(tc.env) > 0) || c.FeishuAPIURL != tc.apiURL {
+				t.Fatalf("app bot %v, enabled %v, API %q", c.FeishuAppBot(), c.FeishuEnabled(), c.FeishuAPIURL)
+			}
+			if dump := fmt.Sprint(c.Redacted()) + fmt.Sprintf("%+v", c); strings.Contains(dump, appSecret) || strings.Contains(dump, "hooksecret0001") {
+				t.Errorf("dump leaks a secret: %s", dump)
+			}
+		})
+	}
+}

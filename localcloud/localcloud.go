@@ -52,6 +52,10 @@ const (
 	DingTalkKeyword = "precheck"
 	FeishuToken     = "localcloud-feishu-hook-0001"
 	FeishuSecret    = "localcloudfeishusigningsecret"
+	// The Feishu app whose bot is in the on-call group.
+	FeishuAppID     = "cli_localcloud0feishu01"
+	FeishuAppSecret = "localcloudfeishuappsecret0001"
+	FeishuChatID    = "oc_localcloud0db0oncall0chat01"
 )
 
 // Keywords are the custom keywords the local robots require, one of which
@@ -81,6 +85,10 @@ type Options struct {
 	// (securitycenter.GenerateFleet, seeded by Seed) Security Center holds
 	// for backup, for fleet runs.
 	Fleet int
+	// FeishuAppBot configures the function (Env) to post to Feishu through
+	// the app bot instead of the custom bot's webhook; the emulator serves
+	// both.
+	FeishuAppBot bool
 }
 
 // Cloud is a running local cloud.
@@ -95,7 +103,8 @@ type Cloud struct {
 
 	SASURL, MNSURL, SlackURL, DingTalkURL, FeishuURL string
 
-	servers []*http.Server
+	servers      []*http.Server
+	feishuAppBot bool
 }
 
 // Start starts every emulator on loopback and creates the queues.
@@ -106,6 +115,7 @@ func Start(opts Options) (*Cloud, error) {
 		SlackFaults:    fault.New(opts.Seed + 3),
 		DingTalkFaults: fault.New(opts.Seed + 4),
 		FeishuFaults:   fault.New(opts.Seed + 5),
+		feishuAppBot:   opts.FeishuAppBot,
 	}
 	c.SAS = securitycenter.New(securitycenter.Config{
 		Accounts:         []securitycenter.Account{{AccessKeyID: AccessKeyID, AccessKeySecret: AccessKeySecret}},
@@ -141,6 +151,8 @@ func Start(opts Options) (*Cloud, error) {
 	})
 	c.Feishu = feishu.New(feishu.Config{
 		Bots:   []feishu.Bot{{Name: "db-oncall", Token: FeishuToken, Secret: FeishuSecret, Keywords: Keywords}},
+		Apps:   []feishu.App{{Name: "db-oncall app", ID: FeishuAppID, Secret: FeishuAppSecret}},
+		Chats:  []feishu.Chat{{ID: FeishuChatID, Members: []string{FeishuAppID}}},
 		Faults: c.FeishuFaults,
 		Now:    opts.Now,
 
@@ -199,7 +211,19 @@ func (c *Cloud) Close() {
 // Env is the function's configuration for this cloud: every SPEC §4
 // variable the local cloud serves, and the account's keys.
 func (c *Cloud) Env() [][2]string {
-	return [][2]string{
+	feishuEnv := [][2]string{
+		{"FEISHU_WEBHOOK_URL", c.FeishuURL + feishu.HookPath + FeishuToken},
+		{"FEISHU_SECRET", FeishuSecret},
+	}
+	if c.feishuAppBot {
+		feishuEnv = [][2]string{
+			{"FEISHU_APP_ID", FeishuAppID},
+			{"FEISHU_APP_SECRET", FeishuAppSecret},
+			{"FEISHU_CHAT_ID", FeishuChatID},
+			{"FEISHU_API_URL", c.FeishuURL},
+		}
+	}
+	env := [][2]string{
 		{"PRECHECK_QUEUE", PendingQueue},
 		{"PRECHECK_DEAD_LETTER_QUEUE", DeadLetterQueue},
 		{"MNS_ENDPOINT", c.MNSURL},
@@ -210,13 +234,14 @@ func (c *Cloud) Env() [][2]string {
 		{"SLACK_WEBHOOK_URL", c.SlackURL + SlackWebhook},
 		{"DINGTALK_WEBHOOK_URL", c.DingTalkURL + "/robot/send?access_token=" + DingTalkToken},
 		{"DINGTALK_SECRET", DingTalkSecret},
-		{"FEISHU_WEBHOOK_URL", c.FeishuURL + feishu.HookPath + FeishuToken},
-		{"FEISHU_SECRET", FeishuSecret},
+	}
+	env = append(env, feishuEnv...)
+	return append(env, [][2]string{
 		{"FC_REGION", Region},
 		{"FC_ACCOUNT_ID", AccountID},
 		{"ALIBABA_CLOUD_ACCESS_KEY_ID", AccessKeyID},
 		{"ALIBABA_CLOUD_ACCESS_KEY_SECRET", AccessKeySecret},
-	}
+	}...)
 }
 
 // Exports renders Env as shell export lines, quoted for eval.

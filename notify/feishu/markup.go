@@ -7,11 +7,20 @@ import (
 )
 
 // markup writes the markdown of a Feishu card's markdown element.
-type markup struct{}
+type markup struct {
+	// nested counts sizes for a card that travels as a JSON string inside
+	// the request, as an app bot's does: escaped twice.
+	nested bool
+}
 
 // Size is the text's length in the JSON body, which Feishu limits: bytes,
-// with the characters JSON escapes counted twice.
-func (markup) Size(s string) int { return jsonLen(s) }
+// with the characters JSON escapes counted as escaped, once or twice.
+func (m markup) Size(s string) int {
+	if m.nested {
+		return nestedJSONLen(s)
+	}
+	return jsonLen(s)
+}
 
 func (m markup) Text(s string) string { return m.TextUpTo(s, notify.MaxFieldRunes) }
 
@@ -49,6 +58,23 @@ var (
 	htmlEscaper = strings.NewReplacer("<", "&lt;", ">", "&gt;")
 	urlEscaper  = strings.NewReplacer("(", "%28", ")", "%29", " ", "%20")
 )
+
+// nestedJSONLen is the length of s as the content of a JSON string held in
+// another JSON string: '"' and '\\' become four bytes, a newline three.
+func nestedJSONLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			n += 3
+		case c == '\n' || c == '\r' || c == '\t':
+			n += 2
+		case c < 0x20:
+			n += 6
+		}
+	}
+	return n
+}
 
 // jsonLen is the length of s as a JSON string's content, HTML left
 // unescaped.

@@ -16,8 +16,16 @@ import (
 // takes "20 KB".
 const MaxBodyBytes = 20 << 10
 
-// signReserve is room kept in the body for the timestamp and sign fields.
-const signReserve = 100
+// MaxAppBodyBytes is the most bytes of an app bot's card message request:
+// "卡片及富文本消息请求体最大不能超过30KB".
+const MaxAppBodyBytes = 30 << 10
+
+// signReserve is room kept in the body for the timestamp and sign fields;
+// appReserve for an app bot's receive_id and uuid.
+const (
+	signReserve = 100
+	appReserve  = 200
+)
 
 // noteReserve is room kept for the "…and N more" line.
 const noteReserve = 400
@@ -43,6 +51,10 @@ type Content struct {
 	URL    string `json:"url"`
 	// Mentions are the user ids (ou_…) the card @-mentions.
 	Mentions []string `json:"mentions,omitempty"`
+
+	// app marks a card rendered for an app bot, which sends it as a JSON
+	// string inside its request: its size is counted that way.
+	app bool
 }
 
 // Plain is the card as plain lines: title, body, note and button.
@@ -58,8 +70,9 @@ func (c Content) Plain() string {
 }
 
 // Check reports every way c breaks what Feishu takes and the renderer
-// promises: a title and a body, valid UTF-8, the body within MaxBodyBytes
-// once signed, and every mention written in the body.
+// promises: a title and a body, valid UTF-8, the request within
+// MaxBodyBytes once signed (MaxAppBodyBytes with its chat and uuid for an
+// app bot), and every mention written in the body.
 func (c Content) Check() error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -78,10 +91,11 @@ func (c Content) Check() error {
 			break
 		}
 	}
-	if raw, err := c.wire("", ""); err != nil {
+	max, reserve := c.limit()
+	if raw, err := c.encode(); err != nil {
 		fail("cannot encode: %v", err)
-	} else if n := len(raw) + signReserve; n > MaxBodyBytes {
-		fail("body has %d bytes once signed, over %d", n, MaxBodyBytes)
+	} else if n := len(raw) + reserve; n > max {
+		fail("body has %d bytes once addressed and signed, over %d", n, max)
 	}
 	for _, id := range c.Mentions {
 		if !strings.Contains(c.Body, atTag(id)) {
@@ -127,24 +141,71 @@ type (
 	}
 )
 
-// wire is the request body of c, signed with timestamp and sign when set.
-func (c Content) wire(timestamp, sign string) ([]byte, error) {
-	body := wireBody{Timestamp: timestamp, Sign: sign, MsgType: "interactive"}
-	body.Card.Config.WideScreenMode = true
-	body.Card.Header.Template = c.Template
-	body.Card.Header.Title = wireText{Tag: "plain_text", Content: c.Title}
-	body.Card.Elements = []wireElement{{Tag: "markdown", Content: c.Body}}
+// card is c as a card.
+func (c Content) card() wireCard {
+	var card wireCard
+	card.Config.WideScreenMode = true
+	card.Header.Template = c.Template
+	card.Header.Title = wireText{Tag: "plain_text", Content: c.Title}
+	card.Elements = []wireElement{{Tag: "markdown", Content: c.Body}}
 	if c.Note != "" {
-		body.Card.Elements = append(body.Card.Elements, wireElement{Tag: "hr"},
+		card.Elements = append(card.Elements, wireElement{Tag: "hr"},
 			wireElement{Tag: "note", Elements: []wireText{{Tag: "lark_md", Content: c.Note}}})
 	}
-	body.Card.Elements = append(body.Card.Elements, wireElement{Tag: "action", Actions: []wireButton{
+	card.Elements = append(card.Elements, wireElement{Tag: "action", Actions: []wireButton{
 		{Tag: "button", Text: wireText{Tag: "plain_text", Content: c.Button}, Type: "default", URL: c.URL},
 	}})
+	return card
+}
+
+// wire is the custom bot's request body of c, signed with timestamp and
+// sign when set.
+func (c Content) wire(timestamp, sign string) ([]byte, error) {
+	return encodeJSON(wireBody{Timestamp: timestamp, Sign: sign, MsgType: "interactive", Card: c.card()})
+}
+
+// appWire is the app bot's request body of c: the card, encoded, is the
+// content string of a message to chatID under uuid.
+func (c Content) appWire(chatID, uuid string) ([]byte, error) {
+	card, err := encodeJSON(c.card())
+	if err != nil {
+		return nil, err
+	}
+	return encodeJSON(appBody{ReceiveID: chatID, MsgType: "interactive", Content: string(card), UUID: uuid})
+}
+
+// appBody is the app bot's message request (im/v1/messages).
+type appBody struct {
+	ReceiveID string `json:"receive_id"`
+	MsgType   string `json:"msg_type"`
+	Content   string `json:"content"`
+	UUID      string `json:"uuid,omitempty"`
+}
+
+// encode is c's request body before it is signed or addressed, in the
+// form its bot sends it.
+func (c Content) encode() ([]byte, error) {
+	if c.app {
+		return c.appWire("", "")
+	}
+	return c.wire("", "")
+}
+
+// limit is the most bytes of c's request body, and the room kept in it
+// for what encode leaves out.
+func (c Content) limit() (max, reserve int) {
+	if c.app {
+		return MaxAppBodyBytes, appReserve
+	}
+	return MaxBodyBytes, signReserve
+}
+
+// encodeJSON encodes v as JSON, HTML left unescaped, without a newline.
+func encodeJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
@@ -157,9 +218,17 @@ type Renderer struct {
 	AtUserIDs []string
 	// Lang is the language of the messages (FEISHU_LANG, MESSAGE_LANG).
 	Lang notify.Lang
+
+	// app renders for an app bot: the same cards, sized for its request.
+	app bool
 }
 
-func message(c Content) notify.Message { return notify.Message{Content: c} }
+func (r Renderer) message(c Content) notify.Message {
+	c.app = r.app
+	return notify.Message{Content: c}
+}
+
+func (r Renderer) markup() markup { return markup{nested: r.app} }
 
 // withConsole is c with the button to Security Center's console.
 func (r Renderer) withConsole(c Content) Content {
@@ -170,7 +239,7 @@ func (r Renderer) withConsole(c Content) Content {
 // Verdict renders a verdict: the verdict and subject in the header, the
 // summary and instances in the body, the facts in the note.
 func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
-	m := markup{}
+	m := r.markup()
 	v := notify.NewVerdict(t, o, r.Lang)
 	c := r.withConsole(Content{
 		Title:    notify.ClipRunes(v.Title(), maxTitle),
@@ -184,9 +253,9 @@ func (r Renderer) Verdict(t precheck.Task, o precheck.Outcome) notify.Message {
 	if v.Alerting() {
 		foot = r.mention(&c)
 	}
-	sections, more := v.Instances(m, room(c, head, foot))
+	sections, more := v.Instances(m, r.room(c, head, foot))
 	c.Body = layout(head, sections, more, foot)
-	return message(c)
+	return r.message(c)
 }
 
 // Digest renders digest pages.
@@ -195,22 +264,22 @@ func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
 }
 
 func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
-	m := markup{}
+	m := r.markup()
 	c := r.withConsole(Content{Title: notify.ClipRunes(d.Title(), maxTitle), Template: templateOf(d.Worst())})
 	head, foot := d.Tally(), ""
 	if d.Alerting() {
 		foot = r.mention(&c)
 	}
-	sections, shown, more := d.Tasks(m, room(c, head, foot))
+	sections, shown, more := d.Tasks(m, r.room(c, head, foot))
 	c.Body = layout(head, sections, more, foot)
-	return message(c), shown
+	return r.message(c), shown
 }
 
 // Started renders the running notice.
 func (r Renderer) Started(t precheck.Task) notify.Message {
-	m := markup{}
+	m := r.markup()
 	s := notify.NewStarted(t, r.Lang)
-	return message(r.withConsole(Content{
+	return r.message(r.withConsole(Content{
 		Title:    notify.ClipRunes(s.Title(), maxTitle),
 		Template: "blue",
 		Body:     m.Bold(m.Text(s.Subject())) + "\n" + s.Facts(m) + "\n" + s.Note(),
@@ -219,12 +288,12 @@ func (r Renderer) Started(t precheck.Task) notify.Message {
 
 // OperatorAlert renders the operator alert.
 func (r Renderer) OperatorAlert(a notify.Alert) notify.Message {
-	m := markup{}
+	m := r.markup()
 	body := m.Bold(m.Text(a.CauseLine(r.Lang)))
 	if fix := a.Fix(r.Lang); fix != "" {
 		body += "\n" + m.Prose(fix)
 	}
-	return message(r.withConsole(Content{Title: a.Headline(r.Lang), Template: "red", Body: body, Note: m.Text(a.Waiting(r.Lang))}))
+	return r.message(r.withConsole(Content{Title: a.Headline(r.Lang), Template: "red", Body: body, Note: m.Text(a.Waiting(r.Lang))}))
 }
 
 // mention sets c's mentions and returns the line of <at> tags that
@@ -246,10 +315,11 @@ func atTag(id string) string { return "<at id=" + id + "></at>" }
 // room is the budget left in the body for instances or tasks, once the rest
 // of the card, head and foot are in: one section, as the body is one
 // markdown element.
-func room(c Content, head, foot string) notify.Budget {
-	c.Body = layout(head, nil, "", foot)
-	raw, _ := c.wire("", "") // only strings: it encodes
-	n := MaxBodyBytes - len(raw) - signReserve - noteReserve - 2*jsonLen(paragraph)
+func (r Renderer) room(c Content, head, foot string) notify.Budget {
+	c.Body, c.app = layout(head, nil, "", foot), r.app
+	raw, _ := c.encode() // only strings: it encodes
+	max, reserve := c.limit()
+	n := max - len(raw) - reserve - noteReserve - 2*r.markup().Size(paragraph)
 	return notify.Budget{SectionMax: n, Sections: 1, Total: n}
 }
 

@@ -43,18 +43,54 @@ func TestGoldenChinese(t *testing.T) {
 	notifytest.Chinese(t, zhLoud)
 }
 
+// appLoud renders for an app bot, as NewApp sets it.
+var appLoud = Renderer{AtUserIDs: loud.AtUserIDs, app: true}
+
 func TestConformance(t *testing.T) {
-	notifytest.Conformance(t, notifytest.Channel{
-		Loud: loud, Quiet: Renderer{},
-		Mentions: func(c notify.Content) bool {
-			f := c.(Content)
-			inBody := strings.Contains(f.Body, "<at id=ou_oncall></at>")
-			if inBody != (len(f.Mentions) == 1) {
-				t.Errorf("mentions %v, <at> in the body %v", f.Mentions, inBody)
-			}
-			return inBody
-		},
+	mentions := func(c notify.Content) bool {
+		f := c.(Content)
+		inBody := strings.Contains(f.Body, "<at id=ou_oncall></at>")
+		if inBody != (len(f.Mentions) == 1) {
+			t.Errorf("mentions %v, <at> in the body %v", f.Mentions, inBody)
+		}
+		return inBody
+	}
+	t.Run("custom bot", func(t *testing.T) {
+		notifytest.Conformance(t, notifytest.Channel{Loud: loud, Quiet: Renderer{}, Mentions: mentions})
 	})
+	t.Run("app bot", func(t *testing.T) {
+		notifytest.Conformance(t, notifytest.Channel{Loud: appLoud, Quiet: Renderer{app: true}, Mentions: mentions})
+	})
+}
+
+// The app bot's card is the custom bot's: the same content, only sized
+// for its larger request (a card the custom bot cuts short shows more) and
+// sent as a string.
+func TestAppCardIsTheCustomBotsCard(t *testing.T) {
+	for _, f := range notifytest.Fixtures(t) {
+		hook, app := loud.Verdict(f.Task, f.Outcome).Content.(Content), appLoud.Verdict(f.Task, f.Outcome).Content.(Content)
+		cut := strings.Contains(hook.Body, "…and ")
+		if hook.Title != app.Title || hook.Note != app.Note || !app.app || (!cut && hook.Body != app.Body) || (cut && len(app.Body) <= len(hook.Body)) {
+			t.Errorf("%s: the app bot's card differs from the custom bot's", f.Name)
+		}
+		raw, err := app.appWire("oc_1", "t-1:feishu:FAILED")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			ReceiveID string `json:"receive_id"`
+			MsgType   string `json:"msg_type"`
+			Content   string `json:"content"`
+			UUID      string `json:"uuid"`
+		}
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatal(err)
+		}
+		card, _ := encodeJSON(app.card())
+		if body.Content != string(card) || body.MsgType != "interactive" || body.ReceiveID != "oc_1" || body.UUID != "t-1:feishu:FAILED" {
+			t.Errorf("%s: body %s…, want the card as its content", f.Name, raw[:min(len(raw), 200)])
+		}
+	}
 }
 
 func FuzzRender(f *testing.F) { notifytest.Fuzz(f, loud) }
@@ -97,6 +133,15 @@ func TestCheckCatchesBrokenMessages(t *testing.T) {
 	}
 	if err := ok.Check(); err != nil {
 		t.Errorf("Check refuses a small card: %v", err)
+	}
+	app := ok
+	app.app, app.Body = true, strings.Repeat(`"`, MaxAppBodyBytes/4)
+	if err := app.Check(); err == nil {
+		t.Error("Check accepts an app bot's card over 30 KB once nested")
+	}
+	app.Body = strings.Repeat("a", MaxBodyBytes)
+	if err := app.Check(); err != nil {
+		t.Errorf("Check refuses an app bot's card of 20 KB: %v", err)
 	}
 }
 

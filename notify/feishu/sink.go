@@ -1,6 +1,8 @@
-// Package feishu posts to a Feishu / Lark custom group bot (自定义机器人):
-// interactive cards, signed when the bot has a secret, paced to the bot's
-// limits, with the bot's answers classified.
+// Package feishu posts to Feishu / Lark: through a custom group bot's
+// webhook (自定义机器人, Bot), signed when the bot has a secret, or through the
+// Open Platform's app bot (应用机器人, AppBot), which takes an idempotency key.
+// Both post the same interactive cards, paced to their limits, with their
+// answers classified.
 package feishu
 
 import (
@@ -197,8 +199,12 @@ func throttled(code int, msg string) bool {
 		(code == codeBadRequest && strings.Contains(m, "limit"))
 }
 
-// FromConfig is the Feishu sink cfg configures; nil when Feishu is off.
+// FromConfig is the Feishu sink cfg configures, a custom bot or an app
+// bot; nil when Feishu is off.
 func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
+	if cfg.FeishuAppBot() {
+		return appFromConfig(cfg, w)
+	}
 	if !cfg.FeishuWebhookURL.Set() {
 		return nil, nil
 	}
@@ -211,6 +217,21 @@ func FromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
 		HTTPClient: w.HTTPClient, Pacer: p})
 	if err != nil {
 		return nil, fmt.Errorf("FEISHU_WEBHOOK_URL: %w", err)
+	}
+	return s, nil
+}
+
+func appFromConfig(cfg config.Config, w notify.Wiring) (notify.Sink, error) {
+	// One chat's pace, whichever app posts to it.
+	p, err := w.Pacers.Pacer(Name, cfg.FeishuChatID, AppLimits...)
+	if err != nil {
+		return nil, fmt.Errorf("FEISHU_CHAT_ID: %w", err)
+	}
+	s, err := NewApp(AppConfig{AppID: cfg.FeishuAppID, AppSecret: cfg.FeishuAppSecret, ChatID: cfg.FeishuChatID, APIURL: cfg.FeishuAPIURL,
+		Renderer:   Renderer{AtUserIDs: cfg.FeishuAtUserIDs, Lang: notify.Lang(cfg.FeishuLang)},
+		HTTPClient: w.HTTPClient, Pacer: p})
+	if err != nil {
+		return nil, fmt.Errorf("FEISHU_APP_ID: %w", err)
 	}
 	return s, nil
 }

@@ -10,7 +10,7 @@ const summarySections = 8
 // by the worst verdict; counts, changes, the databases not ready and the
 // ready ones in the body; the run's facts in the note. It mentions nobody.
 func (r Renderer) Summary(run notify.Run) notify.Message {
-	m := markup{}
+	m := r.markup()
 	s := notify.NewSummary(run, r.Lang)
 	c := r.withConsole(Content{
 		Title:    notify.ClipRunes(s.Title(), maxTitle),
@@ -18,8 +18,8 @@ func (r Renderer) Summary(run notify.Run) notify.Message {
 		Note:     s.Facts(m),
 	})
 	head := s.Tally()
-	b := room(c, head, "")
+	b := r.room(c, head, "")
 	b.Sections = summarySections
 	c.Body = layout(head, s.Sections(m, b), "", "")
-	return message(c)
+	return r.message(c)
 }
