@@ -18,6 +18,7 @@ import (
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
 )
@@ -101,7 +102,7 @@ func TestChaos(t *testing.T) {
 // chaosRig is the local cloud, a real Redis behind a proxy as the shared
 // delivery record, and the real binary under the emulated FC runtime.
 type chaosRig struct {
-	*rig
+	*testRig
 	redis *redistest.Server
 	proxy *redistest.Proxy
 	rng   *rand.Rand
@@ -125,7 +126,7 @@ func newChaosRig(t *testing.T, seed uint64, cloudOpts localcloud.Options, maxIns
 		{"SAS_RATE_LIMIT", "200"}, {"DIGEST_THRESHOLD", "1"},
 	}, overrides...)
 	r := startRig(t, rigConfig{cloud: cloudOpts, env: env, timeout: 10 * time.Second, timerPayload: `{"maxTasks":200}`, maxInstances: maxInstances})
-	return &chaosRig{rig: r, redis: redis, proxy: proxy, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &chaosRig{testRig: r, redis: redis, proxy: proxy, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // seedRandom enqueues n tasks whose prechecks take 1 to 6 queries and end
@@ -169,7 +170,7 @@ func (c *chaosRig) seed(n int, maxDelay time.Duration, large float64) {
 		default:
 			script.Description = securitycenter.DescriptionError
 		}
-		if err := c.cloud.SAS.AddTask(script); err != nil {
+		if err := c.Cloud.SAS.AddTask(script); err != nil {
 			c.t.Fatal(err)
 		}
 		body, err := precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}.Encode()
@@ -180,7 +181,7 @@ func (c *chaosRig) seed(n int, maxDelay time.Duration, large float64) {
 		if maxDelay > 0 {
 			delay = time.Duration(c.rng.Int64N(int64(maxDelay)))
 		}
-		if _, err := c.cloud.MNS.Send(localcloud.PendingQueue, string(body), delay); err != nil {
+		if _, err := c.Cloud.MNS.Send(localcloud.PendingQueue, string(body), delay); err != nil {
 			c.t.Fatal(err)
 		}
 	}
@@ -193,33 +194,24 @@ var chaosID = regexp.MustCompile(`chaos-\d{5}`)
 // verdictCounts counts, per channel and task id, the messages the channel's
 // emulator received that name the task.
 func (c *chaosRig) verdictCounts() map[string]map[string]int {
-	count := func(texts []string) map[string]int {
+	out := map[string]map[string]int{}
+	for _, chat := range c.Cloud.Chats() {
 		into := map[string]int{}
-		for _, text := range texts {
-			if isRecordAlert(text) {
+		for _, l := range chat.Letters() {
+			if rig.IsRecordAlert(l.Text) {
 				continue // an operator alert quoting a task is not its verdict
 			}
 			named := map[string]bool{}
-			for _, id := range chaosID.FindAllString(text, -1) {
+			for _, id := range chaosID.FindAllString(l.Text, -1) {
 				if !named[id] {
 					named[id] = true
 					into[id]++
 				}
 			}
 		}
-		return into
+		out[chat.Name] = into
 	}
-	var slackTexts, dingTexts, feishuTexts []string
-	for _, m := range c.cloud.Slack.Messages() {
-		slackTexts = append(slackTexts, m.PlainText())
-	}
-	for _, m := range c.cloud.DingTalk.Messages() {
-		dingTexts = append(dingTexts, m.PlainText())
-	}
-	for _, m := range c.cloud.Feishu.Messages() {
-		feishuTexts = append(feishuTexts, m.PlainText())
-	}
-	return map[string]map[string]int{"slack": count(slackTexts), "dingtalk": count(dingTexts), "feishu": count(feishuTexts)}
+	return out
 }
 
 // chatChannels are the channels every task's verdict must reach, in report
@@ -252,15 +244,15 @@ func (c *chaosRig) tally() (lost, duplicated []string) {
 }
 
 func (c *chaosRig) queued() int {
-	st := c.cloud.MNS.Stats(localcloud.PendingQueue)
+	st := c.Cloud.MNS.Stats(localcloud.PendingQueue)
 	return st.Active + st.Delayed + st.Inactive
 }
 
 // injectors are the local cloud's fault injectors by service.
 func (c *chaosRig) injectors() map[string]*fault.Injector {
 	return map[string]*fault.Injector{
-		"sas": c.cloud.SASFaults, "mns": c.cloud.MNSFaults,
-		"slack": c.cloud.SlackFaults, "dingtalk": c.cloud.DingTalkFaults, "feishu": c.cloud.FeishuFaults,
+		"sas": c.Cloud.SASFaults, "mns": c.Cloud.MNSFaults,
+		"slack": c.Cloud.SlackFaults, "dingtalk": c.Cloud.DingTalkFaults, "feishu": c.Cloud.FeishuFaults,
 	}
 }
 
@@ -296,7 +288,7 @@ func (c *chaosRig) drive(ctx context.Context, p chaosPlan, done func() bool) boo
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: deferred calls run last first
 	defer cancel()
-	cfg := c.cloud.DeployedStream()
+	cfg := c.Cloud.DeployedStream()
 	// Smaller batches and windows than s.yaml's, for a run of minutes:
 	// still large, since DingTalk takes 20 messages a minute and tasks
 	// must share them. A batch per instance may be in flight at once.
@@ -308,11 +300,11 @@ func (c *chaosRig) drive(ctx context.Context, p chaosPlan, done func() bool) boo
 		// day, so only the function can lose a task.
 		cfg.DeadLetter = nil
 	}
-	stream, err := eventbridge.NewStream(c.fn, cfg)
+	stream, err := eventbridge.NewStream(c.Fn, cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	timer, err := eventbridge.NewTimer(c.fn, eventbridge.TimerConfig{
+	timer, err := eventbridge.NewTimer(c.Fn, eventbridge.TimerConfig{
 		Name: "sweep", Payload: `{"maxTasks":200}`, Interval: 2 * time.Second, RetryScale: chaosTimeScale,
 	})
 	if err != nil {
@@ -329,7 +321,7 @@ func (c *chaosRig) drive(ctx context.Context, p chaosPlan, done func() bool) boo
 			return false
 		case <-tick.C:
 		}
-		c.cloud.MNS.Advance(time.Second)
+		c.Cloud.MNS.Advance(time.Second)
 		if done() {
 			return true
 		}
@@ -378,25 +370,12 @@ func (c *chaosRig) redisSpell(ctx context.Context, i int, counts *chaosCounts) {
 // logMessagesAbout logs what each channel received naming id, to show how
 // a duplicate came about.
 func (c *chaosRig) logMessagesAbout(id string) {
-	show := func(channel string, texts []string) {
-		for _, text := range texts {
-			if strings.Contains(text, id) {
-				c.t.Logf("%s received, naming %s: %.600q", channel, id, text)
+	for _, chat := range c.Cloud.Chats() {
+		for _, l := range chat.Letters() {
+			if strings.Contains(l.Text, id) {
+				c.t.Logf("%s received, naming %s: %.600q", chat.Name, id, l.Text)
 			}
 		}
-	}
-	var texts [3][]string
-	for _, m := range c.cloud.Slack.Messages() {
-		texts[0] = append(texts[0], m.PlainText())
-	}
-	for _, m := range c.cloud.DingTalk.Messages() {
-		texts[1] = append(texts[1], m.PlainText())
-	}
-	for _, m := range c.cloud.Feishu.Messages() {
-		texts[2] = append(texts[2], m.PlainText())
-	}
-	for i, ch := range chatChannels {
-		show(ch, texts[i])
 	}
 }
 
@@ -406,7 +385,7 @@ func (c *chaosRig) progress(ctx context.Context, start time.Time) {
 	for sleep(ctx, 30*time.Second) {
 		lost, duplicated := c.tally()
 		c.t.Logf("chaos: %s: %d of %d tasks posted on every channel, %d more than once, %d messages queued, %d instances",
-			time.Since(start).Round(time.Second), len(c.ids)-len(lost), len(c.ids), len(duplicated), c.queued(), c.fn.Instances())
+			time.Since(start).Round(time.Second), len(c.ids)-len(lost), len(c.ids), len(duplicated), c.queued(), c.Fn.Instances())
 	}
 }
 
@@ -446,7 +425,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 	var cwg sync.WaitGroup
 	cwg.Go(func() {
 		disrupt(chaosCtx, killMoments, p.kills, span, func(int) {
-			if c.fn.Kill() {
+			if c.Fn.Kill() {
 				counts.kills.Add(1)
 			}
 		})
@@ -455,7 +434,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 		disrupt(chaosCtx, expiryMoments, p.expiries, span, func(int) {
 			// Every message received so far becomes visible again, its
 			// handles dead: as if each invocation outlived its visibility.
-			c.cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
+			c.Cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
 			counts.expiries.Add(1)
 		})
 	})
@@ -508,11 +487,11 @@ func runChaos(t *testing.T, p chaosPlan) {
 		faults = append(faults, fmt.Sprintf("%s %d of %d calls, %.0f%% (throttle %d, 5xx %d, hang %d)",
 			name, n, calls[name], 100*float64(n)/float64(max(calls[name], 1)), fc[fault.Throttle], fc[fault.Server], fc[fault.Hang]))
 	}
-	st := c.fn.Stats()
+	st := c.Fn.Stats()
 	// The function's dead-letter queue is for unreadable bodies: a good
 	// task there is a fault. EventBridge's holds batches it gave up on; a
 	// task of theirs that never reached a channel is counted as lost.
-	dead, eventDead := len(c.cloud.MNS.Messages(localcloud.DeadLetterQueue)), len(c.cloud.MNS.Messages(localcloud.EventDeadLetterQueue))
+	dead, eventDead := len(c.Cloud.MNS.Messages(localcloud.DeadLetterQueue)), len(c.Cloud.MNS.Messages(localcloud.EventDeadLetterQueue))
 	t.Logf("chaos: %d tasks, seed %d, %s with faults (all posted: %v), %s in all", p.tasks, p.seed, faultsOn.Round(time.Millisecond), posted, time.Since(start).Round(time.Millisecond))
 	t.Logf("chaos: faults injected %d of %d calls: %s", injected, requests, strings.Join(faults, "; "))
 	t.Logf("chaos: kills %d (of %d planned), visibility expiries %d, Redis slow %d, frozen %d, restarted %d",
@@ -520,7 +499,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 	t.Logf("chaos: invocations %d, succeeded %d, failed %d, timed out %d, died with their instance %d; instances started %d, at most %d at once, reclaimed %d",
 		st.Invocations, st.Succeeded, st.Failed, st.TimedOut, st.InstanceDied, st.ColdStarts, st.PeakInstances, st.Reclaimed)
 	t.Logf("chaos: slack messages %d, dingtalk messages %d, feishu messages %d, dead-lettered %d by the function and %d events by EventBridge, still queued %d",
-		len(c.cloud.Slack.Messages()), len(c.cloud.DingTalk.Messages()), len(c.cloud.Feishu.Messages()), dead, eventDead, c.queued())
+		len(c.Cloud.Slack.Messages()), len(c.Cloud.DingTalk.Messages()), len(c.Cloud.Feishu.Messages()), dead, eventDead, c.queued())
 	if len(lost) > 0 {
 		t.Errorf("%d tasks lack a verdict on some channel: %s", len(lost), head(lost, 20))
 	}
@@ -530,7 +509,7 @@ func runChaos(t *testing.T, p chaosPlan) {
 	}
 	if n := c.queued(); n != 0 {
 		t.Errorf("%d messages are still on the pending queue", n)
-		for _, m := range c.cloud.MNS.Messages(localcloud.PendingQueue) {
+		for _, m := range c.Cloud.MNS.Messages(localcloud.PendingQueue) {
 			t.Logf("left on the queue: dequeued %d times, visible at %s: %.300s", m.DequeueCount, m.NextVisibleTime.Format(time.RFC3339), m.Body)
 		}
 	}
@@ -541,11 +520,11 @@ func runChaos(t *testing.T, p chaosPlan) {
 		t.Error("no fault was injected; the run proves nothing about faults")
 	}
 	if t.Failed() {
-		t.Logf("function output (tail):\n%s", c.output.Tail(8000))
+		t.Logf("function output (tail):\n%s", c.Output.Tail(8000))
 	}
-	assertNoSecrets(t, c.output.String())
+	assertNoSecrets(t, c.Output.String())
 	if path := os.Getenv("CHAOS_LOG"); path != "" {
-		if err := os.WriteFile(path, []byte(c.output.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(c.Output.String()), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
@@ -559,12 +538,12 @@ func runChaos(t *testing.T, p chaosPlan) {
 // faulted ones included.
 func (c *chaosRig) requests() map[string]int {
 	mnsCalls := 0
-	for _, v := range c.cloud.MNS.Requests() {
+	for _, v := range c.Cloud.MNS.Requests() {
 		mnsCalls += v
 	}
 	return map[string]int{
-		"sas": c.cloud.SAS.Calls("QueryPreCheckDatabase"), "mns": mnsCalls,
-		"slack": c.cloud.Slack.Requests(), "dingtalk": c.cloud.DingTalk.Requests(), "feishu": c.cloud.Feishu.Requests(),
+		"sas": c.Cloud.SAS.Calls("QueryPreCheckDatabase"), "mns": mnsCalls,
+		"slack": c.Cloud.Slack.Requests(), "dingtalk": c.Cloud.DingTalk.Requests(), "feishu": c.Cloud.Feishu.Requests(),
 	}
 }
 

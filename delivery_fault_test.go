@@ -17,6 +17,7 @@ import (
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
@@ -40,6 +41,8 @@ type faultBench struct {
 	out   *fcruntime.Output
 	ids   []string
 	runs  int
+	// reports are the sweeps' reports, oldest first.
+	reports []handler.Report
 	// invocation is each sweep's time.
 	invocation time.Duration
 }
@@ -169,29 +172,27 @@ func (b *faultBench) invoke() (handler.Report, time.Duration, error) {
 	start := time.Now()
 	rep, err := b.h.Handle(ctx, handler.Invocation{RequestID: fmt.Sprintf("sweep-%d", b.runs)},
 		[]byte(`{"triggerTime":"2026-11-27T00:00:00Z","triggerName":"sweep","payload":""}`))
+	b.reports = append(b.reports, rep)
 	return rep, time.Since(start), err
 }
 
-// posts counts the messages naming id on each channel.
-// An operator alert quoting an error about the task is not a post of it.
-func (b *faultBench) posts(id string) (slackN, dingN int) {
-	about := func(text string) bool { return strings.Contains(text, id) && !isRecordAlert(text) }
-	for _, m := range b.cloud.Slack.Messages() {
-		if about(m.PlainText()) {
-			slackN++
-		}
+// fates are what became of id's messages, sweep by sweep.
+func (b *faultBench) fates(id string) []handler.TaskFate { return rig.Fates(b.reports, id) }
+
+// total sums count over the sweeps' reports.
+func (b *faultBench) total(count func(handler.Report) int) int {
+	n := 0
+	for _, rep := range b.reports {
+		n += count(rep)
 	}
-	for _, m := range b.cloud.DingTalk.Messages() {
-		if about(m.PlainText()) {
-			dingN++
-		}
-	}
-	return slackN, dingN
+	return n
 }
 
-// isRecordAlert reports whether a message is the operator alert that the
-// delivery record cannot be reached.
-func isRecordAlert(text string) bool { return strings.Contains(text, "DEDUPE_URL") }
+// posts counts the messages naming id on the bench's two channels.
+func (b *faultBench) posts(id string) (slackN, dingN int) {
+	p := rig.Posts(b.cloud, id)
+	return p["slack"], p["dingtalk"]
+}
 
 // queued counts the pending queue's messages about id.
 func (b *faultBench) queued(id string) int {
@@ -343,8 +344,9 @@ func TestEachFaultKeepsDeliveryExactlyOnce(t *testing.T) {
 		on, off     func(*bench)
 		injected    func(*bench) int
 		faultSweeps int
-		// settled is logged when the case must settle a lost answer.
-		settled string
+		// settled counts, in a report, the lost answers the case must
+		// settle.
+		settled func(handler.Report) int
 	}
 	count := func(in func(*localcloud.Cloud) *fault.Injector) func(*bench) int {
 		return func(b *bench) int {
@@ -378,8 +380,8 @@ func TestEachFaultKeepsDeliveryExactlyOnce(t *testing.T) {
 			// The posts went out and their answers were lost: the Slack
 			// verdict is found in the history, the DingTalk one repeated
 			// under its msgUuid.
-			slackCase.settled = `"msg":"earlier attempt found delivered"`
-			dingCase.settled = `"task":"repeat of `
+			slackCase.settled = func(rep handler.Report) int { return rep.FoundInHistory["slack"] }
+			dingCase.settled = func(rep handler.Report) int { return rep.Repeated["dingtalk"] }
 		}
 		cases = append(cases, slackCase, dingCase)
 	}
@@ -398,8 +400,8 @@ func TestEachFaultKeepsDeliveryExactlyOnce(t *testing.T) {
 			}
 			b.assertHeld()
 			b.assertOnce()
-			if c.settled != "" && !strings.Contains(b.out.String(), c.settled) {
-				t.Errorf("the lost answer was not settled (no %s in the log)", c.settled)
+			if c.settled != nil && b.total(c.settled) == 0 {
+				t.Errorf("no report shows the lost answer settled: %+v", b.reports)
 			}
 		})
 	}

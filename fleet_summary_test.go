@@ -16,7 +16,7 @@ import (
 // fleetRig is a rig sharing its Redis delivery record with the test, which
 // plans and starts fleet runs in it as the fleet command does.
 type fleetRig struct {
-	*rig
+	*testRig
 	record ledger.Ledger
 }
 
@@ -32,7 +32,7 @@ func newFleetRig(t *testing.T, overrides ...[2]string) *fleetRig {
 		{"DEDUPE_URL", redis.URL}, {"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "1s"}, {"TASK_DEADLINE", "10m"},
 		{"SAS_RATE_LIMIT", "200"},
 	}, overrides...)
-	return &fleetRig{rig: startRig(t, rigConfig{env: env, timeout: 20 * time.Second}), record: record}
+	return &fleetRig{testRig: startRig(t, rigConfig{env: env, timeout: 20 * time.Second}), record: record}
 }
 
 // startRun plans run over databases db-0 … db-(n-1), starts each member's
@@ -67,14 +67,10 @@ func (f *fleetRig) startRun(id string, n int, binlog func(i int) string) {
 // channelMessages are the plain texts of every message on each channel.
 func (f *fleetRig) channelMessages() map[string][]string {
 	out := map[string][]string{}
-	for _, m := range f.cloud.Slack.Messages() {
-		out["slack"] = append(out["slack"], m.PlainText())
-	}
-	for _, m := range f.cloud.DingTalk.Messages() {
-		out["dingtalk"] = append(out["dingtalk"], m.PlainText())
-	}
-	for _, m := range f.cloud.Feishu.Messages() {
-		out["feishu"] = append(out["feishu"], m.PlainText())
+	for _, chat := range f.Cloud.Chats() {
+		for _, l := range chat.Letters() {
+			out[chat.Name] = append(out[chat.Name], l.Text)
+		}
 	}
 	return out
 }
@@ -82,9 +78,9 @@ func (f *fleetRig) channelMessages() map[string][]string {
 // waitSummaries waits until each channel shows n summaries.
 func (f *fleetRig) waitSummaries(n int) map[string][]string {
 	f.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		msgs := f.channelMessages()
+	var msgs map[string][]string
+	f.until(60*time.Second, fmt.Sprintf("%d summaries on every channel", n), func() bool {
+		msgs = f.channelMessages()
 		done := len(msgs) == 3
 		for _, texts := range msgs {
 			count := 0
@@ -95,14 +91,9 @@ func (f *fleetRig) waitSummaries(n int) map[string][]string {
 			}
 			done = done && count >= n
 		}
-		if done {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("no %d summaries on every channel: %d messages; output:\n%s", n, len(msgs), f.output.Tail(4000))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return done
+	}, nil)
+	return msgs
 }
 
 // With NOTIFY_MODE=changes a fleet run posts one summary per channel, and
@@ -143,5 +134,5 @@ func TestFleetRunSummaryOnceAndOnlyChanges(t *testing.T) {
 			}
 		}
 	}
-	assertNoSecrets(t, f.output.String())
+	assertNoSecrets(t, f.Output.String())
 }

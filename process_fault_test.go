@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"precheckwatch/handler"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/rig"
 )
 
 // With the delivery record unreachable (Redis frozen: connections open, no
@@ -35,13 +35,8 @@ func TestRedisDownSendsNothingAndKeepsTasksQueued(t *testing.T) {
 		}
 	}
 	alerts := 0
-	for _, m := range b.cloud.Slack.Messages() {
-		if isRecordAlert(m.PlainText()) {
-			alerts++
-		}
-	}
-	for _, m := range b.cloud.DingTalk.Messages() {
-		if isRecordAlert(m.PlainText()) {
+	for _, l := range b.cloud.Inbox() {
+		if rig.IsRecordAlert(l.Text) {
 			alerts++
 		}
 	}
@@ -72,65 +67,59 @@ func TestRedisDownSendsNothingAndKeepsTasksQueued(t *testing.T) {
 // verdict once.
 func TestKillMidSendIsSettled(t *testing.T) {
 	for _, c := range []struct {
-		name    string
+		channel string
 		opts    localcloud.Options
 		faults  func(*localcloud.Cloud) *fault.Injector
-		posted  func(r *chaosRig, id string) bool
-		settled string
+		// settled counts, in a report, the channel's lost answers settled
+		// its way.
+		settled func(handler.Report) int
 	}{
 		{"slack", localcloud.Options{SlackHangAfterPost: true}, func(c *localcloud.Cloud) *fault.Injector { return c.SlackFaults },
-			func(r *chaosRig, id string) bool { s, _ := r.posts(id); return s > 0 }, `"msg":"earlier attempt found delivered"`},
+			func(rep handler.Report) int { return rep.FoundInHistory["slack"] }},
 		{"dingtalk", localcloud.Options{DingTalkHangAfterDelivery: true}, func(c *localcloud.Cloud) *fault.Injector { return c.DingTalkFaults },
-			func(r *chaosRig, id string) bool { _, d := r.posts(id); return d > 0 }, `"task":"repeat of `},
+			func(rep handler.Report) int { return rep.Repeated["dingtalk"] }},
 	} {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.channel, func(t *testing.T) {
 			t.Parallel()
 			r := newChaosRig(t, 1, c.opts, 0)
 			r.seedRandom(1, 0)
 			id := r.ids[0]
-			c.faults(r.cloud).Set(fault.Hang, 1)
+			c.faults(r.Cloud).Set(fault.Hang, 1)
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
+			posted := func() bool { return r.Posts(id)[c.channel] > 0 }
 			fired := make(chan struct{})
 			go func() {
 				defer close(fired)
-				for !c.posted(r, id) && ctx.Err() == nil {
+				for !posted() && ctx.Err() == nil {
 					_, _ = r.timer.Fire(ctx)
-					r.cloud.MNS.Advance(time.Minute)
+					r.Cloud.MNS.Advance(time.Minute)
 				}
 			}()
-			for !c.posted(r, id) {
-				if ctx.Err() != nil {
-					t.Fatalf("the verdict never reached %s; output:\n%s", c.name, r.output.Tail(4000))
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if !r.fn.Kill() {
+			r.until(40*time.Second, "the verdict on "+c.channel, posted, nil)
+			if !r.Fn.Kill() {
 				t.Fatal("no instance to kill")
 			}
 			<-fired
-			c.faults(r.cloud).Reset()
+			c.faults(r.Cloud).Reset()
 			// The task's message comes back once its visibility ends, and
-			// is settled once the dead instance's lease expires; sweep until
-			// it is gone, then a few more times for a repeat to show itself.
-			for extra := 3; extra > 0 && ctx.Err() == nil; {
-				_, _ = r.timer.Fire(ctx)
-				r.cloud.MNS.Advance(time.Minute)
-				if r.queued() == 0 {
-					extra--
+			// is settled once the dead instance's lease has lapsed.
+			awaitLeasesLapsed(t, r.redis.URL, 20*time.Second)
+			settled := func() int {
+				n := 0
+				for _, rep := range r.Reports() {
+					n += c.settled(rep)
 				}
-				time.Sleep(200 * time.Millisecond)
+				return n
 			}
-			if s, d := r.posts(id); s != 1 || d != 1 {
-				t.Errorf("posted %d times to Slack and %d to DingTalk, want once each; output:\n%s", s, d, r.output.Tail(6000))
+			r.until(20*time.Second, "the killed send settled and the queue empty", func() bool { return settled() > 0 && r.Quiet() }, func() {
+				_, _ = r.timer.Fire(ctx)
+				r.Cloud.MNS.Advance(time.Minute)
+			})
+			if p := r.Posts(id); p["slack"] != 1 || p["dingtalk"] != 1 {
+				t.Errorf("posted %v times, want once on Slack and DingTalk; output:\n%s", p, r.Output.Tail(6000))
 			}
-			if !strings.Contains(r.output.String(), c.settled) {
-				t.Errorf("the killed send was not settled (no %s in the log)", c.settled)
-			}
-			if n := r.queued(); n != 0 {
-				t.Errorf("%d messages left on the pending queue", n)
-			}
-			if st := r.fn.Stats(); st.Kills == 0 {
+			if st := r.Fn.Stats(); st.Kills == 0 {
 				t.Errorf("the instance was not killed: %+v", st)
 			}
 		})
@@ -151,28 +140,28 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 		`{"taskId":"","uniRegionId":"cn-hangzhou"}`,
 	}
 	for _, body := range poison {
-		if _, err := r.cloud.MNS.Send(localcloud.PendingQueue, body, 0); err != nil {
+		if _, err := r.Cloud.MNS.Send(localcloud.PendingQueue, body, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	stream, err := eventbridge.NewStream(r.fn, eventbridge.StreamConfig{
-		Queue: r.cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch",
+	stream, err := eventbridge.NewStream(r.Fn, eventbridge.StreamConfig{
+		Queue: r.Cloud.MNS, QueueName: localcloud.PendingQueue, FunctionName: "precheckwatch",
 		BatchSize: 10, BatchWindow: 300 * time.Millisecond, RetryScale: 0.02,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = stream.Run(ctx) }()
-	r.waitPosted(30*time.Second, func() { r.cloud.MNS.Advance(time.Second) }, r.ids...)
-	time.Sleep(300 * time.Millisecond)
+	r.waitPosted(30*time.Second, func() { r.Cloud.MNS.Advance(time.Second) }, r.ids...)
+	r.waitQuiet(10*time.Second, func() { r.Cloud.MNS.Advance(time.Second) })
 	for _, id := range r.ids {
-		if s, d := r.posts(id); s != 1 || d != 1 {
-			t.Errorf("%s posted %d/%d times, want once each", id, s, d)
+		if p := r.Posts(id); p["slack"] != 1 || p["dingtalk"] != 1 {
+			t.Errorf("%s posted %v times, want once on Slack and DingTalk", id, p)
 		}
 	}
-	got := r.cloud.MNS.Bodies(localcloud.DeadLetterQueue)
+	got := r.Cloud.MNS.Bodies(localcloud.DeadLetterQueue)
 	slices.Sort(got)
 	want := slices.Clone(poison)
 	slices.Sort(want)
@@ -183,17 +172,18 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	if st := stream.Stats(); st.Retries != 0 || st.DeadLettered != 0 || st.Discarded != 0 || st.Left != 0 {
 		t.Errorf("the batch with poison failed an invocation: %+v", st)
 	}
-	var deadLettered int
-	for _, line := range strings.Split(r.output.String(), "\n") {
-		var rep struct {
-			Msg          string `json:"msg"`
-			DeadLettered int    `json:"deadLettered"`
-		}
-		if json.Unmarshal([]byte(line), &rep) == nil && rep.Msg == "invocation done" {
-			deadLettered += rep.DeadLettered
-		}
+	var letters []handler.DeadLetter
+	deadLettered := 0
+	for _, rep := range r.Reports() {
+		deadLettered += rep.DeadLettered
+		letters = append(letters, rep.DeadLetters...)
 	}
-	if deadLettered != len(poison) {
-		t.Errorf("reports count %d dead letters, want %d", deadLettered, len(poison))
+	if deadLettered != len(poison) || len(letters) != len(poison) {
+		t.Errorf("reports count %d dead letters and list %d, want %d", deadLettered, len(letters), len(poison))
+	}
+	for _, l := range letters {
+		if l.MessageID == "" || l.Reason == "" {
+			t.Errorf("dead letter %+v lacks its message id or its reason", l)
+		}
 	}
 }

@@ -106,9 +106,9 @@ func TestForgedBodyNeitherPostsNorSuppresses(t *testing.T) {
 		t.Errorf("Security Center answered %d queries for %d tasks that each need two", n, len(b.ids))
 	}
 	for _, id := range b.ids {
-		ds := decisionsIn(b.out, id)
-		if len(ds) != 2 || ds[0].Decision != "requeue" || ds[1].Verdict != precheck.Failed {
-			t.Errorf("%s: decisions %+v, want a requeue (a forged first sight is no deadline) then FAILED", id, ds)
+		fates := b.fates(id)
+		if len(fates) != 2 || fates[0].Decision != handler.Requeued || fates[1].Decision != handler.Finished || fates[1].Verdict != precheck.Failed {
+			t.Errorf("%s: fates %+v, want a requeue (a forged first sight is no deadline) then FAILED", id, fates)
 		}
 	}
 }
@@ -161,7 +161,7 @@ func TestRedisRestartedEmptyPostsNothingTwice(t *testing.T) {
 	}
 	b.mns.aim("", "")
 	b.assertOnce()
-	if !strings.Contains(b.out.String(), `"msg":"earlier attempt found delivered"`) {
+	if b.total(func(rep handler.Report) int { return rep.FoundInHistory["slack"] }) == 0 {
 		t.Error("no Slack verdict was settled from the channel's history after the restart")
 	}
 }
@@ -198,7 +198,7 @@ func TestRedisLostMidDigestPostsNothingTwice(t *testing.T) {
 			b.proxy.CutAfter(n)
 			b.sweep()
 			b.proxy.Heal()
-			b.awaitLeasesLapsed()
+			awaitLeasesLapsed(t, b.redis.URL, b.invocation+10*time.Second)
 			b.assertOnce()
 		})
 	}
@@ -212,9 +212,9 @@ func TestUnknownTaskEndsAsErrorAfterTheGrace(t *testing.T) {
 	b.ids = append(b.ids, id)
 	b.enqueue(`{"taskId":"` + id + `","uniRegionId":"` + localcloud.Region + `"}`)
 	b.assertOnce()
-	ds := decisionsIn(b.out, id)
-	if len(ds) == 0 || ds[len(ds)-1].Verdict != precheck.Error {
-		t.Fatalf("decisions %+v, want ERROR at last", ds)
+	fates := b.fates(id)
+	if len(fates) == 0 || fates[len(fates)-1].Verdict != precheck.Error {
+		t.Fatalf("fates %+v, want ERROR at last", fates)
 	}
 	for _, m := range b.cloud.Slack.Messages() {
 		if strings.Contains(m.PlainText(), id) && !strings.Contains(m.PlainText(), "knows no such task") {
@@ -272,18 +272,19 @@ func TestTwoInstancesOnOneQueuePostOnce(t *testing.T) {
 	b.assertOnce()
 }
 
-// awaitLeasesLapsed waits until the record holds no lease: those of a sweep
-// cut off from Redis before it could release them lapse by themselves, at
-// its deadline plus the lease margin.
-func (b *faultBench) awaitLeasesLapsed() {
-	b.t.Helper()
-	opts, err := redis.ParseURL(b.redis.URL)
+// awaitLeasesLapsed waits up to timeout until the record at redisURL holds
+// no lease: those of an invocation cut off from Redis, or killed, before it
+// could release them lapse by themselves, at its deadline plus the lease
+// margin.
+func awaitLeasesLapsed(t *testing.T, redisURL string, timeout time.Duration) {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
-		b.t.Fatal(err)
+		t.Fatal(err)
 	}
 	client := redis.NewClient(opts)
 	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), b.invocation+10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -294,7 +295,7 @@ func (b *faultBench) awaitLeasesLapsed() {
 		}
 		select {
 		case <-ctx.Done():
-			b.t.Fatalf("leases still held after the sweep's deadline: %v (%v)", keys, err)
+			t.Fatalf("leases still held after %s: %v (%v)", timeout, keys, err)
 		case <-tick.C:
 		}
 	}

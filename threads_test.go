@@ -22,19 +22,15 @@ func TestStartedNoticeThreadsTheVerdict(t *testing.T) {
 	defer cancel()
 	r.stream(ctx)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if s, d := r.posts(task.TaskID); s >= 2 && d >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no notice and verdict on both channels; output:\n%s", r.output.Tail(4000))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // let the update of the notice land
+	r.until(30*time.Second, "a notice and a verdict on Slack and DingTalk", func() bool {
+		p := r.Posts(task.TaskID)
+		return p["slack"] >= 2 && p["dingtalk"] >= 2
+	}, nil)
+	// The notice is updated before the invocation that posted the verdict
+	// ends, and nothing more is posted once the task's message is gone.
+	r.waitQuiet(10*time.Second, nil)
 
-	msgs := r.cloud.Slack.Messages()
+	msgs := r.Cloud.Slack.Messages()
 	var parent, reply int = -1, -1
 	for i, m := range msgs {
 		if !strings.Contains(m.PlainText(), task.TaskID) {
@@ -62,8 +58,8 @@ func TestStartedNoticeThreadsTheVerdict(t *testing.T) {
 	if len(p.History) == 1 && strings.Contains(p.History[0].Text, "WARNING") {
 		t.Errorf("the notice said the verdict before it was known: %q", p.History[0].Text)
 	}
-	if _, d := r.posts(task.TaskID); d != 2 {
+	if d := r.Posts(task.TaskID)["dingtalk"]; d != 2 {
 		t.Errorf("DingTalk got %d messages for the task, want the notice and the verdict", d)
 	}
-	assertNoSecrets(t, r.output.String())
+	assertNoSecrets(t, r.Output.String())
 }
