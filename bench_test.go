@@ -13,7 +13,6 @@ import (
 	"precheckwatch/handler"
 	"precheckwatch/localcloud/bench"
 	"precheckwatch/localcloud/securitycenter"
-	"precheckwatch/notify/dingtalk"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
@@ -182,22 +181,6 @@ func BenchmarkDecide(b *testing.B) {
 	for b.Loop() {
 		if f := precheck.Decide(benchFacts(task, st, now), benchPolicy); f.Action != precheck.Deliver {
 			b.Fatalf("fate %v, want deliver", f.Action)
-		}
-	}
-}
-
-func BenchmarkRenderVerdict(b *testing.B) {
-	body, st := benchTask(b)
-	task, err := precheck.ParseTask(body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := precheck.Decide(benchFacts(task, st, time.Unix(1700000100, 0)), benchPolicy)
-	b.ReportAllocs()
-	for b.Loop() {
-		m := dingtalk.Renderer{}.Verdict(f.Task, *f.Outcome)
-		if m.Content.(dingtalk.Content).Text == "" {
-			b.Fatal("empty DingTalk text")
 		}
 	}
 }

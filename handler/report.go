@@ -64,9 +64,12 @@ type Report struct {
 	Summaries map[string]int `json:"summaries,omitempty"`
 	Quiet     int            `json:"quiet,omitempty"`
 	// Tasks holds what became of each task message taken, in the order
-	// they were handed on; DeadLetters each message dead-lettered.
-	Tasks       []TaskFate   `json:"tasks,omitempty"`
-	DeadLetters []DeadLetter `json:"deadLetters,omitempty"`
+	// they were handed on, up to MaxTaskFates of them; TasksOmitted counts
+	// those left out, so that a sweep of 20,000 tasks keeps its memory and
+	// its report small. DeadLetters lists each message dead-lettered.
+	Tasks        []TaskFate   `json:"tasks,omitempty"`
+	TasksOmitted int          `json:"tasksOmitted,omitempty"`
+	DeadLetters  []DeadLetter `json:"deadLetters,omitempty"`
 	// Fleet is what a fleet timer's invocation did to its run.
 	Fleet *FleetReport `json:"fleet,omitempty"`
 	// Timeline is when the invocation's phases ran.
@@ -93,8 +96,10 @@ const (
 	Dropped Decision = "drop"
 )
 
-// TaskFate is what became of one task message. It is kept small: a sweep
-// of 20,000 tasks reports 20,000 of them.
+// MaxTaskFates bounds the task fates one report lists.
+const MaxTaskFates = 1000
+
+// TaskFate is what became of one task message.
 type TaskFate struct {
 	TaskID string `json:"taskId"`
 	// Attempt is the task's check count, this invocation's check included.
@@ -179,7 +184,13 @@ func (t *tally) fate(j *job) {
 	if !ok {
 		return
 	}
-	t.add(func(r *Report) { r.Tasks = append(r.Tasks, f) })
+	t.add(func(r *Report) {
+		if len(r.Tasks) < MaxTaskFates {
+			r.Tasks = append(r.Tasks, f)
+		} else {
+			r.TasksOmitted++
+		}
+	})
 }
 
 // fate is what became of j's task message; false for a message that is not

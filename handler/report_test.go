@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -40,5 +41,19 @@ func TestTaskFates(t *testing.T) {
 		if ok != c.ok || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: fate = %+v, %v; want %+v, %v", c.name, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// A sweep's report lists the fates of its first MaxTaskFates messages and
+// counts the rest, so its size does not grow with the sweep.
+func TestTaskFatesAreBounded(t *testing.T) {
+	tl := newTally("r-1", TimerTrigger, time.Now())
+	for i := range MaxTaskFates + 5 {
+		tl.fate(&job{task: precheck.Task{TaskID: fmt.Sprintf("t-%d", i)}, kind: requeueJob})
+	}
+	tl.fate(&job{kind: deadLetterJob})
+	rep := tl.report()
+	if len(rep.Tasks) != MaxTaskFates || rep.TasksOmitted != 5 || rep.Tasks[0].TaskID != "t-0" {
+		t.Errorf("%d fates listed (first %+v), %d omitted; want %d and 5", len(rep.Tasks), rep.Tasks[0], rep.TasksOmitted, MaxTaskFates)
 	}
 }

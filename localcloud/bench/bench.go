@@ -30,9 +30,9 @@ import (
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
-	"precheckwatch/secret"
 )
 
 // Config is one bench run.
@@ -237,18 +237,12 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		}
 	}
 
-	cloud, err := localcloud.Start(localcloud.Options{Seed: 1, VisibilityTimeout: int(cfg.Visibility / time.Second)})
-	if err != nil {
-		return res, err
-	}
-	defer cloud.Close()
 	env := append(cfg.channelOverrides(), [][2]string{
 		{"CHECK_CONCURRENCY", strconv.Itoa(cfg.Concurrency)},
 		{"SAS_RATE_LIMIT", strconv.FormatFloat(cfg.RateLimit, 'g', -1, 64)},
 		// Requeued tasks stay out of this sweep.
 		{"BACKOFF_INITIAL", "10m"}, {"BACKOFF_MAX", "30m"}, {"TASK_DEADLINE", "24h"},
 		{"LOG_LEVEL", "info"},
-		{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
 	}...)
 	var record *redistest.Proxy
 	if cfg.Dedupe == "redis" {
@@ -264,6 +258,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		env = append(env, [2]string{"DEDUPE_URL", record.URL})
 		say("delivery record: redis-server on %s, %s added to every round trip", server.Addr, cfg.RedisLatency)
 	}
+	r, err := rig.Start(ctx, rig.Config{
+		Binary: binary, Cloud: localcloud.Options{Seed: 1, VisibilityTimeout: int(cfg.Visibility / time.Second)},
+		Env: env, MemoryMB: cfg.MemoryMB, Timeout: cfg.Timeout, Concurrency: 1,
+	})
+	if err != nil {
+		return res, fmt.Errorf("start the local cloud and the function: %w", err)
+	}
+	defer r.Close()
+	cloud, fn := r.Cloud, r.Fn
 	running, err := seedBench(cloud, cfg)
 	if err != nil {
 		return res, err
@@ -277,32 +280,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	say("CHECK_CONCURRENCY=%d SAS_RATE_LIMIT=%g/s (binds below %.0f/s), latency %s on every service", cfg.Concurrency, cfg.RateLimit,
 		float64(cfg.Concurrency)/max(cfg.Latency.Seconds(), 1e-9), cfg.Latency)
 
-	log := &fcruntime.Output{}
-	fnCfg := fcruntime.Config{
-		Binary:       binary,
-		FunctionName: "precheckwatch",
-		Env:          fcruntime.Environ(cloud.Env(), env),
-		MemoryMB:     cfg.MemoryMB,
-		Timeout:      cfg.Timeout,
-		Concurrency:  1,
-		Credentials: func() secret.Credentials {
-			return secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessKeySecret: localcloud.STSAccessKeySecret, SecurityToken: localcloud.STSToken}
-		},
-		Stdout: log,
-		Stderr: log,
-	}
 	before, beforeMsgs := requestCounts(cloud), chatMessages(cloud)
-	res.ColdStart, res.HelloColdStart, err = coldStarts(ctx, fnCfg, hello, cfg.ColdStarts)
+	res.ColdStart, res.HelloColdStart, err = coldStarts(ctx, r.Function, hello, cfg.ColdStarts)
 	if err != nil {
 		return res, err
 	}
 	say("cold start, median of %d: function %.1f ms, hello-world fc.Start %.1f ms", cfg.ColdStarts, ms(res.ColdStart), ms(res.HelloColdStart))
 
-	fn, err := fcruntime.Start(ctx, fnCfg)
-	if err != nil {
-		return res, fmt.Errorf("start the function: %w", err)
-	}
-	defer fn.Close()
 	pid := findInstance(fn.RuntimeAPI())
 	injectors := []*fault.Injector{cloud.SASFaults, cloud.MNSFaults}
 	for _, chat := range cloud.Chats() {
@@ -322,7 +306,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	if err != nil {
-		return res, fmt.Errorf("%w\nfunction output (tail):\n%s", err, log.Tail(3000))
+		return res, fmt.Errorf("%w\nfunction output (tail):\n%s", err, r.Output.Tail(3000))
 	}
 	if pid > 0 {
 		res.PeakRSSBytes = peakRSS(pid)
@@ -345,7 +329,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	if record != nil {
 		say("delivery record: %d round trips", res.RedisRoundTrips)
 	}
-	phases := phases(log.String())
+	phases := phases(r.Reports())
 	say("phases: %s", phases)
 	say("ideal %.3fs = max(%s)", res.Ideal.Seconds(), cfg.idealTerms(cfg.Tasks, res.Messages))
 	if res.LeftOnQueue > 0 {
@@ -462,7 +446,8 @@ func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg Config, running
 	say("invocation took %.3fs: received %d, checked %d, finished %d, requeued %d, notified %v, errors %v",
 		out.Duration.Seconds(), rep.Received, rep.Checked, rep.Finished, rep.Requeued, rep.Notified, rep.Errors)
 	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.Unhanded != 0 {
-		return fmt.Errorf("the sweep did not hand on every task as expected: %s", out.Body)
+		return fmt.Errorf("the sweep did not hand on every task as expected: received %d, finished %d, requeued %d, unhanded %d, errors %v",
+			rep.Received, rep.Finished, rep.Requeued, rep.Unhanded, rep.Errors)
 	}
 	if rep.Redelivering > 0 {
 		say("%d finished tasks went back on the queue: the invocation's time ran out before every channel had them (notify failures %v)",
@@ -654,47 +639,44 @@ func (t requestTally) minus(base requestTally) string {
 	return strings.Join(parts, " ")
 }
 
-// phases times the function's work from its JSON log: the checks from the
-// first to the last decision, the notifications from the first to the last
-// notified line, and the end.
-func phases(output string) string {
-	var first, lastDecided, firstNotified, lastNotified, done time.Time
-	sc := bufio.NewScanner(strings.NewReader(output))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		var line struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil {
-			continue
-		}
-		switch line.Msg {
-		case "task decided":
-			if first.IsZero() {
-				first = line.Time
-			}
-			lastDecided = line.Time
-		case "notified":
-			if firstNotified.IsZero() {
-				firstNotified = line.Time
-			}
-			lastNotified = line.Time
-		case "invocation done":
-			done = line.Time
+// phases times the function's work from its invocations' timelines: the
+// checks from the first decision to the last, the notifications from the
+// first message posted to the last, and the hand-on to the end.
+func phases(reps []handler.Report) string {
+	var all handler.Timeline
+	for _, rep := range reps {
+		t := rep.Timeline
+		widen(&all.FirstDecided, &all.LastDecided, t.FirstDecided, t.LastDecided)
+		widen(&all.FirstPosted, &all.LastPosted, t.FirstPosted, t.LastPosted)
+		if t.Ended.After(all.Ended) {
+			all.Ended = t.Ended
 		}
 	}
-	if first.IsZero() {
-		return "no decisions logged"
+	if all.FirstDecided.IsZero() {
+		return "no decisions reported"
 	}
-	s := fmt.Sprintf("checks %.3fs (first to last decision)", lastDecided.Sub(first).Seconds())
-	if !firstNotified.IsZero() {
+	s := fmt.Sprintf("checks %.3fs (first to last decision)", all.LastDecided.Sub(all.FirstDecided).Seconds())
+	last := all.LastDecided
+	if !all.FirstPosted.IsZero() {
 		s += fmt.Sprintf(", notifications %.3fs (from the last decision %.3fs to the last sent)",
-			lastNotified.Sub(firstNotified).Seconds(), lastNotified.Sub(lastDecided).Seconds())
-		lastDecided = lastNotified
+			all.LastPosted.Sub(all.FirstPosted).Seconds(), all.LastPosted.Sub(all.LastDecided).Seconds())
+		last = all.LastPosted
 	}
-	if !done.IsZero() {
-		s += fmt.Sprintf(", hand-on %.3fs", done.Sub(lastDecided).Seconds())
+	if !all.Ended.IsZero() {
+		s += fmt.Sprintf(", hand-on %.3fs", all.Ended.Sub(last).Seconds())
 	}
 	return s
+}
+
+// widen stretches first..last over from..to, a span that may be empty.
+func widen(first, last *time.Time, from, to time.Time) {
+	if from.IsZero() {
+		return
+	}
+	if first.IsZero() || from.Before(*first) {
+		*first = from
+	}
+	if to.After(*last) {
+		*last = to
+	}
 }

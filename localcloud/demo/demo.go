@@ -7,10 +7,10 @@ package demo
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,9 +21,9 @@ import (
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
-	"precheckwatch/secret"
 )
 
 // demoTask is one precheck the demo seeds in the local Security Center.
@@ -75,6 +75,8 @@ type demo struct {
 	showLogs bool
 	start    time.Time
 	labels   map[string]string // task id → label
+	// channels are the chats, by the name the reports give them.
+	channels []string
 
 	mu sync.Mutex // serialises output lines
 }
@@ -86,29 +88,49 @@ func (d *demo) say(format string, args ...any) {
 }
 
 func (d *demo) run(ctx context.Context) error {
-	cloud, err := localcloud.Start(localcloud.Options{})
+	binary, err := os.Executable()
 	if err != nil {
-		return err
+		return fmt.Errorf("find the function binary: %w", err)
 	}
-	defer cloud.Close()
-	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s, Feishu %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL, cloud.FeishuURL)
-
 	// The messages' language is the demo's own (MESSAGE_LANG and the
 	// per-channel overrides), as a deployment sets it.
-	env := cloud.Env()
+	var langs [][2]string
 	for _, name := range []string{"MESSAGE_LANG", "SLACK_LANG", "DINGTALK_LANG", "FEISHU_LANG"} {
 		if v := os.Getenv(name); v != "" {
-			env = append(env, [2]string{name, v})
+			langs = append(langs, [2]string{name, v})
 		}
 	}
-	cfg, err := config.Load(lookup(env))
+	rc := rig.Config{
+		Binary:      binary,
+		Env:         append(langs, [][2]string{{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "3s"}, {"TASK_DEADLINE", "10m"}}...),
+		Timeout:     30 * time.Second,
+		Concurrency: 2,
+	}
+	if d.showLogs {
+		logs, logWriter := io.Pipe()
+		defer logWriter.Close()
+		go d.showLog(logs)
+		rc.Log = logWriter
+	}
+	r, err := rig.Start(ctx, rc)
+	if err != nil {
+		return fmt.Errorf("start the local cloud and the function under the FC runtime: %w", err)
+	}
+	defer r.Close()
+	cloud := r.Cloud
+	d.say("local cloud up: Security Center %s, MNS %s, Slack %s, DingTalk %s, Feishu %s", cloud.SASURL, cloud.MNSURL, cloud.SlackURL, cloud.DingTalkURL, cloud.FeishuURL)
+	d.say("function started under the emulated FC runtime (go1, %s)", binary)
+	for _, chat := range cloud.Chats() {
+		d.channels = append(d.channels, chat.Name)
+	}
+
+	cfg, err := config.Load(lookup(append(cloud.Env(), langs...)))
 	if err != nil {
 		return err
 	}
 	tasks := demoTasks(time.Now())
 	for _, t := range tasks {
-		t.script.ID, t.script.InstanceUUID, t.script.UniRegionID = t.task.TaskID, t.task.InstanceUUID, t.task.UniRegionID
-		if err := cloud.SAS.AddTask(t.script); err != nil {
+		if err := rig.Script(cloud, t.task, t.script); err != nil {
 			return fmt.Errorf("seed %s: %w", t.task.TaskID, err)
 		}
 		d.labels[t.task.TaskID] = t.task.Label
@@ -122,58 +144,42 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("enqueued an unreadable message, to show it dead-lettered")
 
-	binary, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the function binary: %w", err)
-	}
-	logs, logWriter := io.Pipe()
-	defer logWriter.Close()
-	go d.follow(logs)
-	fn, err := fcruntime.Start(ctx, fcruntime.Config{
-		Binary:       binary,
-		FunctionName: "precheckwatch",
-		Env: fcruntime.Environ(env, [][2]string{
-			{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "3s"}, {"TASK_DEADLINE", "10m"},
-			// The function takes its keys from each invocation, as in FC.
-			{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
-		}),
-		Timeout:     30 * time.Second,
-		Concurrency: 2,
-		Credentials: func() secret.Credentials {
-			return secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessKeySecret: localcloud.STSAccessKeySecret, SecurityToken: localcloud.STSToken}
-		},
-		Stdout: logWriter,
-		Stderr: logWriter,
-	})
-	if err != nil {
-		return fmt.Errorf("start the function under the FC runtime: %w", err)
-	}
-	defer fn.Close()
-	d.say("function started under the emulated FC runtime (go1, %s)", binary)
-
 	trigger := cloud.DeployedStream()
 	// Half a second rather than 15 s: the demo is watched by a person.
 	trigger.BatchWindow, trigger.RetryScale = 500*time.Millisecond, 0.1
-	stream, err := eventbridge.NewStream(fn, trigger)
+	stream, err := eventbridge.NewStream(r.Fn, trigger)
 	if err != nil {
 		return err
 	}
-	timer, err := eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "sweep", Interval: 5 * time.Second})
+	timer, err := eventbridge.NewTimer(r.Fn, eventbridge.TimerConfig{Name: "sweep", Interval: 5 * time.Second})
 	if err != nil {
 		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	followed := make(chan struct{})
+	go func() { d.follow(runCtx, r.Fn); close(followed) }()
 	go func() { _ = stream.Run(runCtx) }()
 	go func() { _ = timer.Run(runCtx) }()
 	d.say("EventBridge stream on %s and a 5s timer are driving the function", localcloud.PendingQueue)
 
-	if err := d.waitForVerdicts(ctx, cloud, tasks); err != nil {
-		return err
+	everywhere := func() bool {
+		for _, t := range tasks {
+			for _, n := range r.Posts(t.task.TaskID) {
+				if n == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if err := r.Until(ctx, everywhere, nil); err != nil {
+		return fmt.Errorf("not every task has its verdict on every chat: %w", err)
 	}
 	stop()
+	<-followed
 	d.printMessages(cloud, tasks)
-	st := fn.Stats()
+	st := r.Fn.Stats()
 	dl := cloud.MNS.Stats(localcloud.DeadLetterQueue)
 	var tally []string
 	for _, chat := range cloud.Chats() {
@@ -194,32 +200,6 @@ func letterAbout(chat localcloud.Chat, taskID string) (localcloud.Letter, bool) 
 	return localcloud.Letter{}, false
 }
 
-// waitForVerdicts waits until every chat emulator holds a verdict for
-// every seeded task.
-func (d *demo) waitForVerdicts(ctx context.Context, cloud *localcloud.Cloud, tasks []demoTask) error {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		missing := 0
-		for _, t := range tasks {
-			for _, chat := range cloud.Chats() {
-				if _, ok := letterAbout(chat, t.task.TaskID); !ok {
-					missing++
-					break
-				}
-			}
-		}
-		if missing == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d of %d tasks still lack a verdict on some chat: %w", missing, len(tasks), ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
 func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
 	for _, t := range tasks {
 		for _, chat := range cloud.Chats() {
@@ -229,53 +209,75 @@ func (d *demo) printMessages(cloud *localcloud.Cloud, tasks []demoTask) {
 	}
 }
 
-// logLine is the part of the function's JSON log the demo follows.
-type logLine struct {
-	Msg       string           `json:"msg"`
-	TaskID    string           `json:"taskId"`
-	Attempt   int              `json:"attempt"`
-	Decision  string           `json:"decision"`
-	Verdict   precheck.Verdict `json:"verdict"`
-	Progress  int              `json:"progress"`
-	Delay     string           `json:"delay"`
-	Channel   string           `json:"channel"`
-	Task      string           `json:"task"`
-	Reason    string           `json:"reason"`
-	Trigger   handler.Trigger  `json:"trigger"`
-	Received  int              `json:"received"`
-	MessageID string           `json:"messageId"`
+// follow turns each invocation's report into progress lines as the
+// invocation ends, until ctx ends.
+func (d *demo) follow(ctx context.Context, fn *fcruntime.Function) {
+	for seen := 0; ; {
+		recs, next := fn.Records(seen)
+		seen += len(recs)
+		for _, rec := range recs {
+			d.report(rec)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-next:
+		}
+	}
 }
 
-// follow turns the function's log into progress lines.
-func (d *demo) follow(r io.Reader) {
+// report prints what one invocation did.
+func (d *demo) report(rec fcruntime.Result) {
+	if rec.Outcome != fcruntime.Succeeded {
+		d.say("invocation %s: %s %v", rec.RequestID, rec.Outcome, rec.Error)
+		return
+	}
+	reps := rig.Reports([]fcruntime.Result{rec})
+	if len(reps) == 0 || reps[0].Received == 0 {
+		return
+	}
+	rep := reps[0]
+	d.say("invocation by %s trigger handled %d message(s)", rep.Trigger, rep.Received)
+	for _, f := range rep.Tasks {
+		name := d.labels[f.TaskID]
+		switch f.Decision {
+		case handler.Finished, handler.Redelivered:
+			line := fmt.Sprintf("%-22s %-20s attempt %d  verdict %s", f.TaskID, name, f.Attempt, f.Verdict)
+			if posted := d.postedTo(f.Missing); len(posted) > 0 {
+				line += ", posted to " + strings.Join(posted, ", ")
+			}
+			if len(f.Missing) > 0 {
+				line += fmt.Sprintf("; %s again in %s", strings.Join(f.Missing, ", "), f.Delay())
+			}
+			d.say("%s", line)
+		case handler.Requeued:
+			d.say("%-22s %-20s attempt %d  progress %3d%%  next check in %s", f.TaskID, name, f.Attempt, f.Progress, f.Delay())
+		case handler.Held:
+			d.say("%-22s %-20s held for %s", f.TaskID, name, f.Delay())
+		}
+	}
+	for _, l := range rep.DeadLetters {
+		d.say("message %s dead-lettered: %s", l.MessageID, l.Reason)
+	}
+}
+
+// postedTo are the channels but those missing.
+func (d *demo) postedTo(missing []string) []string {
+	var out []string
+	for _, ch := range d.channels {
+		if !slices.Contains(missing, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// showLog prints the function's log lines.
+func (d *demo) showLog(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if d.showLogs {
-			d.say("log %s", line)
-		}
-		var l logLine
-		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &l) != nil {
-			continue
-		}
-		name := d.labels[l.TaskID]
-		switch l.Msg {
-		case "task decided":
-			if l.Decision == "finish" {
-				d.say("%-22s %-20s attempt %d  verdict %s", l.TaskID, name, l.Attempt, l.Verdict)
-			} else {
-				d.say("%-22s %-20s attempt %d  progress %3d%%  next check in %s", l.TaskID, name, l.Attempt, l.Progress, l.Delay)
-			}
-		case "notified":
-			d.say("%-22s %-20s posted to %s", l.Task, d.labels[l.Task], l.Channel)
-		case "message dead-lettered":
-			d.say("message %s dead-lettered: %s", l.MessageID, l.Reason)
-		case "invocation done":
-			if l.Received > 0 {
-				d.say("invocation by %s trigger handled %d message(s)", l.Trigger, l.Received)
-			}
-		}
+		d.say("log %s", sc.Bytes())
 	}
 }
 
