@@ -16,6 +16,7 @@ import (
 	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
 	"precheckwatch/queue"
@@ -53,7 +54,7 @@ func TestFleetChaos(t *testing.T) {
 	}, p.instances, [2]string{"NOTIFY_MODE", "changes"})
 	start := time.Now()
 	for _, d := range securitycenter.GenerateFleet(p.tasks, p.seed) {
-		c.cloud.SAS.AddDatabase(d)
+		c.Cloud.SAS.AddDatabase(d)
 	}
 	record, err := ledger.Open(c.redis.URL)
 	if err != nil {
@@ -85,14 +86,14 @@ func TestFleetChaos(t *testing.T) {
 	var cwg sync.WaitGroup
 	cwg.Go(func() {
 		disrupt(chaosCtx, killMoments, p.kills, span, func(int) {
-			if c.fn.Kill() {
+			if c.Fn.Kill() {
 				counts.kills.Add(1)
 			}
 		})
 	})
 	cwg.Go(func() {
 		disrupt(chaosCtx, expiryMoments, p.expiries, span, func(int) {
-			c.cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
+			c.Cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
 			counts.expiries.Add(1)
 		})
 	})
@@ -143,7 +144,7 @@ func TestFleetChaos(t *testing.T) {
 	}
 	var startedTwice, unsure, lost []string
 	want := map[string]int{} // posts of each started task's verdict on each channel
-	starts := c.cloud.SAS.Starts()
+	starts := c.Cloud.SAS.Starts()
 	for _, m := range run.Members {
 		switch n := starts[m.InstanceUUID]; {
 		case n > 1:
@@ -189,9 +190,9 @@ func TestFleetChaos(t *testing.T) {
 		t.Error("no fault was injected; the run proves nothing about faults")
 	}
 	if t.Failed() {
-		t.Logf("function output (tail):\n%s", c.output.Tail(8000))
+		t.Logf("function output (tail):\n%s", c.Output.Tail(8000))
 	}
-	assertNoSecrets(t, c.output.String())
+	assertNoSecrets(t, c.Output.String())
 	t.Logf("fleet chaos: the summary after %s", summarised.Round(time.Second))
 	line := fmt.Sprintf("fleet chaos: databases=%d started=%d unsure=%d started-twice=%d instances=%d kills=%d expiries=%d redis-spells=%d faulted=%d lost=%d duplicated=%d summaries=%v posted=%v seconds=%.0f",
 		p.tasks, len(want), len(unsure), len(startedTwice), p.instances, counts.kills.Load(), counts.expiries.Load(),
@@ -204,16 +205,16 @@ func TestFleetChaos(t *testing.T) {
 // invocation a second as the fleet timer would until it is started, the
 // first cut short half-way as a killed invocation is.
 func (c *chaosRig) startFleet(record ledger.Ledger, run string) error {
-	client, err := sas.New(sas.Config{Endpoint: c.cloud.SASURL, Region: "cn-hangzhou"})
+	client, err := sas.New(sas.Config{Endpoint: c.Cloud.SASURL, Region: "cn-hangzhou"})
 	if err != nil {
 		return err
 	}
 	// A hang costs an invocation a short timeout, as in the function.
-	q, err := queue.Open(queue.Config{Endpoint: c.cloud.MNSURL, Name: localcloud.PendingQueue, Credentials: stsKeys, Timeout: 2 * time.Second})
+	q, err := queue.Open(queue.Config{Endpoint: c.Cloud.MNSURL, Name: localcloud.PendingQueue, Credentials: rig.STSKeys, Timeout: 2 * time.Second})
 	if err != nil {
 		return err
 	}
-	starter := &fleet.Starter{SAS: client, Credentials: stsKeys, Queue: q, Runs: record, CallTimeout: 2 * time.Second}
+	starter := &fleet.Starter{SAS: client, Credentials: rig.STSKeys, Queue: q, Runs: record, CallTimeout: 2 * time.Second}
 	req := fleet.Request{Spec: fleet.Spec{Regions: securitycenter.FleetRegions}, RunID: run}
 	cut, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, _ = starter.Start(cut, req) // cut short: the next invocation resumes it
@@ -244,14 +245,10 @@ func (c *chaosRig) summaries(run string) map[string]int {
 			counts[ch]++
 		}
 	}
-	for _, m := range c.cloud.Slack.Messages() {
-		count("slack", m.PlainText())
-	}
-	for _, m := range c.cloud.DingTalk.Messages() {
-		count("dingtalk", m.PlainText())
-	}
-	for _, m := range c.cloud.Feishu.Messages() {
-		count("feishu", m.PlainText())
+	for _, chat := range c.Cloud.Chats() {
+		for _, l := range chat.Letters() {
+			count(chat.Name, l.Text)
+		}
 	}
 	if len(counts) < len(chatChannels) {
 		return nil
@@ -264,14 +261,10 @@ func (c *chaosRig) summaries(run string) map[string]int {
 // often on some channel, duplicated more often.
 func (c *chaosRig) taskPosts(want map[string]int) (lost, duplicated []string) {
 	texts := map[string][]string{}
-	for _, m := range c.cloud.Slack.Messages() {
-		texts["slack"] = append(texts["slack"], m.PlainText())
-	}
-	for _, m := range c.cloud.DingTalk.Messages() {
-		texts["dingtalk"] = append(texts["dingtalk"], m.PlainText())
-	}
-	for _, m := range c.cloud.Feishu.Messages() {
-		texts["feishu"] = append(texts["feishu"], m.PlainText())
+	for _, chat := range c.Cloud.Chats() {
+		for _, l := range chat.Letters() {
+			texts[chat.Name] = append(texts[chat.Name], l.Text)
+		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
 		var per []string
@@ -279,7 +272,7 @@ func (c *chaosRig) taskPosts(want map[string]int) (lost, duplicated []string) {
 		for _, ch := range chatChannels {
 			n := 0
 			for _, text := range texts[ch] {
-				if strings.Contains(text, id) && !strings.Contains(text, "Fleet precheck") && !isRecordAlert(text) {
+				if strings.Contains(text, id) && !strings.Contains(text, "Fleet precheck") && !rig.IsRecordAlert(text) {
 					n++
 				}
 			}
