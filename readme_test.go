@@ -79,6 +79,11 @@ var readmeCommands = []struct {
 			t.Errorf("./precheckwatch --help printed %q", out)
 		}
 	}}},
+	{"go run . demo --fleet", readmeCommand{check: func(t *testing.T, _ *readmeWalk, out string) {
+		if !strings.HasPrefix(lastLine(out), "both fleet runs summarised once on every channel") || strings.Count(out, "— summary of demo-fleet-week-") != 6 {
+			t.Errorf("demo --fleet printed %d summaries, last line %q", strings.Count(out, "— summary of demo-fleet-week-"), lastLine(out))
+		}
+	}}},
 	{"go run . fleet --region cn-hangzhou --type MYSQL --match 'prod-*' --dry-run", readmeCommand{check: func(t *testing.T, _ *readmeWalk, out string) {
 		if !regexp.MustCompile(`(?m)^would check [1-9]\d* databases \(of \d+ listed\):\n  cn-hangzhou +MYSQL +prod-`).MatchString(out) {
 			t.Errorf("the fleet dry run printed %q", out)

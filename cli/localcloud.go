@@ -104,15 +104,20 @@ func watchInbox(ctx context.Context, cloud *localcloud.Cloud, w io.Writer) {
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "demo [--timeout 90s] [--logs]", stdout, stderr)
+	fs := newFlags("demo", "demo [--fleet] [--timeout 90s] [--logs]", stdout, stderr)
 	timeout := fs.Duration("timeout", 90*time.Second, "give up when the verdicts are not all posted by then")
 	showLogs := fs.Bool("logs", false, "also print the function's JSON log lines")
+	fleetRuns := fs.Bool("fleet", false, "instead: two fleet runs of a fleet of databases, the second after a few changed, and each channel's summaries")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := demo.Run(ctx, stdout, *showLogs); err != nil {
+	run := func(ctx context.Context) error { return demo.Run(ctx, stdout, *showLogs) }
+	if *fleetRuns {
+		run = func(ctx context.Context) error { return demo.RunFleet(ctx, stdout) }
+	}
+	if err := run(ctx); err != nil {
 		fmt.Fprintf(stderr, "precheckwatch demo: %v\n", err)
 		return exitFailure
 	}

@@ -173,8 +173,8 @@ func TestSpecNormalize(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{Spec{Regions: []string{"cn-shanghai", "cn-hangzhou", "cn-hangzhou"}}, "regions cn-hangzhou, cn-shanghai; every type", ""},
-		{Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"mssql", "MYSQL", "oracle", "Oracle"}, Match: "prod-*"}, "regions cn-hangzhou; types MSSQL, MYSQL, Oracle; match prod-*", ""},
+		{Spec{Regions: []string{"cn-shanghai", "cn-hangzhou", "cn-hangzhou"}}, "cn-hangzhou, cn-shanghai", ""},
+		{Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"mssql", "MYSQL", "oracle", "Oracle"}, Match: "prod-*"}, `cn-hangzhou · MSSQL, MYSQL, Oracle · "prod-*"`, ""},
 		{Spec{}, "", "no region"},
 		{Spec{Regions: []string{"cn hangzhou"}}, "", `region "cn hangzhou" is not a region id`},
 		{Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"POSTGRES"}}, "", `database type "POSTGRES" is not MYSQL, MSSQL or Oracle`},
@@ -200,6 +200,10 @@ func TestRunID(t *testing.T) {
 	a, _ := Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"MYSQL"}}.Normalize()
 	b, _ := Spec{Regions: []string{"cn-hangzhou"}, Types: []string{"mysql"}}.Normalize()
 	c, _ := Spec{Regions: []string{"cn-hangzhou"}}.Normalize()
+	m, _ := Spec{Regions: []string{"cn-hangzhou"}, Match: "MYSQL"}.Normalize()
+	if m.String() == a.String() {
+		t.Errorf("a pattern reads as a type: %q", m)
+	}
 	id := a.RunID(at)
 	if err := CheckRunID(id); err != nil || !strings.HasPrefix(id, "fleet-") || !strings.HasSuffix(id, "-20261207T0300Z") {
 		t.Fatalf("RunID = %q (%v)", id, err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,19 +86,19 @@ func regionName(r string) bool {
 	return true
 }
 
-// String describes a normalized fleet for people and for the run's record:
-// "regions cn-hangzhou, cn-shanghai; types MYSQL; match prod-*".
+// String describes a normalized fleet for people, in no language's words,
+// and names it in the record: its regions, then its types (none: every
+// type), then its pattern in quotes, e.g. `cn-hangzhou, cn-shanghai · MYSQL
+// · "prod-*"`. Two fleets read the same only when they are the same.
 func (s Spec) String() string {
-	parts := []string{"regions " + strings.Join(s.Regions, ", ")}
+	parts := []string{strings.Join(s.Regions, ", ")}
 	if len(s.Types) > 0 {
-		parts = append(parts, "types "+strings.Join(s.Types, ", "))
-	} else {
-		parts = append(parts, "every type")
+		parts = append(parts, strings.Join(s.Types, ", "))
 	}
 	if s.Match != "" {
-		parts = append(parts, "match "+s.Match)
+		parts = append(parts, strconv.Quote(s.Match))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, " · ")
 }
 
 // RunID is the id of the run of normalized fleet s scheduled at when:

@@ -19,7 +19,7 @@ type Run struct {
 	// or takes it as given).
 	ID string
 	// Fleet describes the databases the run covers (its filter), e.g.
-	// "regions cn-hangzhou; types MYSQL; match prod-*", in one canonical
+	// `cn-hangzhou · MYSQL · "prod-*"`, in one canonical
 	// form (package fleet's Spec.String): the same fleet always reads the
 	// same, so it also names the fleet across its runs.
 	Fleet string
