@@ -5,7 +5,8 @@
 // A task's record holds when the function first saw it (TASK_DEADLINE counts
 // from there) and, once decided, its sealed outcome: the first verdict decided
 // is the one every channel gets, and a message that comes back later is
-// answered from the record, not from its body.
+// answered from the record, not from its body. Once every channel has the
+// verdict the task is retired: its record keeps only that it is done.
 //
 // A notification (a task's verdict, or its "precheck running" notice, on one
 // channel) goes through these operations, in this order:
@@ -130,6 +131,10 @@ type TaskRecord struct {
 	Requeued int
 	// Outcome is the task's sealed verdict, nil until one is decided.
 	Outcome *precheck.Outcome
+	// Done reports that the task was retired (see Retire): every channel
+	// has its verdict, and nothing more is to be posted for it. A retired
+	// record keeps nothing else: FirstSeen is zero and Outcome nil.
+	Done bool
 }
 
 // Ledger is the delivery record. Implementations are safe for concurrent
@@ -144,8 +149,15 @@ type Ledger interface {
 	// a higher one.
 	NoteRequeued(ctx context.Context, requeued []Requeued) error
 	// Seal records each task's outcome (by task id) unless one is sealed
-	// already, and returns the sealed ones: the first decision wins.
+	// already, and returns the sealed ones: the first decision wins. A
+	// retired task stays retired and is left out of the answer.
 	Seal(ctx context.Context, outcomes map[string]precheck.Outcome) (map[string]precheck.Outcome, error)
+	// Retire records that every channel has each task's sealed verdict:
+	// the record then keeps only that (TaskRecord.Done) for its retention,
+	// not the verdict, so that a finished task costs a few bytes rather
+	// than its verdict's size. A message of the task that comes back is
+	// recognised as done all the same.
+	Retire(ctx context.Context, taskIDs []string) error
 
 	// Claim reports, per key, Sent if the notification went out, Busy if
 	// another holder's lease is live, or else takes a lease for ttl and

@@ -314,6 +314,46 @@ func TestTaskRecords(t *testing.T) {
 				t.Fatalf("Requeued = %d and %d, want 3 and 0", recs[0].Requeued, recs[1].Requeued)
 			}
 		}},
+		{"a retired task is recalled done, without its verdict", func(t *testing.T, l Ledger, id string) {
+			_, err := l.Recall(testContext(t), []string{id}, at)
+			must(t, err)
+			_, err = l.Seal(testContext(t), map[string]precheck.Outcome{id: {Verdict: precheck.Failed, FirstSeen: at.UnixMilli()}})
+			must(t, err)
+			must(t, l.NoteRequeued(testContext(t), []Requeued{{id, 2}}))
+			must(t, l.Retire(testContext(t), []string{id}))
+			for _, when := range []time.Time{at.Add(time.Hour), at.Add(2 * time.Hour)} {
+				recs, err := l.Recall(testContext(t), []string{id}, when)
+				must(t, err)
+				if want := (TaskRecord{Done: true}); recs[0] != want {
+					t.Fatalf("Recall of a retired task = %+v, want %+v", recs[0], want)
+				}
+			}
+		}},
+		{"a retired task is neither sealed nor requeued again", func(t *testing.T, l Ledger, id string) {
+			must(t, l.Retire(testContext(t), []string{id}))
+			got, err := l.Seal(testContext(t), map[string]precheck.Outcome{id: {Verdict: precheck.Passed}, id + "-other": {Verdict: precheck.Passed}})
+			must(t, err)
+			if _, sealed := got[id]; sealed || got[id+"-other"].Verdict != precheck.Passed {
+				t.Fatalf("Seal = %+v, want only %s-other sealed", got, id)
+			}
+			must(t, l.NoteRequeued(testContext(t), []Requeued{{id, 3}}))
+			recs, err := l.Recall(testContext(t), []string{id}, at)
+			must(t, err)
+			if want := (TaskRecord{Done: true}); recs[0] != want {
+				t.Fatalf("Recall = %+v, want %+v", recs[0], want)
+			}
+		}},
+		{"a page of tasks is retired at once, the rest kept", func(t *testing.T, l Ledger, id string) {
+			ids := []string{id + "-a", id + "-b", id + "-c"}
+			_, err := l.Recall(testContext(t), ids, at)
+			must(t, err)
+			must(t, l.Retire(testContext(t), []string{ids[0], ids[2]}))
+			recs, err := l.Recall(testContext(t), ids, at.Add(time.Minute))
+			must(t, err)
+			if !recs[0].Done || recs[1].Done || !recs[1].FirstSeen.Equal(at) || recs[1].New || !recs[2].Done {
+				t.Fatalf("Recall = %+v, want a and c done, b first seen %s", recs, at)
+			}
+		}},
 		{"a page of tasks is recalled in order", func(t *testing.T, l Ledger, id string) {
 			ids := []string{id + "-a", id + "-b", id + "-c"}
 			_, err := l.Recall(testContext(t), ids[1:2], at)
@@ -399,6 +439,9 @@ func TestBadInput(t *testing.T) {
 		}
 		if _, err := l.Recall(ctx, []string{""}, at); err == nil {
 			t.Error("Recall of an empty task id: no error")
+		}
+		if err := l.Retire(ctx, []string{""}); err == nil {
+			t.Error("Retire of an empty task id: no error")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"maps"
 	"slices"
 	"sync"
@@ -19,11 +20,15 @@ type Memory struct {
 	notes  map[string]*note // by channel and Key.ID
 	bodies map[string]*body // by channel and message
 	tasks  map[string]*task // by task id
-	runs   runBook          // fleet runs (run_memory.go)
-	ends   runEnds          // fleet runs' tallies (tally_memory.go)
-	swept  int              // record count after the last sweep
-	closed bool
-	now    func() time.Time // a test's clock can stand in
+	// retired holds the retired tasks' expiry (Unix seconds) by a digest
+	// of the task id: a sweep retires thousands, each kept for Retention,
+	// so each costs 24 bytes whatever the length of its id.
+	retired map[taskDigest]int64
+	runs    runBook // fleet runs (run_memory.go)
+	ends    runEnds // fleet runs' tallies (tally_memory.go)
+	swept   int     // record count after the last sweep
+	closed  bool
+	now     func() time.Time // a test's clock can stand in
 }
 
 // note is one notification's record; a zero time means absent.
@@ -41,6 +46,14 @@ type body struct {
 	until time.Time
 }
 
+// taskDigest names a retired task in memory.
+type taskDigest [16]byte
+
+func digestOf(taskID string) taskDigest {
+	sum := sha256.Sum256([]byte(taskID))
+	return taskDigest(sum[:16])
+}
+
 type task struct {
 	firstSeen time.Time
 	outcome   *precheck.Outcome
@@ -51,7 +64,7 @@ type task struct {
 // NewMemory returns an empty memory ledger. Keep one for the life of the
 // process: a new one remembers nothing.
 func NewMemory() *Memory {
-	return &Memory{notes: map[string]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, now: time.Now}
+	return &Memory{notes: map[string]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, retired: map[taskDigest]int64{}, now: time.Now}
 }
 
 // lock takes the mutex after checking ctx, and reports ErrClosed.
@@ -83,6 +96,10 @@ func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) (
 	defer m.mu.Unlock()
 	out := make([]TaskRecord, len(taskIDs))
 	for i, id := range taskIDs {
+		if m.retain(id, now) {
+			out[i].Done = true
+			continue
+		}
 		t := m.tasks[id]
 		if t == nil || !now.Before(t.until) {
 			t = &task{firstSeen: seen.Truncate(time.Millisecond)}
@@ -108,6 +125,9 @@ func (m *Memory) NoteRequeued(ctx context.Context, requeued []Requeued) error {
 	}
 	defer m.mu.Unlock()
 	for _, q := range requeued {
+		if m.retain(q.TaskID, now) {
+			continue
+		}
 		t := m.tasks[q.TaskID]
 		if t == nil || !now.Before(t.until) {
 			t = &task{firstSeen: now.Truncate(time.Millisecond)}
@@ -131,6 +151,9 @@ func (m *Memory) Seal(ctx context.Context, outcomes map[string]precheck.Outcome)
 	defer m.mu.Unlock()
 	sealed := make(map[string]precheck.Outcome, len(outcomes))
 	for id, o := range outcomes {
+		if m.retain(id, now) {
+			continue
+		}
 		t := m.tasks[id]
 		if t == nil || !now.Before(t.until) {
 			t = &task{firstSeen: time.UnixMilli(o.FirstSeen)}
@@ -143,6 +166,36 @@ func (m *Memory) Seal(ctx context.Context, outcomes map[string]precheck.Outcome)
 		sealed[id] = *t.outcome
 	}
 	return sealed, nil
+}
+
+// Retire implements Ledger.
+func (m *Memory) Retire(ctx context.Context, taskIDs []string) error {
+	if err := checkTasks(taskIDs); err != nil {
+		return err
+	}
+	now, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	until := now.Add(Retention).Unix()
+	for _, id := range taskIDs {
+		delete(m.tasks, id)
+		m.retired[digestOf(id)] = until
+	}
+	return nil
+}
+
+// retain reports whether the task is retired, and if so keeps it so for
+// another Retention, as every use of a record does.
+func (m *Memory) retain(taskID string, now time.Time) bool {
+	d := digestOf(taskID)
+	until, ok := m.retired[d]
+	if !ok || now.Unix() >= until {
+		return false
+	}
+	m.retired[d] = now.Add(Retention).Unix()
+	return true
 }
 
 // Claim implements Ledger.
@@ -304,7 +357,7 @@ func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
-	m.notes, m.bodies, m.tasks = nil, nil, nil
+	m.notes, m.bodies, m.tasks, m.retired = nil, nil, nil, nil
 	return nil
 }
 
@@ -312,7 +365,7 @@ func (m *Memory) Close() error {
 // sweep, so a long-lived instance does not grow without bound and the cost
 // stays constant per call on average.
 func (m *Memory) sweep(now time.Time) {
-	if len(m.notes)+len(m.bodies)+len(m.tasks) < 2*m.swept+64 {
+	if m.records() < 2*m.swept+64 {
 		return
 	}
 	for id, n := range m.notes {
@@ -330,5 +383,14 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.tasks, id)
 		}
 	}
-	m.swept = len(m.notes) + len(m.bodies) + len(m.tasks)
+	for d, until := range m.retired {
+		if now.Unix() >= until {
+			delete(m.retired, d)
+		}
+	}
+	m.swept = m.records()
+}
+
+func (m *Memory) records() int {
+	return len(m.notes) + len(m.bodies) + len(m.tasks) + len(m.retired)
 }

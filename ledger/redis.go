@@ -26,7 +26,8 @@ const keyPrefix = "precheckwatch:"
 //	precheckwatch:{slack}:note:ID   hash: sent (the reference), msg and at (the latest attempt)
 //	precheckwatch:{slack}:lease:ID  the holder's token, for the lease TTL
 //	precheckwatch:{slack}:body:MSG  a message's body, for an exact repeat
-//	precheckwatch:task:{TASK}       hash: firstSeen (Unix ms), outcome (JSON)
+//	precheckwatch:task:{TASK}       hash: firstSeen (Unix ms), outcome (JSON), requeued;
+//	                                once retired only done
 func noteKey(k Key) string  { return keyPrefix + "{" + k.Channel + "}:note:" + k.ID() }
 func leaseKey(k Key) string { return keyPrefix + "{" + k.Channel + "}:lease:" + k.ID() }
 func bodyKey(channel, message string) string {
@@ -120,19 +121,24 @@ return 1
 `)
 
 // recallScript records the first sight unless there is one, and answers
-// {firstSeen, outcome, new, requeued}. KEYS: task. ARGV: now (Unix ms), retention in
-// seconds.
+// {firstSeen, outcome, new, requeued, 0}, or {0, nil, 0, 0, 1} for a retired
+// task. KEYS: task. ARGV: now (Unix ms), retention in seconds.
 var recallScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'done') == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {'0', false, 0, '0', 1}
+end
 local new = redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local r = redis.call('HMGET', KEYS[1], 'firstSeen', 'outcome', 'requeued')
-return {r[1], r[2], new, r[3] or '0'}
+return {r[1], r[2], new, r[3] or '0', 0}
 `)
 
 // requeuedScript raises the task's requeued check count to ARGV[1], never
 // lowers it. KEYS: task. ARGV: check count, now (Unix ms), retention in
 // seconds.
 var requeuedScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'done') == 1 then return 1 end
 if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'requeued') or '0') then
   redis.call('HSET', KEYS[1], 'requeued', ARGV[1])
 end
@@ -141,13 +147,24 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
-// sealScript keeps the first outcome and answers the sealed one.
-// KEYS: task. ARGV: outcome, first seen (Unix ms), retention in seconds.
+// sealScript keeps the first outcome and answers the sealed one, or nil
+// for a retired task. KEYS: task. ARGV: outcome, first seen (Unix ms),
+// retention in seconds.
 var sealScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'done') == 1 then return false end
 redis.call('HSETNX', KEYS[1], 'outcome', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return redis.call('HGET', KEYS[1], 'outcome')
+`)
+
+// retireScript replaces the task's record with its done mark.
+// KEYS: task. ARGV: retention in seconds.
+var retireScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'done', '1')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
 `)
 
 // Redis is the Ledger shared by every instance.
@@ -198,8 +215,12 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 	out := make([]TaskRecord, len(taskIDs))
 	for i, c := range cmds {
 		reply, err := c.Slice()
-		if err != nil || len(reply) != 4 {
+		if err != nil || len(reply) != 5 {
 			return nil, fmt.Errorf("ledger: recall %s: unexpected reply %v (%v)", taskIDs[i], reply, err)
+		}
+		if reply[4] == int64(1) {
+			out[i].Done = true
+			continue
 		}
 		ms, err := strconv.ParseInt(fmt.Sprint(reply[0]), 10, 64)
 		if err != nil {
@@ -274,12 +295,15 @@ func (r *Redis) Seal(ctx context.Context, outcomes map[string]precheck.Outcome) 
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, redisError("seal", fmt.Sprintf("%d tasks", len(ids)), err)
 	}
 	sealed := make(map[string]precheck.Outcome, len(ids))
 	for i, c := range cmds {
 		s, err := c.Text()
+		if errors.Is(err, redis.Nil) {
+			continue // retired
+		}
 		if err != nil {
 			return nil, fmt.Errorf("ledger: seal %s: unexpected reply (%v)", ids[i], err)
 		}
@@ -290,6 +314,23 @@ func (r *Redis) Seal(ctx context.Context, outcomes map[string]precheck.Outcome) 
 		sealed[ids[i]] = o
 	}
 	return sealed, nil
+}
+
+// Retire implements Ledger, in one pipelined round trip.
+func (r *Redis) Retire(ctx context.Context, taskIDs []string) error {
+	if err := checkTasks(taskIDs); err != nil {
+		return err
+	}
+	if len(taskIDs) == 0 {
+		return nil
+	}
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range taskIDs {
+			retireScript.Eval(ctx, p, []string{taskKey(id)}, retention)
+		}
+		return nil
+	})
+	return redisError("retire", fmt.Sprintf("%d tasks", len(taskIDs)), err)
 }
 
 // Claim implements Ledger, in one round trip.
@@ -386,8 +427,9 @@ func (r *Redis) Release(ctx context.Context, leases []Lease) error {
 	return r.page(ctx, "release", releaseScript, leases)
 }
 
-// page runs a page script over leases, which share one token when one
-// Claim made them; leases of several claims run once per token.
+// page runs a page script over leases, once per token: leases one Claim
+// made share one, and leases of several claims (an event's pages) run in
+// one pipelined round trip.
 func (r *Redis) page(ctx context.Context, op string, s *redis.Script, leases []Lease, args ...any) error {
 	if err := checkLeases(leases); err != nil {
 		return err
@@ -400,13 +442,18 @@ func (r *Redis) page(ctx context.Context, op string, s *redis.Script, leases []L
 		}
 		byToken[l.token] = append(byToken[l.token], l.Key)
 	}
-	for _, token := range order {
-		keys := byToken[token]
-		if err := s.Run(ctx, r.client, pairs(keys), append([]any{token}, args...)...).Err(); err != nil {
-			return redisError(op, page(keys), err)
-		}
+	if len(order) == 1 {
+		keys := byToken[order[0]]
+		return redisError(op, page(keys), s.Run(ctx, r.client, pairs(keys), append([]any{order[0]}, args...)...).Err())
 	}
-	return nil
+	// Eval, not EvalSha, as in Recall.
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, token := range order {
+			s.Eval(ctx, p, pairs(byToken[token]), append([]any{token}, args...)...)
+		}
+		return nil
+	})
+	return redisError(op, page(leaseKeys(leases)), err)
 }
 
 // SentRefs implements Ledger, in one pipelined round trip.

@@ -106,6 +106,9 @@ func TestRedisKeys(t *testing.T) {
 	must(t, err)
 	_, err = l.Seal(ctx, map[string]precheck.Outcome{"t-keys": {Verdict: precheck.Passed}})
 	must(t, err)
+	_, err = l.Seal(ctx, map[string]precheck.Outcome{"t-retired": {Verdict: precheck.Passed}})
+	must(t, err)
+	must(t, l.Retire(ctx, []string{"t-retired"}))
 
 	opts, err := redis.ParseURL(server.URL)
 	must(t, err)
@@ -120,9 +123,13 @@ func TestRedisKeys(t *testing.T) {
 		leaseKey(leased[0]):        {time.Second, 30 * time.Second},
 		bodyKey("dingtalk", "m-1"): long,
 		taskKey("t-keys"):          long,
+		taskKey("t-retired"):       long,
 	}
 	if len(keys) != len(want) {
 		t.Fatalf("keys %q, want those of %v", keys, want)
+	}
+	if fields, err := raw.HGetAll(ctx, taskKey("t-retired")).Result(); err != nil || len(fields) != 1 || fields["done"] != "1" {
+		t.Errorf("a retired task's record holds %v (%v), want only its done mark", fields, err)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "precheckwatch:") {

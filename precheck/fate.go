@@ -63,6 +63,9 @@ type Facts struct {
 	FirstSeen time.Time
 	// Sealed is the task's outcome as first decided, from the record.
 	Sealed *Outcome
+	// Retired reports that the record keeps only that every channel has
+	// the task's verdict: the task is done.
+	Retired bool
 	// Requeued is the check count of the task's newest message put back on
 	// the queue, from the record: a message with a lower one is a stale
 	// copy (its delete failed after its successor was sent).
@@ -130,12 +133,15 @@ type Fate struct {
 	Reason string
 }
 
-// Decide says what becomes of a task, every case in one place: a stale
-// copy of its message goes, a verdict already sealed is delivered (or, once delivered, done or redelivered to
+// Decide says what becomes of a task, every case in one place: a message
+// of a retired task or a stale copy of its message goes, a verdict already sealed is delivered (or, once delivered, done or redelivered to
 // the channels that lack it); otherwise Security Center's answer decides —
 // finished, running, past the deadline, refused, unknown, or unanswered.
 func Decide(f Facts, p Policy) Fate {
 	t := f.Task
+	if f.Retired {
+		return Fate{Action: Done, Task: t, Reason: "every channel has the task's verdict already"}
+	}
 	if f.Delivery == nil && t.Attempt < f.Requeued {
 		return Fate{Action: Done, Task: t, Reason: "a newer message of the task is on the queue"}
 	}

@@ -216,38 +216,41 @@ func TestDecide(t *testing.T) {
 		// or in the Detail of a new verdict, whose cause is cause.
 		reasonHas string
 		cause     Cause
+		retired   bool
 	}{
-		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), 0, nil, Requeue, "", 15 * time.Second, "no verdict", ""},
-		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), 0, nil, Requeue, "", 15 * time.Second, "", ""},
-		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), 0, nil, Requeue, "", 15 * time.Second, "", ""},
-		{"a description never seen waits", fresh, nil, answer(100, "running", ""), 0, nil, Requeue, "", 15 * time.Second, "", ""},
-		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", ""},
-		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), 0, nil, Deliver, Failed, 0, "", CauseNoInstances},
-		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), 0, nil, Deliver, Error, 0, "invalid character '<'", CauseUnreadable},
-		{"precheck failed", fresh, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed},
-		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed},
-		{"past the deadline", old, nil, answer(70, DescCreated, ""), 0, nil, Deliver, TimedOut, 0, "", CauseStillRunning},
-		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", ""},
-		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), 0, nil, Requeue, "", 10 * time.Second, "", ""},
-		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Requeue, "", 15 * time.Second, "Throttling.User", ""},
-		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Deliver, TimedOut, 0, "Throttling.User", CauseUnanswered},
-		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, 0, nil, Deliver, Error, 0, "InvalidRegionId", CauseRefused},
-		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, 0, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM", ""},
-		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, 0, nil, Hold, "", 0, "out of time", ""},
-		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), 0, nil, Requeue, "", 15 * time.Second, "knows no such task", ""},
-		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), 0, nil, Requeue, "", 3 * time.Second, "", ""},
-		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), 0, nil, Deliver, Error, 0, "", CauseUnknownTask},
-		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), 0, nil, Deliver, Failed, 0, "sealed earlier", ""},
-		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, 0, nil, Deliver, Failed, 0, "", ""},
-		{"delivered on every channel", fresh, sealed, Reply{}, 0, &Delivery{}, Done, Failed, 0, "", ""},
-		{"delivered on some channels only", fresh, sealed, Reply{}, 0, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels", ""},
-		{"a stale copy of a requeued message goes", fresh, nil, Reply{}, 5, nil, Done, "", 0, "newer message", ""},
-		{"a stale copy of a finished task goes", fresh, sealed, Reply{}, 5, nil, Done, "", 0, "newer message", ""},
-		{"the newest message is checked", fresh, nil, answer(0, DescCreated, ""), 4, nil, Requeue, "", 15 * time.Second, "", ""},
+		{"running, first sight", fresh, nil, answer(0, DescCreated, ""), 0, nil, Requeue, "", 15 * time.Second, "no verdict", "", false},
+		{"running, under 100", fresh, nil, answer(60, DescCreated, "[]"), 0, nil, Requeue, "", 15 * time.Second, "", "", false},
+		{"completed but under 100 waits", fresh, nil, answer(90, DescCompleted, ""), 0, nil, Requeue, "", 15 * time.Second, "", "", false},
+		{"a description never seen waits", fresh, nil, answer(100, "running", ""), 0, nil, Requeue, "", 15 * time.Second, "", "", false},
+		{"finished with a warning", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", "", false},
+		{"finished without instances", fresh, nil, answer(100, DescCompleted, "[]"), 0, nil, Deliver, Failed, 0, "", CauseNoInstances, false},
+		{"finished with an unreadable Result", fresh, nil, answer(100, DescCompleted, "<html>"), 0, nil, Deliver, Error, 0, "invalid character '<'", CauseUnreadable, false},
+		{"precheck failed", fresh, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed, false},
+		{"precheck failed past the deadline", old, nil, answer(40, DescError, ""), 0, nil, Deliver, Error, 0, "", CauseFailed, false},
+		{"past the deadline", old, nil, answer(70, DescCreated, ""), 0, nil, Deliver, TimedOut, 0, "", CauseStillRunning, false},
+		{"finished past the deadline still counts", old, nil, answer(100, DescCompleted, docResult), 0, nil, Deliver, Warning, 0, "", "", false},
+		{"delay clamped to the deadline", nearly, nil, answer(70, DescCreated, ""), 0, nil, Requeue, "", 10 * time.Second, "", "", false},
+		{"unanswered waits", fresh, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Requeue, "", 15 * time.Second, "Throttling.User", "", false},
+		{"unanswered past the deadline", old, nil, Reply{Kind: Unanswered, Reason: "Throttling.User"}, 0, nil, Deliver, TimedOut, 0, "Throttling.User", CauseUnanswered, false},
+		{"refused", fresh, nil, Reply{Kind: Refused, Reason: "InvalidRegionId"}, 0, nil, Deliver, Error, 0, "InvalidRegionId", CauseRefused, false},
+		{"credentials denied holds", old, nil, Reply{Kind: Denied, Reason: "Forbidden.RAM"}, 0, nil, Hold, "", 5 * time.Minute, "Forbidden.RAM", "", false},
+		{"not asked holds", old, nil, Reply{Kind: NotAsked, Reason: "out of time"}, 0, nil, Hold, "", 0, "out of time", "", false},
+		{"unknown to Security Center waits", fresh, nil, answer(0, "", ""), 0, nil, Requeue, "", 15 * time.Second, "knows no such task", "", false},
+		{"unknown, delay clamped to the grace", now.Add(-10*time.Minute + 3*time.Second), nil, answer(0, "", ""), 0, nil, Requeue, "", 3 * time.Second, "", "", false},
+		{"unknown past the grace", now.Add(-10 * time.Minute), nil, answer(0, "", ""), 0, nil, Deliver, Error, 0, "", CauseUnknownTask, false},
+		{"redelivered: the sealed verdict, not a new one", fresh, sealed, answer(100, DescCompleted, docResult), 0, nil, Deliver, Failed, 0, "sealed earlier", "", false},
+		{"redelivered past the deadline keeps its verdict", old, sealed, Reply{}, 0, nil, Deliver, Failed, 0, "", "", false},
+		{"delivered on every channel", fresh, sealed, Reply{}, 0, &Delivery{}, Done, Failed, 0, "", "", false},
+		{"delivered on some channels only", fresh, sealed, Reply{}, 0, &Delivery{Missing: []string{"dingtalk"}}, Redeliver, Failed, 15 * time.Second, "1 channels", "", false},
+		{"a stale copy of a requeued message goes", fresh, nil, Reply{}, 5, nil, Done, "", 0, "newer message", "", false},
+		{"a stale copy of a finished task goes", fresh, sealed, Reply{}, 5, nil, Done, "", 0, "newer message", "", false},
+		{"a retired task's message goes unasked", fresh, nil, answer(100, DescCompleted, docResult), 0, nil, Done, "", 0, "every channel", "", true},
+		{"a retired task's stale copy goes", old, nil, Reply{}, 5, nil, Done, "", 0, "every channel", "", true},
+		{"the newest message is checked", fresh, nil, answer(0, DescCreated, ""), 4, nil, Requeue, "", 15 * time.Second, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Decide(Facts{Task: task, FirstSeen: tt.firstSeen, Sealed: tt.sealed, Reply: tt.reply, Requeued: tt.requeued, Delivery: tt.delivery, Now: now}, p)
+			f := Decide(Facts{Task: task, FirstSeen: tt.firstSeen, Sealed: tt.sealed, Retired: tt.retired, Reply: tt.reply, Requeued: tt.requeued, Delivery: tt.delivery, Now: now}, p)
 			if f.Action != tt.action {
 				t.Fatalf("action = %s, want %s", f.Action, tt.action)
 			}
