@@ -147,8 +147,8 @@ func (r *run) check(ctx context.Context, j *job) {
 	facts := precheck.Facts{Task: task, Now: now, Jitter: r.h.d.Jitter()}
 	recs := j.record
 	j.forgotten = !recs.FirstSeen.Before(r.start.Truncate(time.Millisecond)) && (task.Attempt > 0 || j.msg.DequeueCount > 1)
-	facts.FirstSeen, facts.Sealed, facts.Requeued = recs.FirstSeen, recs.Outcome, recs.Requeued
-	if facts.Sealed == nil && task.Attempt >= recs.Requeued {
+	facts.FirstSeen, facts.Sealed, facts.Retired, facts.Requeued = recs.FirstSeen, recs.Outcome, recs.Done, recs.Requeued
+	if facts.Sealed == nil && !facts.Retired && task.Attempt >= recs.Requeued {
 		facts.Reply = r.ask(ctx, task)
 	}
 	fate := precheck.Decide(facts, r.h.policy)
@@ -257,14 +257,21 @@ func (r *run) claimHandOns(ctx context.Context, page []*job) {
 	}
 }
 
-// handed records the outcome of handing j on.
-func (r *run) handed(ctx context.Context, j *job, ok bool) {
-	if j.handOn == nil {
+// handed records the outcome of handing jobs on, in one call for all of
+// them: those an event delivered are marked handed on, or released when
+// they could not be.
+func (r *run) handed(ctx context.Context, jobs []*job, ok bool) {
+	var leases []ledger.Lease
+	for _, j := range jobs {
+		if j.handOn != nil {
+			leases = append(leases, *j.handOn)
+		}
+	}
+	if len(leases) == 0 {
 		return
 	}
 	sctx, cancel := r.recordCtx(ctx)
 	defer cancel()
-	leases := []ledger.Lease{*j.handOn}
 	var err error
 	if ok {
 		err = ledger.MarkHandedOn(sctx, r.h.d.Ledger, leases)

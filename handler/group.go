@@ -55,8 +55,9 @@ func (r *run) decided(ctx context.Context, j *job) []*job {
 }
 
 // seal records the finished jobs' verdicts in one call and gives each the
-// verdict sealed, which is another instance's when it decided first. Jobs
-// whose verdicts cannot be sealed are held as they are, to be checked again.
+// verdict sealed, which is another instance's when it decided first; a job
+// whose task was retired meanwhile goes. Jobs whose verdicts cannot be
+// sealed are held as they are, to be checked again.
 func (r *run) seal(ctx context.Context, jobs []*job) {
 	outcomes := make(map[string]precheck.Outcome, len(jobs))
 	for _, j := range jobs {
@@ -72,6 +73,13 @@ func (r *run) seal(ctx context.Context, jobs []*job) {
 	}
 	for _, j := range jobs {
 		o, ok := sealed[j.task.TaskID]
+		if !ok && err == nil {
+			// Retired since it was recalled: another copy of the task's
+			// message got its verdict to every channel first.
+			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Retired: true}, r.h.policy))
+			j.unsealed = false
+			continue
+		}
 		if !ok {
 			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.policy))
 			r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)

@@ -20,6 +20,10 @@ type handOn struct {
 	deletes []string
 	// since is when the oldest of deletes was queued.
 	since time.Time
+	// finished are the jobs every channel has the verdict of, whose
+	// event's hand-on is yet to be marked and whose record is yet to be
+	// retired: both are recorded a page at a time.
+	finished []*job
 	// inflight tracks the full batches being sent or deleted.
 	inflight sync.WaitGroup
 }
@@ -47,9 +51,8 @@ func (h *handOn) add(ctx context.Context, j *job) {
 		h.r.hold(ctx, j)
 		return
 	case j.kind == doneJob:
-		if j.fromEvent {
-			h.r.handed(ctx, j, true)
-		} else {
+		h.finished = append(h.finished, j)
+		if !j.fromEvent {
 			if len(h.deletes) == 0 {
 				h.since = h.r.h.d.Now()
 			}
@@ -64,12 +67,49 @@ func (h *handOn) add(ctx context.Context, j *job) {
 	if len(h.deletes) >= batchSize {
 		deletes, h.deletes = h.deletes, nil
 	}
+	var finished []*job
+	if len(h.finished) >= finishedPage {
+		finished, h.finished = h.finished, nil
+	}
 	h.mu.Unlock()
-	if len(sends) > 0 || len(deletes) > 0 {
+	if len(sends) > 0 || len(deletes) > 0 || len(finished) > 0 {
 		h.inflight.Go(func() {
 			h.send(ctx, sends)
 			h.remove(ctx, deletes)
+			h.finish(ctx, finished)
 		})
+	}
+}
+
+// finishedPage is how many finished jobs are recorded in one call: an
+// event's page.
+const finishedPage = eventPage
+
+// finish records that the jobs are done: their event's hand-on, and their
+// task's record retired, so that a process keeping the ledger in memory
+// does not keep every verdict it delivered. A fleet task's record is kept:
+// its run's summary reads the verdict from it. Were the invocation to end
+// before this, an event's retry finds the verdicts sent and the messages
+// go all the same.
+func (h *handOn) finish(ctx context.Context, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	r := h.r
+	r.handed(ctx, jobs, true)
+	var retire []string
+	for _, j := range jobs {
+		if j.outcome != nil && j.task.Run == "" {
+			retire = append(retire, j.task.TaskID)
+		}
+	}
+	if len(retire) == 0 {
+		return
+	}
+	sctx, cancel := r.recordCtx(ctx)
+	defer cancel()
+	if err := r.h.d.Ledger.Retire(sctx, retire); err != nil {
+		r.ledgerError("retire", err)
 	}
 }
 
@@ -103,13 +143,15 @@ func (h *handOn) flush(ctx context.Context) {
 	}
 	h.mu.Lock()
 	deletes = append(deletes, h.deletes...)
-	h.deletes = nil
+	finished := h.finished
+	h.deletes, h.finished = nil, nil
 	h.mu.Unlock()
 	for len(deletes) > 0 {
 		n := min(batchSize, len(deletes))
 		h.remove(ctx, deletes[:n])
 		deletes = deletes[n:]
 	}
+	h.finish(ctx, finished)
 }
 
 // send puts jobs back on the pending queue and deletes their originals.
@@ -127,6 +169,7 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 	cancel()
 	var deletes []string
 	var requeued []ledger.Requeued
+	var sent, unsent []*job
 	for i, j := range jobs {
 		var err error
 		if i < len(errs) {
@@ -138,11 +181,11 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 				// The event's copy is deleted once we return: this one is
 				// not handed on, so the invocation must fail.
 				r.tally.add(func(rep *Report) { rep.Unhanded++ })
-				r.handed(ctx, j, false)
+				unsent = append(unsent, j)
 			}
 			continue
 		}
-		r.handed(ctx, j, true)
+		sent = append(sent, j)
 		r.tally.add(func(rep *Report) {
 			switch j.kind {
 			case requeueJob, holdJob:
@@ -158,6 +201,8 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 			deletes = append(deletes, r.keep.release(j))
 		}
 	}
+	r.handed(ctx, unsent, false)
+	r.handed(ctx, sent, true)
 	r.noteRequeued(ctx, requeued)
 	h.remove(ctx, deletes)
 }
@@ -239,11 +284,11 @@ func (r *run) deadLetter(ctx context.Context, j *job) {
 		r.serviceError("mns", "dead-letter", err)
 		if j.fromEvent {
 			r.tally.add(func(rep *Report) { rep.Unhanded++ })
-			r.handed(ctx, j, false)
+			r.handed(ctx, []*job{j}, false)
 		}
 		return
 	}
-	r.handed(ctx, j, true)
+	r.handed(ctx, []*job{j}, true)
 	r.tally.add(func(rep *Report) {
 		rep.DeadLettered++
 		rep.DeadLetters = append(rep.DeadLetters, DeadLetter{MessageID: j.msg.ID, Reason: j.why})
