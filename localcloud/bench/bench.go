@@ -191,7 +191,7 @@ func leastSpan(m int, windows []window) time.Duration {
 // latency, Concurrency at a time, unless the rate limit is slower; and no
 // channel takes the messages it accepted faster than its service allows.
 func (c Config) idealBound(queries int, messages map[string]int) time.Duration {
-	byLatency := time.Duration(queries) * c.Latency / time.Duration(c.Concurrency)
+	byLatency := time.Duration(c.latencyRounds(queries)) * c.Latency
 	byRate := time.Duration(float64(queries) / c.RateLimit * float64(time.Second))
 	bound := max(byLatency, byRate, time.Millisecond)
 	for ch, m := range messages {
@@ -200,10 +200,22 @@ func (c Config) idealBound(queries int, messages map[string]int) time.Duration {
 	return bound
 }
 
+// latencyRounds counts the calls of the longest chain the latency bound
+// is made of: no task is checked before the receive that brings its
+// message (made by the function, or by EventBridge for the stream), the
+// queries, Concurrency at a time, each wait the latency, so the last of
+// them ends no earlier than ⌈queries / Concurrency⌉ latencies after the
+// first begins, and a finished task's message is deleted only after its
+// verdict (by the function, or by EventBridge once the invocation
+// returns). No implementation can overlap these three.
+func (c Config) latencyRounds(queries int) int {
+	return 1 + (queries+c.Concurrency-1)/c.Concurrency + 1
+}
+
 // idealTerms spells the bound out for the progress output.
 func (c Config) idealTerms(queries int, messages map[string]int) string {
 	terms := []string{
-		fmt.Sprintf("%d × %s / %d", queries, c.Latency, c.Concurrency),
+		fmt.Sprintf("(1 receive + ⌈%d / %d⌉ queries + 1 delete) × %s", queries, c.Concurrency, c.Latency),
 		fmt.Sprintf("%d / %g/s", queries, c.RateLimit),
 	}
 	for _, ch := range slices.Sorted(maps.Keys(messages)) {
