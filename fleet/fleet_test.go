@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"precheckwatch/internal/redistest"
 	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
@@ -424,4 +426,30 @@ func TestBadRequest(t *testing.T) {
 			t.Errorf("%+v: %v, want an error containing %q", tc.req, err, tc.want)
 		}
 	}
+}
+
+// TestEveryCallIsPaced: each Security Center call, a page of the listing
+// or a start, takes one of the rate limit's tokens. With a burst of ten and
+// no refill, a run of 30 databases in one region lists its two pages,
+// starts eight, and leaves the rest to the next invocation.
+func TestEveryCallIsPaced(t *testing.T) {
+	eachRecord(t, func(t *testing.T, l ledger.Ledger) {
+		r := newRig(t, l, 0)
+		for i, d := range securitycenter.GenerateFleet(30, 4) {
+			d.UniRegionID, d.InstanceName = "cn-hangzhou", fmt.Sprintf("db-%02d", i)
+			r.cloud.SAS.AddDatabase(d)
+		}
+		r.starter.Limit = rate.NewLimiter(0, 10)
+		r.starter.Concurrency = 1
+		run := fmt.Sprint("fleet-paced-", time.Now().UnixNano())
+		// Under a deadline a limiter that can never grant a token says so
+		// at once, as it would of one that cannot grant it in time.
+		ctx, cancel := context.WithTimeout(ctxBackground, time.Minute)
+		defer cancel()
+		res, err := r.starter.Start(ctx, Request{Spec: Spec{Regions: []string{"cn-hangzhou"}}, RunID: run})
+		lists, starts := r.cloud.SAS.Calls(securitycenter.ActionDescribeUniBackupDatabase), r.cloud.SAS.Calls(securitycenter.ActionStartPreCheckDatabase)
+		if !errors.Is(err, ErrIncomplete) || lists != 2 || starts != 8 || len(res.Started) != 8 || res.Left != 22 {
+			t.Fatalf("paced run: %v; %d pages listed, %d starts, %d started, %d left; want 2, 8, 8, 22", err, lists, starts, len(res.Started), res.Left)
+		}
+	})
 }
