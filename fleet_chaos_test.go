@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ import (
 //	  -fleet.databases=500 -fleet.runs=2 -chaos.instances=4 -chaos.kills=10 -chaos.faultrate=0.2 -chaos.expiries=3 -chaos.redis=3
 //
 // The defaults are the short run of the normal suite; the chaos flags are
-// TestChaos's.
+// TestChaos's, and so is CHAOS_LOG=path, which keeps the function's log.
 var (
 	fleetDatabases = flag.Int("fleet.databases", 40, "databases in the fleet TestFleetChaos runs")
 	fleetRuns      = flag.Int("fleet.runs", 1, "runs of the fleet TestFleetChaos makes, one after the other; the fleet does not change between them")
@@ -212,6 +213,7 @@ func (c *chaosRig) fleetRun(t *testing.T, p chaosPlan, record ledger.Ledger, run
 	}
 	if len(duplicated) > 0 {
 		t.Errorf("%s: %d tasks have their verdict posted more often than once on some channel, or an unchanged one at all: %s", runID, len(duplicated), head(duplicated, 20))
+		c.logMessagesAbout(strings.Fields(duplicated[0])[0])
 	}
 	after := c.chatMessages()
 	for _, ch := range chatChannels {
@@ -230,6 +232,11 @@ func (c *chaosRig) fleetRun(t *testing.T, p chaosPlan, record ledger.Ledger, run
 	}
 	if t.Failed() {
 		t.Logf("function output (tail):\n%s", c.Output.Tail(8000))
+	}
+	if path := os.Getenv("CHAOS_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(c.Output.String()), 0o644); err != nil {
+			t.Error(err)
+		}
 	}
 	t.Logf("fleet chaos: %s: the summary after %s", runID, summarised.Round(time.Second))
 	line := fmt.Sprintf("fleet chaos: run=%s databases=%d started=%d unsure=%d started-twice=%d changed=%d instances=%d kills=%d expiries=%d redis-spells=%d faulted=%d lost=%d duplicated=%d messages=%v summaries=%v posted=%v seconds=%.0f",
