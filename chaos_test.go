@@ -344,6 +344,55 @@ func disrupt(ctx context.Context, rng *rand.Rand, n int, span time.Duration, act
 	}
 }
 
+// startDisruptions starts p's kills, visibility expiries and Redis spells
+// at random moments over the run until ctx ends, counting them in counts.
+// Each kind draws its moments from its own generator, seeded in a fixed
+// order, so a seed replays the same run. The function returned waits for
+// them to stop and leaves Redis fast and thawed.
+func (c *chaosRig) startDisruptions(ctx context.Context, p chaosPlan, counts *chaosCounts) (wait func()) {
+	span := max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond)
+	moments := func() *rand.Rand {
+		seed := c.rng.Uint64()
+		return rand.New(rand.NewPCG(seed, seed))
+	}
+	killMoments, expiryMoments, redisMoments := moments(), moments(), moments()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		disrupt(ctx, killMoments, p.kills, span, func(int) {
+			if c.Fn.Kill() {
+				counts.kills.Add(1)
+			}
+		})
+	})
+	wg.Go(func() {
+		disrupt(ctx, expiryMoments, p.expiries, span, func(int) {
+			// Every message received so far becomes visible again, its
+			// handles dead: as if each invocation outlived its visibility.
+			c.Cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
+			counts.expiries.Add(1)
+		})
+	})
+	wg.Go(func() {
+		disrupt(ctx, redisMoments, p.redisSpells, span, func(i int) { c.redisSpell(ctx, i, counts) })
+	})
+	return func() {
+		wg.Wait()
+		c.proxy.SetLatency(0)
+		c.proxy.Thaw()
+	}
+}
+
+// settle lets whatever is still in flight land, faults off, until nothing
+// more can be posted (no invocation runs and the queue is empty) or 15 s
+// have passed: a lease of a killed instance lapses, a redelivered event is
+// handled again. A duplicate it causes shows in what the channels got.
+func (c *chaosRig) settle(p chaosPlan) {
+	c.setFaults(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c.drive(ctx, p, c.Quiet)
+}
+
 // redisSpell is spell i of the rotation: slow for a while (150 ms each
 // way, a distant or overloaded Redis), frozen for a while, or restarted.
 func (c *chaosRig) redisSpell(ctx context.Context, i int, counts *chaosCounts) {
@@ -414,34 +463,9 @@ func runChaos(t *testing.T, p chaosPlan) {
 	defer cancel()
 	var counts chaosCounts
 	chaosCtx, stopChaos := context.WithCancel(ctx)
-	span := max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond)
-	// Each disruption draws its moments from its own generator, seeded in
-	// a fixed order, so a seed replays the same run.
-	moments := func() *rand.Rand {
-		seed := c.rng.Uint64()
-		return rand.New(rand.NewPCG(seed, seed))
-	}
-	killMoments, expiryMoments, redisMoments := moments(), moments(), moments()
-	var cwg sync.WaitGroup
-	cwg.Go(func() {
-		disrupt(chaosCtx, killMoments, p.kills, span, func(int) {
-			if c.Fn.Kill() {
-				counts.kills.Add(1)
-			}
-		})
-	})
-	cwg.Go(func() {
-		disrupt(chaosCtx, expiryMoments, p.expiries, span, func(int) {
-			// Every message received so far becomes visible again, its
-			// handles dead: as if each invocation outlived its visibility.
-			c.Cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
-			counts.expiries.Add(1)
-		})
-	})
-	cwg.Go(func() {
-		disrupt(chaosCtx, redisMoments, p.redisSpells, span, func(i int) { c.redisSpell(chaosCtx, i, &counts) })
-	})
-	cwg.Go(func() { c.progress(chaosCtx, start) })
+	disruptions := c.startDisruptions(chaosCtx, p, &counts)
+	progressed := make(chan struct{})
+	go func() { c.progress(chaosCtx, start); close(progressed) }()
 	// Disruptions stop once every task has its verdicts; faults go on
 	// until the queue is empty too.
 	allPosted := func() bool {
@@ -456,24 +480,11 @@ func runChaos(t *testing.T, p chaosPlan) {
 		return false
 	})
 	stopChaos()
-	cwg.Wait()
-	c.proxy.SetLatency(0)
-	c.proxy.Thaw()
+	disruptions()
+	<-progressed
 	faultsOn := time.Since(start)
 
-	// Let whatever is still in flight land, faults off: a lease of a killed
-	// instance expires, a redelivered event is handled again. Any duplicate
-	// it causes is counted below.
-	c.setFaults(0)
-	settle, cancelSettle := context.WithTimeout(context.Background(), 15*time.Second)
-	quietSince := time.Now()
-	c.drive(settle, p, func() bool {
-		if c.queued() != 0 {
-			quietSince = time.Now()
-		}
-		return time.Since(quietSince) > 3*time.Second
-	})
-	cancelSettle()
+	c.settle(p)
 
 	lost, duplicated := c.tally()
 	var faults []string

@@ -5,11 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,31 +108,7 @@ func (c *chaosRig) fleetRun(t *testing.T, p chaosPlan, record ledger.Ledger, run
 	defer cancel()
 	var counts chaosCounts
 	chaosCtx, stopChaos := context.WithCancel(ctx)
-	span := max(10*time.Second, time.Duration(p.tasks)*50*time.Millisecond)
-	// Each disruption draws its moments from its own generator, as in
-	// TestChaos.
-	moments := func() *rand.Rand {
-		seed := c.rng.Uint64()
-		return rand.New(rand.NewPCG(seed, seed))
-	}
-	killMoments, expiryMoments, redisMoments := moments(), moments(), moments()
-	var cwg sync.WaitGroup
-	cwg.Go(func() {
-		disrupt(chaosCtx, killMoments, p.kills, span, func(int) {
-			if c.Fn.Kill() {
-				counts.kills.Add(1)
-			}
-		})
-	})
-	cwg.Go(func() {
-		disrupt(chaosCtx, expiryMoments, p.expiries, span, func(int) {
-			c.Cloud.MNS.Advance(time.Duration(p.visibility+1) * time.Second)
-			counts.expiries.Add(1)
-		})
-	})
-	cwg.Go(func() {
-		disrupt(chaosCtx, redisMoments, p.redisSpells, span, func(i int) { c.redisSpell(chaosCtx, i, &counts) })
-	})
+	disruptions := c.startDisruptions(chaosCtx, p, &counts)
 	var summarised time.Duration
 	posted := c.drive(ctx, p, func() bool {
 		if c.summaries(runID) != nil {
@@ -147,22 +121,8 @@ func (c *chaosRig) fleetRun(t *testing.T, p chaosPlan, record ledger.Ledger, run
 		return false
 	})
 	stopChaos()
-	cwg.Wait()
-	c.proxy.SetLatency(0)
-	c.proxy.Thaw()
-
-	// Whatever is in flight lands with faults off; a late duplicate would
-	// show below.
-	c.setFaults(0)
-	settle, cancelSettle := context.WithTimeout(context.Background(), 15*time.Second)
-	quietSince := time.Now()
-	c.drive(settle, p, func() bool {
-		if c.queued() != 0 {
-			quietSince = time.Now()
-		}
-		return time.Since(quietSince) > 3*time.Second
-	})
-	cancelSettle()
+	disruptions()
+	c.settle(p)
 	if err := <-started; err != nil {
 		t.Fatal(err)
 	}

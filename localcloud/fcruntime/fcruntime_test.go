@@ -55,24 +55,6 @@ type reply struct {
 	EndedMs     int64                 `json:"endedMs"`
 }
 
-// safeBuffer collects process output written from several goroutines.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs echofn under cfg and, at cleanup, closes it and checks that no
 // goroutine and no process outlived Close.
 func start(t *testing.T, cfg fcruntime.Config) (*fcruntime.Function, *[]int) {
@@ -158,7 +140,7 @@ func TestEveryHeaderReachesTheContext(t *testing.T) {
 			SecurityToken:   secret.Value(fmt.Sprintf("token-%d", issued)),
 		}
 	}
-	stdout := &safeBuffer{}
+	stdout := &fcruntime.Output{}
 	fn, pids := start(t, fcruntime.Config{
 		FunctionName: "precheckwatch",
 		ServiceName:  "svc",
