@@ -518,22 +518,10 @@ func runChaos(t *testing.T, p chaosPlan) {
 		t.Errorf("%d tasks have a verdict more than once on some channel: %s", len(duplicated), head(duplicated, 20))
 		c.logMessagesAbout(chaosID.FindString(duplicated[0]))
 	}
-	if n := c.queued(); n != 0 {
-		t.Errorf("%d messages are still on the pending queue", n)
-		for _, m := range c.Cloud.MNS.Messages(localcloud.PendingQueue) {
-			t.Logf("left on the queue: dequeued %d times, visible at %s: %.300s", m.DequeueCount, m.NextVisibleTime.Format(time.RFC3339), m.Body)
-		}
-	}
 	if dead != 0 {
 		t.Errorf("%d good tasks were dead-lettered", dead)
 	}
-	if p.faultRate > 0 && injected == 0 {
-		t.Error("no fault was injected; the run proves nothing about faults")
-	}
-	if t.Failed() {
-		t.Logf("function output (tail):\n%s", c.Output.Tail(8000))
-	}
-	assertNoSecrets(t, c.Output.String())
+	c.checkEnd(p, injected)
 	if path := os.Getenv("CHAOS_LOG"); path != "" {
 		if err := os.WriteFile(path, []byte(c.Output.String()), 0o644); err != nil {
 			t.Error(err)
@@ -543,6 +531,27 @@ func runChaos(t *testing.T, p chaosPlan) {
 		p.tasks, p.instances, injected, requests, counts.kills.Load(), len(lost), len(duplicated), time.Since(start).Seconds())
 	t.Log(line)
 	fmt.Println(line)
+}
+
+// checkEnd fails the test when messages are left on the pending queue,
+// when p planned faults and none was injected, or when a secret reached
+// the function's output; a failed test logs the output's tail.
+func (c *chaosRig) checkEnd(p chaosPlan, injected int) {
+	t := c.t
+	t.Helper()
+	if n := c.queued(); n != 0 {
+		t.Errorf("%d messages are still on the pending queue", n)
+		for _, m := range c.Cloud.MNS.Messages(localcloud.PendingQueue) {
+			t.Logf("left on the queue: dequeued %d times, visible at %s: %.300s", m.DequeueCount, m.NextVisibleTime.Format(time.RFC3339), m.Body)
+		}
+	}
+	if p.faultRate > 0 && injected == 0 {
+		t.Error("no fault was injected; the run proves nothing about faults")
+	}
+	if t.Failed() {
+		t.Logf("function output (tail):\n%s", c.Output.Tail(8000))
+	}
+	assertNoSecrets(t, c.Output.String())
 }
 
 // requests counts the calls each service received from the function,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,15 +20,7 @@ import (
 var functionBinary string
 
 func TestMain(m *testing.M) {
-	binary, remove, err := gobuild.Build("precheckwatch", "-tags", "nolocalcloud")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	functionBinary = binary
-	code := m.Run()
-	remove()
-	os.Exit(code)
+	gobuild.Main(m, &functionBinary, "precheckwatch", "-tags", "nolocalcloud")
 }
 
 // testRig is a rig.Rig run by a test: the function's own binary on the

@@ -7,13 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 )
 
-// Build compiles the main package pkg (an import path or a path relative to
+// build compiles the main package pkg (an import path or a path relative to
 // the working directory), with the go build flags given, into a new
 // temporary directory. It returns the binary and a function that removes
 // it; the compiler's messages go to standard error.
-func Build(pkg string, flags ...string) (binary string, remove func(), err error) {
+func build(pkg string, flags ...string) (binary string, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "precheckwatch-build-")
 	if err != nil {
 		return "", nil, err
@@ -27,4 +28,19 @@ func Build(pkg string, flags ...string) (binary string, remove func(), err error
 		return "", nil, fmt.Errorf("build %s: %w", pkg, err)
 	}
 	return binary, remove, nil
+}
+
+// Main is the TestMain of a package whose tests run a built binary: it
+// builds pkg with flags into *binary, runs the tests, removes the binary
+// and exits with the tests' code, or with 1 when the build fails.
+func Main(m *testing.M, binary *string, pkg string, flags ...string) {
+	built, remove, err := build(pkg, flags...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*binary = built
+	code := m.Run()
+	remove()
+	os.Exit(code)
 }

@@ -27,15 +27,7 @@ import (
 var echoBinary string
 
 func TestMain(m *testing.M) {
-	binary, remove, err := gobuild.Build("precheckwatch/localcloud/fcruntime/testdata/echofn")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	echoBinary = binary
-	code := m.Run()
-	remove()
-	os.Exit(code)
+	gobuild.Main(m, &echoBinary, "precheckwatch/localcloud/fcruntime/testdata/echofn")
 }
 
 // reply mirrors testdata/echofn's answer.
