@@ -14,10 +14,9 @@ import (
 	"precheckwatch/handler"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/eventbridge"
-	"precheckwatch/localcloud/fcruntime"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/precheck"
-	"precheckwatch/secret"
 )
 
 // demoFleetSize is how many databases the fleet demo's fleet holds.
@@ -48,50 +47,36 @@ func RunFleet(ctx context.Context, out io.Writer) error {
 }
 
 func (d *demo) runFleet(ctx context.Context) error {
-	cloud, err := localcloud.Start(localcloud.Options{})
+	binary, err := os.Executable()
 	if err != nil {
-		return err
+		return fmt.Errorf("find the function binary: %w", err)
 	}
-	defer cloud.Close()
-	fleetDBs := securitycenter.GenerateFleet(demoFleetSize, 19)
-	for _, db := range fleetDBs {
-		cloud.SAS.AddDatabase(db)
+	env := [][2]string{
+		{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "2s"}, {"TASK_DEADLINE", "10m"}, {"SAS_RATE_LIMIT", "50"},
+		// Only changes are paged: the rest is in each run's summary.
+		{"NOTIFY_MODE", string(config.NotifyChanges)},
 	}
-	d.say("local cloud up; Security Center holds a fleet of %d databases across %s", len(fleetDBs), strings.Join(securitycenter.FleetRegions, ", "))
-
-	env := cloud.Env()
 	for _, name := range []string{"MESSAGE_LANG", "SLACK_LANG", "DINGTALK_LANG", "FEISHU_LANG"} {
 		if v := os.Getenv(name); v != "" {
 			env = append(env, [2]string{name, v})
 		}
 	}
-	binary, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the function binary: %w", err)
-	}
-	fn, err := fcruntime.Start(ctx, fcruntime.Config{
-		Binary:       binary,
-		FunctionName: "precheckwatch",
-		Env: fcruntime.Environ(env, [][2]string{
-			{"BACKOFF_INITIAL", "1s"}, {"BACKOFF_MAX", "2s"}, {"TASK_DEADLINE", "10m"}, {"SAS_RATE_LIMIT", "50"},
-			// Only changes are paged: the rest is in each run's summary.
-			{"NOTIFY_MODE", string(config.NotifyChanges)},
-			{"ALIBABA_CLOUD_ACCESS_KEY_ID", ""}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""},
-		}),
-		Timeout: 60 * time.Second,
+	r, err := rig.Start(ctx, rig.Config{
+		Binary: binary, Env: env, Timeout: 60 * time.Second,
 		// One instance: the demo's delivery record is memory://, which
 		// lives in one process; a deployment shares a Redis instead.
 		Concurrency: 1,
-		Credentials: func() secret.Credentials {
-			return secret.Credentials{AccessKeyID: localcloud.STSAccessKeyID, AccessKeySecret: localcloud.STSAccessKeySecret, SecurityToken: localcloud.STSToken}
-		},
-		// The demo reads typed results, not the function's log.
-		Stdout: io.Discard, Stderr: io.Discard,
 	})
 	if err != nil {
-		return fmt.Errorf("start the function under the FC runtime: %w", err)
+		return fmt.Errorf("start the local cloud and the function under the FC runtime: %w", err)
 	}
-	defer fn.Close()
+	defer r.Close()
+	cloud, fn := r.Cloud, r.Fn
+	fleetDBs := securitycenter.GenerateFleet(demoFleetSize, 19)
+	for _, db := range fleetDBs {
+		cloud.SAS.AddDatabase(db)
+	}
+	d.say("local cloud up; Security Center holds a fleet of %d databases across %s", len(fleetDBs), strings.Join(securitycenter.FleetRegions, ", "))
 	trigger := cloud.DeployedStream()
 	trigger.BatchWindow, trigger.RetryScale = 500*time.Millisecond, 0.1
 	stream, err := eventbridge.NewStream(fn, trigger)
@@ -108,14 +93,14 @@ func (d *demo) runFleet(ctx context.Context) error {
 	go func() { _ = sweep.Run(runCtx) }()
 
 	first := fleetDemoRun{id: "demo-fleet-week-1", counts: expectedCounts(fleetDBs)}
-	if err := d.fleetRun(ctx, fn, cloud, first); err != nil {
+	if err := d.fleetRun(ctx, r, first); err != nil {
 		return err
 	}
 	second, changes := changeFleet(cloud, fleetDBs)
 	for _, c := range changes {
 		d.say("changed: %s", c)
 	}
-	if err := d.fleetRun(ctx, fn, cloud, second); err != nil {
+	if err := d.fleetRun(ctx, r, second); err != nil {
 		return err
 	}
 	stop()
@@ -132,12 +117,12 @@ func (d *demo) runFleet(ctx context.Context) error {
 
 // fleetRun starts run with a fleet timer, as s.yaml's would, waits for its
 // summary on every channel and checks the counts and changes it shows.
-func (d *demo) fleetRun(ctx context.Context, fn *fcruntime.Function, cloud *localcloud.Cloud, run fleetDemoRun) error {
+func (d *demo) fleetRun(ctx context.Context, r *rig.Rig, run fleetDemoRun) error {
 	payload, err := json.Marshal(map[string]any{"fleet": map[string]any{"regions": securitycenter.FleetRegions}, "run": run.id})
 	if err != nil {
 		return err
 	}
-	timer, err := eventbridge.NewTimer(fn, eventbridge.TimerConfig{Name: "fleet", Payload: string(payload)})
+	timer, err := eventbridge.NewTimer(r.Fn, eventbridge.TimerConfig{Name: "fleet", Payload: string(payload)})
 	if err != nil {
 		return err
 	}
@@ -153,25 +138,18 @@ func (d *demo) fleetRun(ctx context.Context, fn *fcruntime.Function, cloud *loca
 	if rep.Fleet.Members != total(run.counts) || !rep.Fleet.Done {
 		return fmt.Errorf("run %s: %d members, done %v; want all %d started", run.id, rep.Fleet.Members, rep.Fleet.Done, total(run.counts))
 	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		missing := 0
-		for _, chat := range cloud.Chats() {
+	summarised := func() bool {
+		for _, chat := range r.Cloud.Chats() {
 			if _, ok := summaryLetter(chat, run.id); !ok {
-				missing++
+				return false
 			}
 		}
-		if missing == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("run %s: %d channels still lack its summary: %w", run.id, missing, ctx.Err())
-		case <-tick.C:
-		}
+		return true
 	}
-	for _, chat := range cloud.Chats() {
+	if err := r.Until(ctx, summarised, nil); err != nil {
+		return fmt.Errorf("run %s: some channel still lacks its summary: %w", run.id, err)
+	}
+	for _, chat := range r.Cloud.Chats() {
 		l, _ := summaryLetter(chat, run.id)
 		if err := run.check(l); err != nil {
 			return err
