@@ -250,7 +250,7 @@ func (r *run) claimHandOns(ctx context.Context, page []*job) {
 			// Another attempt at this event is handing it on right now;
 			// fail this one so that the platform retries it later.
 			j.kind = skipJob
-			r.tally.add(func(rep *Report) { rep.Unhanded++ })
+			r.tally.add(func(rep *Report) { rep.NotHandedOn++ })
 		default:
 			j.handOn = &cs[i].Lease
 		}

@@ -144,8 +144,8 @@ func (c *courier) send(ctx context.Context, jobs []*job, asDigest bool) {
 // index; nil when none has).
 func (c *courier) report(ctx context.Context, jobs []*job, got []bool) {
 	for k, j := range jobs {
-		if j.settled(c.sink.Name(), got != nil && got[k]) {
-			c.r.delivered(ctx, j, j.missing, c.hand)
+		if j.reported(c.sink.Name(), got != nil && got[k]) {
+			c.r.handOnFinished(ctx, j, j.missing, c.hand)
 		}
 	}
 }
@@ -157,21 +157,22 @@ func (j *job) await(n int) {
 	j.awaiting = n
 }
 
-// settled notes one channel's report on j and says whether it was the last.
-func (j *job) settled(channel string, delivered bool) bool {
+// reported notes whether one channel has j's verdict, and says whether
+// it was the last channel to report.
+func (j *job) reported(channel string, has bool) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !delivered {
+	if !has {
 		j.missing = append(j.missing, channel)
 	}
 	j.awaiting--
 	return j.awaiting == 0
 }
 
-// delivered decides a finished job's fate once every channel has reported,
+// handOnFinished decides a finished job's fate once every channel has reported,
 // and hands it on at once: a message nothing is left to deliver for is
 // deleted now, not at the end of the invocation.
-func (r *run) delivered(ctx context.Context, j *job, missing []string, hand *handOn) {
+func (r *run) handOnFinished(ctx context.Context, j *job, missing []string, hand *handOn) {
 	fate := precheck.Decide(precheck.Facts{Task: j.task, Sealed: j.outcome, Delivery: &precheck.Delivery{Missing: missing},
 		Now: r.h.d.Now(), Jitter: r.h.d.Jitter()}, r.h.policy)
 	r.apply(j, fate)

@@ -121,7 +121,7 @@ func (r *run) deliverEach(ctx context.Context, sink notify.Sink, jobs []*job, as
 	}
 	switch mode {
 	case historyMode:
-		fresh = append(fresh, r.settle(ctx, sink.(notify.Searcher), retries, done)...)
+		fresh = append(fresh, r.findInHistory(ctx, sink.(notify.Searcher), retries, done)...)
 	case idempotentMode:
 		r.repeat(ctx, sink, jobs, retries, done)
 	}
@@ -204,7 +204,7 @@ func (r *run) repeat(ctx context.Context, sink notify.Sink, jobs []*job, items [
 		if out.Sent() {
 			r.tally.add(func(rep *Report) { rep.Repeated[sink.Name()]++ })
 		}
-		r.settleLeases(ctx, group, out, done)
+		r.recordSend(ctx, group, out, done)
 	}
 }
 
@@ -301,12 +301,12 @@ func (r *run) deliverDigest(ctx context.Context, sink notify.Sink, mode settleMo
 		r.unsent(ctx, mode, items, attempt.Message, unsure)
 		return
 	}
-	r.settleLeases(ctx, items, out, done)
+	r.recordSend(ctx, items, out, done)
 }
 
-// settleLeases records items as sent when out was sent, else releases
+// recordSend records items as sent when out was sent, else releases
 // them for a later attempt.
-func (r *run) settleLeases(ctx context.Context, items []pendingItem, out notify.Outcome, done []bool) {
+func (r *run) recordSend(ctx context.Context, items []pendingItem, out notify.Outcome, done []bool) {
 	if !out.Sent() {
 		r.release(ctx, items)
 		return

@@ -36,7 +36,7 @@ type Event struct {
 	Sweep SweepOptions
 	// Messages are the queue messages carried by the event (MNSTrigger),
 	// each still undecoded: an unreadable one is dead-lettered on its own.
-	Messages []Delivered
+	Messages []EventMessage
 	// Task is the bare task body (TaskTrigger).
 	Task []byte
 	// Fleet is the fleet run to start (FleetTrigger), its fleet
@@ -50,8 +50,8 @@ type SweepOptions struct {
 	MaxTasks int `json:"maxTasks"`
 }
 
-// Delivered is one queue message delivered inside an event.
-type Delivered struct {
+// EventMessage is one queue message delivered inside an event.
+type EventMessage struct {
 	// ID is the MNS message id (the CloudEvent id when data has none).
 	ID string
 	// Body is the message body; Raw is the whole CloudEvent, kept verbatim
@@ -123,7 +123,7 @@ func DecodeEvent(raw []byte) (Event, error) {
 		if d.Problem != "" {
 			return Event{}, fmt.Errorf("%w: %s", errUnknownEvent, d.Problem)
 		}
-		return Event{Trigger: MNSTrigger, Messages: []Delivered{d}}, nil
+		return Event{Trigger: MNSTrigger, Messages: []EventMessage{d}}, nil
 	case has(fields, "taskId") || has(fields, "uniRegionId"):
 		return Event{Trigger: TaskTrigger, Task: trimmed}, nil
 	}
@@ -192,7 +192,7 @@ func decodeCloudEvents(raw []byte) (Event, error) {
 	if len(elems) == 0 {
 		return Event{}, fmt.Errorf("%w: the event is an empty array; expected MNS CloudEvents", errUnknownEvent)
 	}
-	ev := Event{Trigger: MNSTrigger, Messages: make([]Delivered, 0, len(elems))}
+	ev := Event{Trigger: MNSTrigger, Messages: make([]EventMessage, 0, len(elems))}
 	seen := map[string]bool{}
 	for _, e := range elems {
 		d := decodeCloudEvent(e)
@@ -208,9 +208,9 @@ func decodeCloudEvents(raw []byte) (Event, error) {
 }
 
 // decodeCloudEvent reads one CloudEvent; a malformed one becomes a
-// Delivered with a Problem, so the rest of its batch goes on.
-func decodeCloudEvent(raw json.RawMessage) Delivered {
-	d := Delivered{Raw: raw}
+// EventMessage with a Problem, so the rest of its batch goes on.
+func decodeCloudEvent(raw json.RawMessage) EventMessage {
+	d := EventMessage{Raw: raw}
 	var ce cloudEvent
 	if err := json.Unmarshal(raw, &ce); err != nil {
 		d.Problem = fmt.Sprintf("not a CloudEvent object: %v", err)

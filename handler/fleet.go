@@ -231,7 +231,7 @@ func (r *run) postSummary(ctx context.Context, sink notify.Sink, run string, con
 		switch mode {
 		case historyMode:
 			done := make([]bool, 1)
-			if len(r.settle(ctx, sink.(notify.Searcher), items, done)) == 0 {
+			if len(r.findInHistory(ctx, sink.(notify.Searcher), items, done)) == 0 {
 				return done[0]
 			}
 		case idempotentMode:

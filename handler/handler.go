@@ -1,7 +1,3 @@
-// Package handler is the function itself: it decodes the invocation's event,
-// checks each pending precheck task with Security Center, decides what
-// becomes of it, and hands every task on — requeued with backoff, delivered
-// to the chat channels, or dead-lettered — before the invocation ends.
 package handler
 
 import (
@@ -75,9 +71,9 @@ func New(cfg config.Config, d Deps) *Handler {
 	}
 }
 
-// ErrUnhanded is returned when some task could be neither finished nor put
+// ErrNotHandedOn is returned when some task could be neither finished nor put
 // back on the queue, so that FC or EventBridge retries the invocation.
-var ErrUnhanded = errors.New("some tasks could not be handed on; retry the invocation")
+var ErrNotHandedOn = errors.New("some tasks could not be handed on; retry the invocation")
 
 // Handle runs one invocation of raw, the event as FC delivered it.
 func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Report, error) {
@@ -99,12 +95,12 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	rep.Timeline.Ended = h.d.Now()
 	log.Info("invocation done", "trigger", rep.Trigger, "received", rep.Received, "checked", rep.Checked,
 		"finished", rep.Finished, "requeued", rep.Requeued, "redelivering", rep.Redelivering,
-		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "recordErrors", rep.RecordErrors, "unhanded", rep.Unhanded)
+		"deadLettered", rep.DeadLettered, "notified", rep.Notified, "recordErrors", rep.RecordErrors, "notHandedOn", rep.NotHandedOn)
 	if err != nil {
 		return rep, err
 	}
-	if rep.Unhanded > 0 {
-		return rep, fmt.Errorf("%d of %d tasks: %w", rep.Unhanded, rep.Received, ErrUnhanded)
+	if rep.NotHandedOn > 0 {
+		return rep, fmt.Errorf("%d of %d tasks: %w", rep.NotHandedOn, rep.Received, ErrNotHandedOn)
 	}
 	return rep, nil
 }
@@ -186,7 +182,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	if err != nil {
 		r.log.Error("cannot open the pending queue", "queue", r.h.cfg.Queue, "error", err)
 		if ev.Trigger != TimerTrigger {
-			r.tally.add(func(rep *Report) { rep.Unhanded += max(len(ev.Messages), 1) })
+			r.tally.add(func(rep *Report) { rep.NotHandedOn += max(len(ev.Messages), 1) })
 		}
 		return fmt.Errorf("open queue %s: %w", r.h.cfg.Queue, err)
 	}
@@ -221,7 +217,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 					case d.kind != finishedJob:
 						hand.add(ctx, d)
 					case len(couriers) == 0 || d.quiet:
-						r.delivered(ctx, d, nil, hand)
+						r.handOnFinished(ctx, d, nil, hand)
 					default:
 						d.await(len(couriers))
 						for _, c := range couriers {

@@ -180,7 +180,7 @@ func (h *handOn) send(ctx context.Context, jobs []*job) {
 			if j.fromEvent {
 				// The event's copy is deleted once we return: this one is
 				// not handed on, so the invocation must fail.
-				r.tally.add(func(rep *Report) { rep.Unhanded++ })
+				r.tally.add(func(rep *Report) { rep.NotHandedOn++ })
 				unsent = append(unsent, j)
 			}
 			continue
@@ -283,7 +283,7 @@ func (r *run) deadLetter(ctx context.Context, j *job) {
 	if err != nil {
 		r.serviceError("mns", "dead-letter", err)
 		if j.fromEvent {
-			r.tally.add(func(rep *Report) { rep.Unhanded++ })
+			r.tally.add(func(rep *Report) { rep.NotHandedOn++ })
 			r.handed(ctx, []*job{j}, false)
 		}
 		return

@@ -48,9 +48,9 @@ type Report struct {
 	DeadLettered int `json:"deadLettered"`
 	// Errors counts failed calls to cloud services, by class.
 	Errors map[string]int `json:"errors,omitempty"`
-	// Unhanded counts tasks that could be neither finished nor requeued;
+	// NotHandedOn counts tasks that could be neither finished nor requeued;
 	// when non-zero the invocation fails so that the platform retries it.
-	Unhanded int `json:"unhanded"`
+	NotHandedOn int `json:"notHandedOn"`
 	// FoundInHistory counts, by channel, verdicts whose earlier send lost
 	// its answer and which the channel's history showed posted.
 	FoundInHistory map[string]int `json:"foundInHistory,omitempty"`

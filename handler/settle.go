@@ -86,11 +86,11 @@ func (r *run) keptMessage(ctx context.Context, sink notify.Sink, msg string) (no
 	return notify.Message{Key: msg, Content: c}, nil
 }
 
-// settle decides items whose last attempt on a history channel may have
+// findInHistory decides items whose last attempt on a history channel may have
 // gone out, with one search back to the oldest of those attempts: those
 // found are recorded as sent, those not found are returned to be sent,
 // and when the search fails all are released for a later attempt.
-func (r *run) settle(ctx context.Context, s notify.Searcher, items []pendingItem, done []bool) []pendingItem {
+func (r *run) findInHistory(ctx context.Context, s notify.Searcher, items []pendingItem, done []bool) []pendingItem {
 	if len(items) == 0 {
 		return nil
 	}

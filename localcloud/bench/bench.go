@@ -457,9 +457,9 @@ func benchTimer(ctx context.Context, fn *fcruntime.Function, cfg Config, running
 	}
 	say("invocation took %.3fs: received %d, checked %d, finished %d, requeued %d, notified %v, errors %v",
 		out.Duration.Seconds(), rep.Received, rep.Checked, rep.Finished, rep.Requeued, rep.Notified, rep.Errors)
-	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.Unhanded != 0 {
-		return fmt.Errorf("the sweep did not hand on every task as expected: received %d, finished %d, requeued %d, unhanded %d, errors %v",
-			rep.Received, rep.Finished, rep.Requeued, rep.Unhanded, rep.Errors)
+	if rep.Received != cfg.Tasks || rep.Finished != cfg.Tasks-running || rep.Requeued != running || rep.NotHandedOn != 0 {
+		return fmt.Errorf("the sweep did not hand on every task as expected: received %d, finished %d, requeued %d, not handed on %d, errors %v",
+			rep.Received, rep.Finished, rep.Requeued, rep.NotHandedOn, rep.Errors)
 	}
 	if rep.Redelivering > 0 {
 		say("%d finished tasks went back on the queue: the invocation's time ran out before every channel had them (notify failures %v)",
