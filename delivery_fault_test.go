@@ -127,7 +127,7 @@ func (b *faultBench) instance() (*handler.Handler, *opFaults) {
 		t.Fatal(err)
 	}
 	mns := &opFaults{inner: f.Queues, faults: b.cloud.MNSFaults}
-	return handler.New(cfg, handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
+	return handler.New(function.Settings(cfg), handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
 }
 
 // seedTasks enqueues a task that passes at once, one that fails after a

@@ -21,6 +21,7 @@ import (
 	"precheckwatch/notify/feishu"
 	"precheckwatch/notify/pace"
 	"precheckwatch/notify/slack"
+	"precheckwatch/precheck"
 	"precheckwatch/secret"
 )
 
@@ -63,7 +64,7 @@ func New(cfg config.Config, logOut io.Writer) (*Function, error) {
 		return nil, err
 	}
 	f := &Function{cfg: cfg, Checker: checker, Queues: NewQueues(cfg), Ledger: record, Log: log, pacers: pacers}
-	f.Handler = handler.New(cfg, handler.Deps{
+	f.Handler = handler.New(Settings(cfg), handler.Deps{
 		Checker: f.Checker,
 		Queues:  f.Queues,
 		Sinks:   sinks,
@@ -72,6 +73,22 @@ func New(cfg config.Config, logOut io.Writer) (*Function, error) {
 		Log:     log,
 	})
 	return f, nil
+}
+
+// Settings are the handler's settings in cfg.
+func Settings(cfg config.Config) handler.Settings {
+	return handler.Settings{
+		Queue: cfg.Queue, DeadLetterQueue: cfg.DeadLetterQueue,
+		Policy: precheck.Policy{
+			BackoffInitial: cfg.BackoffInitial,
+			BackoffMax:     cfg.BackoffMax,
+			Deadline:       cfg.TaskDeadline,
+			UnknownGrace:   cfg.UnknownTaskGrace,
+		},
+		CheckConcurrency: cfg.CheckConcurrency, SASRateLimit: cfg.SASRateLimit, DigestThreshold: cfg.DigestThreshold,
+		NotifyStarted: cfg.NotifyStarted, ChangesOnly: cfg.NotifyMode == config.NotifyChanges,
+		Credentials: cfg.Credentials,
+	}
 }
 
 // Handle handles one invocation's event.

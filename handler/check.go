@@ -138,7 +138,7 @@ func (r *run) check(ctx context.Context, j *job) {
 	if j.recallErr != nil {
 		// Without the record the task can be neither timed nor delivered
 		// safely: keep it as it is until the record is back.
-		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.policy))
+		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.cfg.Policy))
 		log.Warn("task held", "reason", j.why)
 		return
 	}
@@ -151,7 +151,7 @@ func (r *run) check(ctx context.Context, j *job) {
 	if facts.Sealed == nil && !facts.Retired && task.Attempt >= recs.Requeued {
 		facts.Reply = r.ask(ctx, task)
 	}
-	fate := precheck.Decide(facts, r.h.policy)
+	fate := precheck.Decide(facts, r.h.cfg.Policy)
 	r.apply(j, fate)
 	// A new verdict is sealed with its page's (decided).
 	j.unsealed = fate.Action == precheck.Deliver && facts.Sealed == nil

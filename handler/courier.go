@@ -174,7 +174,7 @@ func (j *job) reported(channel string, has bool) bool {
 // deleted now, not at the end of the invocation.
 func (r *run) handOnFinished(ctx context.Context, j *job, missing []string, hand *handOn) {
 	fate := precheck.Decide(precheck.Facts{Task: j.task, Sealed: j.outcome, Delivery: &precheck.Delivery{Missing: missing},
-		Now: r.h.d.Now(), Jitter: r.h.d.Jitter()}, r.h.policy)
+		Now: r.h.d.Now(), Jitter: r.h.d.Jitter()}, r.h.cfg.Policy)
 	r.apply(j, fate)
 	r.log.Info("task verdict handed to channels", "taskId", j.task.TaskID, "attempt", j.task.Attempt,
 		"verdict", j.outcome.Verdict, "missing", missing, "decision", fate.Action.String(),

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"precheckwatch/config"
 	"precheckwatch/ledger"
 	"precheckwatch/notify"
 	"precheckwatch/precheck"
@@ -33,7 +32,7 @@ type runEnds struct {
 // runDeadline is how long after its plan a run's summary waits for its
 // last verdicts: starting a fleet takes a while under the rate limit, and
 // each task may take TASK_DEADLINE from when it is first seen.
-func (h *Handler) runDeadline() time.Duration { return 2 * h.cfg.TaskDeadline }
+func (h *Handler) runDeadline() time.Duration { return 2 * h.cfg.Policy.Deadline }
 
 // tallyRuns tallies the finished fleet tasks among jobs in their runs,
 // marks quiet those whose verdict need not be posted, and notes the runs
@@ -72,7 +71,7 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 		r.ledgerError("tally run verdicts", err)
 		return
 	}
-	if r.h.cfg.NotifyMode == config.NotifyChanges {
+	if r.h.cfg.ChangesOnly {
 		for i, j := range tallied {
 			prev, known := t.Previous[verdicts[i].Database]
 			if j.quiet = known && prev == j.outcome.Verdict || !known && j.outcome.Verdict == precheck.Passed; j.quiet {

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"precheckwatch/config"
 	"precheckwatch/fleet"
 	"precheckwatch/ledger"
 	"precheckwatch/localcloud/mns"
@@ -54,7 +53,7 @@ func newFleetStarter(t *testing.T, databases int) (*fleet.Starter, *securitycent
 // the same event finds it done and starts nothing again.
 func TestFleetTimer(t *testing.T) {
 	starter, sc := newFleetStarter(t, 60)
-	h := New(config.Config{SASRateLimit: 100}, Deps{Fleet: starterOf{starter}})
+	h := New(Settings{SASRateLimit: 100}, Deps{Fleet: starterOf{starter}})
 	event := []byte(`{"triggerTime":"2026-12-07T03:00:00Z","triggerName":"fleet-weekly","payload":"{\"fleet\":{\"regions\":[\"cn-hangzhou\",\"cn-shanghai\"]}}"}`)
 	rep, err := h.Handle(context.Background(), Invocation{RequestID: "r-1"}, event)
 	if err != nil || rep.Trigger != FleetTrigger || rep.Fleet == nil || !rep.Fleet.Done || rep.Fleet.Members == 0 ||
@@ -74,7 +73,7 @@ func TestFleetTimer(t *testing.T) {
 }
 
 func TestFleetTimerUnwired(t *testing.T) {
-	h := New(config.Config{}, Deps{})
+	h := New(Settings{}, Deps{})
 	_, err := h.Handle(context.Background(), Invocation{}, []byte(`{"triggerTime":"2026-12-07T03:00:00Z","payload":"{\"fleet\":{\"regions\":[\"cn-hangzhou\"]}}"}`))
 	if !errors.Is(err, errNoFleet) {
 		t.Fatalf("unwired fleet timer: %v", err)

@@ -76,12 +76,12 @@ func (r *run) seal(ctx context.Context, jobs []*job) {
 		if !ok && err == nil {
 			// Retired since it was recalled: another copy of the task's
 			// message got its verdict to every channel first.
-			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Retired: true}, r.h.policy))
+			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Retired: true}, r.h.cfg.Policy))
 			j.unsealed = false
 			continue
 		}
 		if !ok {
-			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.policy))
+			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.cfg.Policy))
 			r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)
 			continue
 		}

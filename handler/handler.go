@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"precheckwatch/config"
 	"precheckwatch/failure"
 	"precheckwatch/ledger"
 	"precheckwatch/notify"
@@ -37,17 +36,39 @@ type Deps struct {
 
 // Handler runs invocations. It is safe for concurrent invocations.
 type Handler struct {
-	cfg     config.Config
+	cfg     Settings
 	d       Deps
-	policy  precheck.Policy
 	limiter *rate.Limiter
 	// alerted stands in for the ledger's alert windows while the ledger
 	// itself cannot be reached.
 	alerted *alertWindows
 }
 
-// New returns a handler for cfg.
-func New(cfg config.Config, d Deps) *Handler {
+// Settings are what the handler is configured to do.
+type Settings struct {
+	// Queue is the pending queue; DeadLetterQueue takes unreadable
+	// messages.
+	Queue, DeadLetterQueue string
+	// Policy is the backoff and the deadlines of a task.
+	Policy precheck.Policy
+	// CheckConcurrency is how many tasks are checked at once, and
+	// SASRateLimit the Security Center queries allowed a second.
+	CheckConcurrency int
+	SASRateLimit     float64
+	// DigestThreshold is the most verdicts a channel gets one message
+	// each; more go out as digests.
+	DigestThreshold int
+	// NotifyStarted posts a "precheck running" notice for each new task.
+	NotifyStarted bool
+	// ChangesOnly posts a fleet run's verdict only when its database's
+	// verdict changed (NOTIFY_MODE=changes).
+	ChangesOnly bool
+	// Credentials are the keys used when an invocation carries none.
+	Credentials secret.Credentials
+}
+
+// New returns a handler with settings s.
+func New(s Settings, d Deps) *Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -58,15 +79,9 @@ func New(cfg config.Config, d Deps) *Handler {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{
-		cfg: cfg,
-		d:   d,
-		policy: precheck.Policy{
-			BackoffInitial: cfg.BackoffInitial,
-			BackoffMax:     cfg.BackoffMax,
-			Deadline:       cfg.TaskDeadline,
-			UnknownGrace:   cfg.UnknownTaskGrace,
-		},
-		limiter: rate.NewLimiter(rate.Limit(cfg.SASRateLimit), max(1, int(cfg.SASRateLimit))),
+		cfg:     s,
+		d:       d,
+		limiter: rate.NewLimiter(rate.Limit(s.SASRateLimit), max(1, int(s.SASRateLimit))),
 		alerted: &alertWindows{sent: map[ledger.Key]time.Time{}},
 	}
 }

@@ -59,7 +59,7 @@ const findSkew = time.Minute
 // message) at any time a task could have been posted since it was first
 // seen (so the Slack history search reaches back that far).
 func (r *run) forgottenAttempt(k ledger.Key) *ledger.Attempt {
-	return &ledger.Attempt{Message: k.ID(), At: r.h.d.Now().Add(-2 * r.h.cfg.TaskDeadline)}
+	return &ledger.Attempt{Message: k.ID(), At: r.h.d.Now().Add(-2 * r.h.cfg.Policy.Deadline)}
 }
 
 // keptBody is what a digest's repeat needs to go out exactly as first sent.
