@@ -220,7 +220,7 @@ func (c *chaosRig) injected() int {
 // chatMessages counts each channel's messages, operator alerts aside.
 func (c *chaosRig) chatMessages() map[string]int {
 	out := map[string]int{}
-	for ch, texts := range c.channelTexts() {
+	for ch, texts := range c.Texts() {
 		for _, text := range texts {
 			if !rig.IsRecordAlert(text) {
 				out[ch]++
@@ -228,17 +228,6 @@ func (c *chaosRig) chatMessages() map[string]int {
 		}
 	}
 	return out
-}
-
-// channelTexts are the plain texts of each channel's messages.
-func (c *chaosRig) channelTexts() map[string][]string {
-	texts := map[string][]string{}
-	for _, chat := range c.Cloud.Chats() {
-		for _, l := range chat.Letters() {
-			texts[chat.Name] = append(texts[chat.Name], l.Text)
-		}
-	}
-	return texts
 }
 
 func diff(after, before map[string]int) map[string]int {
@@ -288,7 +277,7 @@ func startFleet(starter *fleet.Starter, req fleet.Request) error {
 // nil until every channel has one.
 func (c *chaosRig) summaries(run string) map[string]int {
 	counts := map[string]int{}
-	for ch, texts := range c.channelTexts() {
+	for ch, texts := range c.Texts() {
 		for _, text := range texts {
 			if strings.Contains(text, "Fleet precheck") && strings.Contains(text, run) {
 				counts[ch]++
@@ -305,7 +294,7 @@ func (c *chaosRig) summaries(run string) map[string]int {
 // with how often each task's should show on each channel: lost show less
 // often on some channel, duplicated more often.
 func (c *chaosRig) taskPosts(want map[string]int) (lost, duplicated []string) {
-	texts := c.channelTexts()
+	texts := c.Texts()
 	for _, id := range slices.Sorted(maps.Keys(want)) {
 		var per []string
 		fewer, more := false, false

@@ -64,23 +64,12 @@ func (f *fleetRig) startRun(id string, n int, binlog func(i int) string) {
 	}
 }
 
-// channelMessages are the plain texts of every message on each channel.
-func (f *fleetRig) channelMessages() map[string][]string {
-	out := map[string][]string{}
-	for _, chat := range f.Cloud.Chats() {
-		for _, l := range chat.Letters() {
-			out[chat.Name] = append(out[chat.Name], l.Text)
-		}
-	}
-	return out
-}
-
 // waitSummaries waits until each channel shows n summaries.
 func (f *fleetRig) waitSummaries(n int) map[string][]string {
 	f.t.Helper()
 	var msgs map[string][]string
 	f.until(60*time.Second, fmt.Sprintf("%d summaries on every channel", n), func() bool {
-		msgs = f.channelMessages()
+		msgs = f.Texts()
 		done := len(msgs) == 3
 		for _, texts := range msgs {
 			count := 0

@@ -136,6 +136,18 @@ func Posts(cloud *localcloud.Cloud, taskID string) map[string]int {
 	return out
 }
 
+// Texts are the texts of each chat's messages, by channel name, in
+// posting order.
+func (r *Rig) Texts() map[string][]string {
+	out := map[string][]string{}
+	for _, chat := range r.Cloud.Chats() {
+		for _, l := range chat.Letters() {
+			out[chat.Name] = append(out[chat.Name], l.Text)
+		}
+	}
+	return out
+}
+
 // IsRecordAlert reports whether a message's text is the operator alert that
 // the delivery record cannot be reached, which quotes the failed call.
 func IsRecordAlert(text string) bool { return strings.Contains(text, "DEDUPE_URL") }
