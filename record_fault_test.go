@@ -5,16 +5,23 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"precheckwatch/function"
 	"precheckwatch/handler"
+	"precheckwatch/internal/redistest"
+	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/feishu"
 	"precheckwatch/precheck"
 )
 
@@ -319,4 +326,86 @@ func TestStaleCopiesGo(t *testing.T) {
 		t.Error("no stale copy was dropped after the failed deletes")
 	}
 	b.assertOnce()
+}
+
+// cutAfterSend is the delivery record with Redis lost in the middle of
+// the first write after a send on one channel, and back once that write has
+// failed: the moment a slow or restarting Redis costs a verdict its record.
+type cutAfterSend struct {
+	ledger.Ledger
+	proxy   *redistest.Proxy
+	channel string
+	cuts    atomic.Int32
+}
+
+// MarkSent implements ledger.Ledger.
+func (c *cutAfterSend) MarkSent(ctx context.Context, leases []ledger.Lease, ref string) error {
+	if len(leases) == 0 || leases[0].Key.Channel != c.channel || !c.cuts.CompareAndSwap(0, 1) {
+		return c.Ledger.MarkSent(ctx, leases, ref)
+	}
+	c.proxy.CutAfter(0)
+	defer c.proxy.Heal()
+	return c.Ledger.MarkSent(ctx, leases, ref)
+}
+
+// A digest that went out on Feishu's custom bot, whose record of the send
+// fails once, of tasks still owed to another channel: the record is written all the same while the invocation has
+// time, so the verdicts, which that bot can neither find nor repeat, are not
+// posted again in another message once their leases lapse.
+func TestRecordFailedAfterASendPostsNothingTwice(t *testing.T) {
+	b := newFaultBenchWith(t, benchOptions{proxied: true, env: [][2]string{{"DIGEST_THRESHOLD", "1"}}})
+	b.addFinished(3, "")
+	f, err := function.New(b.cfg, b.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	bot, err := feishu.New(feishu.Config{WebhookURL: b.cfg.FeishuWebhookURL, Secret: b.cfg.FeishuSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	robot, err := dingtalk.New(dingtalk.Config{WebhookURL: b.cfg.DingTalkWebhookURL, Secret: b.cfg.DingTalkSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := &cutAfterSend{Ledger: f.Ledger, proxy: b.proxy, channel: bot.Name()}
+	b.h = handler.New(function.Settings(b.cfg), handler.Deps{Checker: f.Checker, Queues: f.Queues, Sinks: []notify.Sink{bot, robot}, Ledger: record, Log: f.Log})
+	// DingTalk down for the first sweep: the tasks stay on the queue for
+	// it, and a later sweep meets their Feishu verdicts again.
+	b.cloud.DingTalkFaults.SetShares(map[fault.Kind]float64{fault.Server: 1})
+	b.sweep()
+	b.cloud.DingTalkFaults.Reset()
+	if record.cuts.Load() == 0 {
+		t.Fatal("no send on Feishu was recorded; the test proves nothing")
+	}
+	awaitLeasesLapsed(t, b.redis.URL, b.invocation+10*time.Second)
+	onDingTalk := func() bool {
+		for _, id := range b.ids {
+			if _, n := b.posts(id); n == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for range 3 {
+		if b.sweep(); onDingTalk() {
+			break
+		}
+	}
+	if !onDingTalk() {
+		t.Fatal("the tasks were not posted on DingTalk once it was back")
+	}
+	posts := map[string]int{}
+	for _, m := range b.cloud.Feishu.Messages() {
+		for _, id := range b.ids {
+			if strings.Contains(m.PlainText(), id) {
+				posts[id]++
+			}
+		}
+	}
+	for _, id := range b.ids {
+		if posts[id] != 1 {
+			t.Errorf("%s: posted %d times on Feishu, want once", id, posts[id])
+		}
+	}
 }

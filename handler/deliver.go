@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -345,14 +346,30 @@ func (r *run) noteAttempt(ctx context.Context, items []pendingItem, a ledger.Att
 	return true
 }
 
-// markSent records items as sent by out. When the record cannot be written
-// the attempt noted before the send stands, and a later turn settles it.
+// markRetryPause is the pause between attempts at recording a send.
+const markRetryPause = 100 * time.Millisecond
+
+// markSent records items as sent by out. The message went out, so its
+// record is worth every moment left before the hand-on deadline, not one
+// recordTimeout: the leases keep other holders off until after the
+// deadline, and a record given up on makes a channel that can be neither
+// searched nor repeated (Feishu's custom bot) post the verdicts again in
+// another message once they lapse. When the record still cannot be
+// written, the attempt noted before the send stands, and a later turn
+// settles it.
 func (r *run) markSent(ctx context.Context, items []pendingItem, out notify.Outcome) {
 	ref := strings.TrimSpace(out.Channel + " " + out.Ref)
-	sctx, cancel := r.recordCtx(ctx)
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), r.times.handUntil)
 	defer cancel()
-	if err := r.h.d.Ledger.MarkSent(sctx, leasesOf(items), ref); err != nil {
-		r.ledgerError("mark sent", err)
+	for {
+		err := r.h.d.Ledger.MarkSent(sctx, leasesOf(items), ref)
+		if err == nil {
+			return
+		}
+		if errors.Is(err, ledger.ErrClosed) || !sleep(sctx, markRetryPause) {
+			r.ledgerError("mark sent", err)
+			return
+		}
 	}
 }
 
