@@ -125,3 +125,46 @@ func TestFleetRunSummaryOnceAndOnlyChanges(t *testing.T) {
 	}
 	assertNoSecrets(t, f.Output.String())
 }
+
+// With NOTIFY_MODE=changes a verdict that changed is posted on its own,
+// mentioning the on-call team on every channel only when it changed for
+// the worse.
+func TestFleetChangeMentionsOnlyWhenWorse(t *testing.T) {
+	mentions := map[string]string{"slack": "S0ONCALL", "dingtalk": "13800000000", "feishu": "ou_oncall"}
+	f := newFleetRig(t, [2]string{"NOTIFY_MODE", "changes"}, [2]string{"SLACK_MENTION", "<!subteam^" + mentions["slack"] + ">"},
+		[2]string{"DINGTALK_AT_MOBILES", mentions["dingtalk"]}, [2]string{"FEISHU_AT_USER_IDS", mentions["feishu"]})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.stream(ctx)
+	verdicts := func(vs ...string) func(int) string { return func(i int) string { return vs[i] } }
+	// db-00 gets better but is still not ready, db-01 gets worse, db-02
+	// stays as it was.
+	f.startRun("fleet-run-1", 3, verdicts("FAILED", "PASSED", "WARNING"))
+	before := f.waitSummaries(1)
+	f.startRun("fleet-run-2", 3, verdicts("WARNING", "FAILED", "WARNING"))
+	after := f.waitSummaries(2)
+	for ch, texts := range after {
+		posts := map[string]string{}
+		for _, s := range texts[len(before[ch]):] {
+			for _, db := range []string{"db-00", "db-01", "db-02"} {
+				if strings.Contains(s, db) && !strings.Contains(s, "Fleet precheck") {
+					posts[db] += s
+				}
+			}
+		}
+		tests := []struct {
+			db           string
+			posted, loud bool
+		}{
+			{"db-00", true, false},
+			{"db-01", true, true},
+			{"db-02", false, false},
+		}
+		for _, tt := range tests {
+			post, posted := posts[tt.db]
+			if loud := strings.Contains(post, mentions[ch]); posted != tt.posted || loud != tt.loud {
+				t.Errorf("%s: %s posted %v, mentioning on-call %v; want %v, %v:\n%s", ch, tt.db, posted, loud, tt.posted, tt.loud, post)
+			}
+		}
+	}
+}

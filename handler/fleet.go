@@ -19,7 +19,8 @@ import (
 // sent and marked sent per channel like a verdict, so it is posted once
 // however many instances end the run together. With NOTIFY_MODE=changes a
 // task whose verdict is its database's previous one posts nothing of its
-// own: the summary shows it.
+// own: the summary shows it; one that changed mentions the on-call team
+// only when it changed for the worse.
 
 // runEnds is what an invocation learnt of the fleet runs it tallied.
 type runEnds struct {
@@ -76,6 +77,14 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 			prev, known := t.Previous[verdicts[i].Database]
 			if j.quiet = known && prev == j.outcome.Verdict || !known && j.outcome.Verdict == precheck.Passed; j.quiet {
 				r.tally.add(func(rep *Report) { rep.Quiet++ })
+				continue
+			}
+			if known {
+				// The change mentions the on-call team only when it is
+				// for the worse.
+				changed := *j.outcome
+				changed.Previous = prev
+				j.outcome = &changed
 			}
 		}
 	}

@@ -84,7 +84,7 @@ func digestOf(w *phrases, items []Finished, views []Verdict) Digest {
 	d := Digest{w: w, items: items, views: views, counts: map[precheck.Verdict]int{}, worst: precheck.Passed}
 	for _, v := range views {
 		d.counts[v.out.Verdict]++
-		d.alert = d.alert || Alerting(v.out.Verdict)
+		d.alert = d.alert || alerting(v.out)
 	}
 	if len(views) > 0 {
 		d.worst = views[0].out.Verdict

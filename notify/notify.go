@@ -60,7 +60,8 @@ type Renderer interface {
 	// Verdict renders a task's final verdict: what it is, on which
 	// database instances, every item with its raw result (non-passing
 	// first, each with its fix hint), and where to look next. The on-call
-	// team is mentioned only when the verdict is not PASSED.
+	// team is mentioned only when the verdict is not PASSED, and for a
+	// change (o.Previous set) only when it is for the worse.
 	Verdict(t precheck.Task, o precheck.Outcome) Message
 	// Digest splits many finished tasks into as few digest messages as
 	// keep every task shown, worst first.

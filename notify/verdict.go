@@ -44,10 +44,17 @@ func (v Verdict) Title() string { return v.Badge() + v.w.verdictTitleWord + OneL
 func (v Verdict) Subject() string { return v.subject }
 
 // Alerting reports whether the verdict calls for the on-call team.
-func (v Verdict) Alerting() bool { return Alerting(v.out.Verdict) }
+func (v Verdict) Alerting() bool { return alerting(v.out) }
 
-// Alerting reports whether a verdict calls for the on-call team.
-func Alerting(v precheck.Verdict) bool { return v != precheck.Passed }
+// alerting reports whether an outcome calls for the on-call team: one
+// that is not PASSED, and of a change (o.Previous set) only one for the
+// worse.
+func alerting(o precheck.Outcome) bool {
+	if o.Previous != "" {
+		return o.Verdict.Worse(o.Previous)
+	}
+	return o.Verdict != precheck.Passed
+}
 
 // Instances lays the task's instances out within b, each in full when all
 // fit, else in compact form: the sections, and the line that counts the

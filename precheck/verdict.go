@@ -68,6 +68,9 @@ func (v Verdict) Severity() int {
 	}
 }
 
+// Worse reports whether v is more severe than prev, in Severity's order.
+func (v Verdict) Worse(prev Verdict) bool { return v.Severity() > prev.Severity() }
+
 // Item is one check's result on one database instance.
 type Item struct {
 	Code  string `json:"code"`
@@ -146,6 +149,11 @@ type Outcome struct {
 	DecidedAt int64 `json:"decidedAt"`
 	// Attempts is how many queries it took.
 	Attempts int `json:"attempts"`
+	// Previous is, for a fleet task's verdict posted because it changed
+	// (NOTIFY_MODE=changes), its database's verdict before the run; ""
+	// otherwise. The on-call team is then mentioned only when the verdict
+	// is Worse than it. The run's tally gives it again, so it is not kept.
+	Previous Verdict `json:"-"`
 }
 
 // Counts returns how many items are at each level.

@@ -1,6 +1,7 @@
 package notifytest
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -32,6 +33,7 @@ var (
 // PASSED, digests worst first and pages that show every task they hold.
 func Conformance(t *testing.T, ch Channel) {
 	t.Run("mentions only when not passed", func(t *testing.T) { mentions(t, ch) })
+	t.Run("mentions a change only when worse", func(t *testing.T) { changeMentions(t, ch) })
 	t.Run("every instance and item named", func(t *testing.T) { everyItemNamed(t, ch.Loud) })
 	t.Run("hints", func(t *testing.T) { hints(t, ch.Loud) })
 	t.Run("next steps", func(t *testing.T) { nextSteps(t, ch.Loud) })
@@ -64,6 +66,64 @@ func mentions(t *testing.T, ch Channel) {
 	t.Run("digest all passed", func(t *testing.T) { check(t, ch.Loud.Digest(passed)[0].Message, false) })
 	t.Run("started", func(t *testing.T) { check(t, ch.Loud.Started(sample.StartedTask), false) })
 	t.Run("operator alert", func(t *testing.T) { check(t, ch.Loud.OperatorAlert(sample.OperatorAlert), false) })
+}
+
+// changeMentions: a verdict posted because it changed (Outcome.Previous
+// set) mentions the on-call team only when it is worse in
+// precheck.Verdict.Severity's order; without Previous, when not PASSED.
+func changeMentions(t *testing.T, ch Channel) {
+	byVerdict := map[precheck.Verdict]notify.Finished{}
+	for _, f := range Fixtures(t) {
+		if _, ok := byVerdict[f.Outcome.Verdict]; !ok {
+			byVerdict[f.Outcome.Verdict] = f.Finished
+		}
+	}
+	finished := func(t *testing.T, previous, v precheck.Verdict) notify.Finished {
+		t.Helper()
+		f, ok := byVerdict[v]
+		if !ok {
+			t.Fatalf("no fixture is %s", v)
+		}
+		f.Outcome.Previous = previous
+		return f
+	}
+	tests := []struct {
+		previous, verdict precheck.Verdict
+		want              bool
+	}{
+		{"", precheck.Failed, true},
+		{"", precheck.Warning, true},
+		{"", precheck.Passed, false},
+		{precheck.Passed, precheck.Warning, true},
+		{precheck.Passed, precheck.Failed, true},
+		{precheck.Warning, precheck.Failed, true},
+		{precheck.Warning, precheck.TimedOut, true},
+		{precheck.Failed, precheck.Warning, false},
+		{precheck.Failed, precheck.Passed, false},
+		{precheck.Warning, precheck.Passed, false},
+		{precheck.Error, precheck.Failed, false},
+		{precheck.Failed, precheck.Error, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s to %s", cmp.Or(tt.previous, "none"), tt.verdict), func(t *testing.T) {
+			f := finished(t, tt.previous, tt.verdict)
+			for _, m := range []notify.Message{ch.Loud.Verdict(f.Task, f.Outcome), ch.Loud.Digest([]notify.Finished{f})[0].Message} {
+				checked(t, m)
+				if got := ch.Mentions(m.Content); got != tt.want {
+					t.Errorf("mentions on-call: %v, want %v:\n%s", got, tt.want, m.Content.Plain())
+				}
+			}
+		})
+	}
+	t.Run("digest of a change for the better and one for the worse", func(t *testing.T) {
+		better, worse := finished(t, precheck.Failed, precheck.Warning), finished(t, precheck.Passed, precheck.Warning)
+		if m := ch.Loud.Digest([]notify.Finished{better, better})[0].Message; ch.Mentions(m.Content) {
+			t.Error("a digest of changes for the better mentions on-call")
+		}
+		if m := ch.Loud.Digest([]notify.Finished{better, worse})[0].Message; !ch.Mentions(m.Content) {
+			t.Error("a digest holding a change for the worse does not mention on-call")
+		}
+	})
 }
 
 func everyItemNamed(t *testing.T, r notify.Renderer) {
