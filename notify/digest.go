@@ -13,25 +13,56 @@ import (
 // tasks first, rendering each with render, which returns the message and
 // how many of the digest's tasks it shows; with more than one page, each
 // title says which page it is. The digests are told in lang.
+//
+// A page holds exactly the tasks it names: the handler records them as
+// delivered with it. So the pages are cut with room kept for the widest
+// page label, and a page that still shows fewer tasks than it was cut
+// for keeps only those; the rest wait for a later digest.
 func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []DigestPage {
 	all := NewDigest(items, lang)
-	var split []Digest
-	for start := 0; start < len(all.items); {
-		_, shown := render(all.slice(start, len(all.items)))
-		end := start + max(1, shown)
-		split = append(split, all.slice(start, end))
-		start = end
+	label := ""
+	split := cut(all, label, render)
+	for len(split) > 1 {
+		widest := pageLabel(len(split), len(split))
+		if len(widest) <= len(label) {
+			break
+		}
+		label = widest
+		split = cut(all, label, render)
 	}
-	pages := make([]DigestPage, len(split))
+	var pages []DigestPage
 	for i, d := range split {
 		if len(split) > 1 {
-			d.page = fmt.Sprintf(" (%d/%d)", i+1, len(split))
+			d.page = pageLabel(i+1, len(split))
 		}
-		m, _ := render(d)
-		pages[i] = DigestPage{Message: m, Tasks: d.items}
+		m, shown := render(d)
+		if shown < len(d.items) {
+			d.items = d.items[:shown]
+		}
+		if len(d.items) > 0 {
+			pages = append(pages, DigestPage{Message: m, Tasks: d.items})
+		}
 	}
 	return pages
 }
+
+// cut splits d into pages that each show all their tasks when titled
+// with label.
+func cut(d Digest, label string, render func(Digest) (Message, int)) []Digest {
+	var split []Digest
+	for start := 0; start < len(d.items); {
+		rest := d.slice(start, len(d.items))
+		rest.page = label
+		_, shown := render(rest)
+		end := start + max(1, shown)
+		split = append(split, d.slice(start, end))
+		start = end
+	}
+	return split
+}
+
+// pageLabel is what a page's title adds to say which page it is.
+func pageLabel(page, pages int) string { return fmt.Sprintf(" (%d/%d)", page, pages) }
 
 // Worst is the worst verdict among the digest's tasks; PASSED for none.
 func (d Digest) Worst() precheck.Verdict { return d.worst }

@@ -40,6 +40,7 @@ func Conformance(t *testing.T, ch Channel) {
 	t.Run("flagged databases named", func(t *testing.T) { flaggedNamed(t, ch.Loud) })
 	t.Run("limits under stress", func(t *testing.T) { stress(t, ch.Loud) })
 	t.Run("digest worst first", func(t *testing.T) { worstFirst(t, ch.Loud) })
+	t.Run("every page shows every task it holds", func(t *testing.T) { pagesShowTheirTasks(t, ch.Loud) })
 	t.Run("summary", func(t *testing.T) { summaryConformance(t, ch) })
 }
 
@@ -308,6 +309,42 @@ func stress(t *testing.T, r notify.Renderer) {
 		checked(t, r.OperatorAlert(notify.Alert{Cause: notify.ServiceDenied, Service: notify.Service(strings.Repeat("<", 3000)), Code: strings.Repeat("`", 3000), Detail: strings.Repeat("&", 3000), Affected: 1}))
 		checked(t, r.Started(precheck.Task{TaskID: huge, UniRegionID: huge, Label: huge}))
 	})
+}
+
+// pagesShowTheirTasks splits digests of every size up to a few pages, of
+// small verdicts mixed with verdicts of 60 failing instances, and checks
+// that each page names every task it holds: a task a page holds is
+// recorded as delivered with it, so one left to the page's "…and N more"
+// line would never be posted.
+func pagesShowTheirTasks(t *testing.T, r notify.Renderer) {
+	var failing []string
+	for k := range 60 {
+		failing = append(failing, sample.InstanceJSON(fmt.Sprintf("i-large-%02d", k), "MYSQL", 0, "MYSQL_DISK_SPACE", "NOT_ENOUGH"))
+	}
+	large := "[" + strings.Join(failing, ",") + "]"
+	var all []notify.Finished
+	for i := range 120 {
+		result := "[" + sample.InstanceJSON(fmt.Sprintf("i-%03d", i), "MYSQL", 0, "MYSQL_BINLOG", "PASSED") + "]"
+		if i%7 == 3 {
+			result = large
+		}
+		all = append(all, Completed(t, precheck.Task{TaskID: fmt.Sprintf("chaos-%05d", i), UniRegionID: "cn-hangzhou"}, result))
+	}
+	for n := 1; n <= len(all); n++ {
+		held := 0
+		for i, p := range r.Digest(all[:n]) {
+			text := p.Message.Content.Plain()
+			for _, f := range p.Tasks {
+				if !strings.Contains(text, f.Task.TaskID) {
+					t.Fatalf("%d tasks: page %d holds %s but does not name it", n, i+1, f.Task.TaskID)
+				}
+			}
+			held += len(p.Tasks)
+		}
+		if held != n {
+			t.Fatalf("%d tasks: the pages hold %d", n, held)
+		}
+	}
 }
 
 func worstFirst(t *testing.T, r notify.Renderer) {
