@@ -81,24 +81,7 @@ func TestEscapesUserData(t *testing.T) {
 	if err := c.Check(); err != nil {
 		t.Error(err)
 	}
-	mrkdwn := []string{c.Text}
-	for _, b := range append(append([]slackapi.Block(nil), c.Blocks...), c.Detail...) {
-		switch b := b.(type) {
-		case *slackapi.SectionBlock:
-			mrkdwn = append(mrkdwn, b.Text.Text)
-		case *slackapi.ContextBlock:
-			for _, el := range b.ContextElements.Elements {
-				mrkdwn = append(mrkdwn, el.(*slackapi.TextBlockObject).Text)
-			}
-		}
-	}
-	for _, s := range mrkdwn {
-		for _, bad := range []string{"<script>", "<!channel>", "<b>", "<i>", "<img>", " & "} {
-			if strings.Contains(s, bad) {
-				t.Errorf("mrkdwn carries %q unescaped: %s", bad, s)
-			}
-		}
-	}
+	mrkdwn := escapedMrkdwn(t, c)
 	all := strings.Join(mrkdwn, "\n")
 	for _, want := range []string{"&lt;script&gt;", "&lt;!channel&gt;", "&amp;", "`i-'tick'&lt;img&gt;`"} {
 		if !strings.Contains(all, want) {
@@ -168,4 +151,29 @@ func BenchmarkRenderVerdict(b *testing.B) {
 			}
 		})
 	}
+}
+
+// escapedMrkdwn returns every mrkdwn text of c, failing t for any that
+// carries user data unescaped.
+func escapedMrkdwn(t *testing.T, c Content) []string {
+	t.Helper()
+	mrkdwn := []string{c.Text}
+	for _, b := range append(append([]slackapi.Block(nil), c.Blocks...), c.Detail...) {
+		switch b := b.(type) {
+		case *slackapi.SectionBlock:
+			mrkdwn = append(mrkdwn, b.Text.Text)
+		case *slackapi.ContextBlock:
+			for _, el := range b.ContextElements.Elements {
+				mrkdwn = append(mrkdwn, el.(*slackapi.TextBlockObject).Text)
+			}
+		}
+	}
+	for _, s := range mrkdwn {
+		for _, bad := range []string{"<script>", "<!channel>", "<b>", "<i>", "<img>", " & "} {
+			if strings.Contains(s, bad) {
+				t.Errorf("mrkdwn carries %q unescaped: %s", bad, s)
+			}
+		}
+	}
+	return mrkdwn
 }

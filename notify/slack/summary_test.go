@@ -14,24 +14,7 @@ func TestSummaryEscapesUserData(t *testing.T) {
 	if err := c.Check(); err != nil {
 		t.Error(err)
 	}
-	mrkdwn := []string{c.Text}
-	for _, b := range append(append([]slackapi.Block(nil), c.Blocks...), c.Detail...) {
-		switch b := b.(type) {
-		case *slackapi.SectionBlock:
-			mrkdwn = append(mrkdwn, b.Text.Text)
-		case *slackapi.ContextBlock:
-			for _, el := range b.ContextElements.Elements {
-				mrkdwn = append(mrkdwn, el.(*slackapi.TextBlockObject).Text)
-			}
-		}
-	}
-	for _, s := range mrkdwn {
-		for _, bad := range []string{"<script>", "<!channel>", "<b>", "<i>", "<img>", " & "} {
-			if strings.Contains(s, bad) {
-				t.Errorf("mrkdwn carries %q unescaped: %s", bad, s)
-			}
-		}
-	}
+	mrkdwn := escapedMrkdwn(t, c)
 	if all := strings.Join(mrkdwn, "\n"); !strings.Contains(all, "&lt;!channel&gt;") || strings.Count(all, "second line") < 3 {
 		t.Errorf("the fleet's names are not all shown escaped:\n%s", all)
 	}
