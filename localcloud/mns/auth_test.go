@@ -214,11 +214,10 @@ func TestLongPollClientGone(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("long poll on an empty queue answered %d before 5 s", resp.StatusCode)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server notice the closed connection
+	waitPolling(t, s, "q", 0) // the server noticed the closed connection
 	if _, err := s.Send("q", "after disconnect", 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
 	if st := s.Stats("q"); st.Active != 1 {
 		t.Fatalf("a disconnected long poll took a message: %+v", st)
 	}
@@ -253,4 +252,14 @@ func FuzzServeHTTP(f *testing.F) {
 			t.Fatalf("%s %s -> %d %s", method, target, w.Code, w.Body)
 		}
 	})
+}
+
+// waitPolling waits until n long polls on queue are waiting.
+func waitPolling(t *testing.T, s *Server, queue string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.Polling(queue) != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d long polls waiting on %s, want %d", s.Polling(queue), queue, n)
+		}
+	}
 }

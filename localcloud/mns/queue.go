@@ -120,6 +120,7 @@ type queue struct {
 	// changed is closed and replaced whenever a message may have become
 	// receivable, waking long polls.
 	changed chan struct{}
+	polling int // long polls waiting on changed
 }
 
 func (q *queue) notify() {
@@ -356,16 +357,18 @@ func (s *Server) take(ctx context.Context, queueName string, n int, visibility, 
 			s.mu.Unlock()
 			return out, nil
 		}
-		changed := q.changed
-		s.mu.Unlock()
-
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
+			s.mu.Unlock()
 			return nil, errMessageNotExist
 		}
 		if !next.IsZero() && next.Sub(now) < remaining {
 			remaining = max(next.Sub(now), time.Millisecond)
 		}
+		changed := q.changed
+		q.polling++
+		s.mu.Unlock()
+
 		timer := time.NewTimer(remaining)
 		select {
 		case <-changed:
@@ -373,6 +376,9 @@ func (s *Server) take(ctx context.Context, queueName string, n int, visibility, 
 		case <-ctx.Done():
 		}
 		timer.Stop()
+		s.mu.Lock()
+		q.polling--
+		s.mu.Unlock()
 	}
 }
 
@@ -482,6 +488,19 @@ func (s *Server) Stats(queueName string) QueueStats {
 		return QueueStats{}
 	}
 	return s.statsLocked(q)
+}
+
+// Polling is how many long polls on the queue are waiting for a message
+// now: tests wait on it rather than on time to know a receive is parked or
+// has given up.
+func (s *Server) Polling(queueName string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, err := s.lookup(queueName)
+	if err != nil {
+		return 0
+	}
+	return q.polling
 }
 
 func (s *Server) statsLocked(q *queue) QueueStats {

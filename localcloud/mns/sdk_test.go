@@ -262,7 +262,7 @@ func TestLongPoll(t *testing.T) {
 	e := newEnv(t)
 	q := e.queue(t, "q")
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		e.parked("q")
 		e.srv.Send("q", "arrived", 0)
 	}()
 	got, err := receive(q, 16, 10)
@@ -282,7 +282,7 @@ func TestLongPoll(t *testing.T) {
 	// A delayed message wakes a long poll once Advance makes it visible.
 	e.srv.Send("q", "delayed", time.Hour)
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		e.parked("q")
 		e.srv.Advance(time.Hour)
 	}()
 	got, err = receive(q, 16, 10)
@@ -388,5 +388,13 @@ func TestBatchPeek(t *testing.T) {
 	}
 	if n := e.srv.Requests()[mns.OpBatchPeekMessage]; n != 1 {
 		t.Fatalf("BatchPeekMessage requests %d", n)
+	}
+}
+
+// parked waits, for at most 5 s, until a long poll on queue is waiting,
+// so what follows it is seen to wake the poll rather than to precede it.
+func (e *env) parked(queue string) {
+	for deadline := time.Now().Add(5 * time.Second); e.srv.Polling(queue) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 }
