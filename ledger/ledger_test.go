@@ -88,6 +88,27 @@ func states(t *testing.T, l Ledger, keys []Key, ttl time.Duration, want ...State
 	return cs
 }
 
+// reclaimed waits until the one key's lease has lapsed, claiming it anew
+// for a minute.
+func reclaimed(t *testing.T, l Ledger, keys []Key) {
+	t.Helper()
+	if len(keys) != 1 {
+		t.Fatalf("reclaimed takes one key, not %d", len(keys))
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c, err := l.Claim(testContext(t), keys, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[0].State == Claimed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease of %s never lapsed: %s", keys[0], c[0].State)
+		}
+	}
+}
+
 func leasesOf(cs []Claim) []Lease {
 	var out []Lease
 	for _, c := range cs {
@@ -121,20 +142,7 @@ func TestNotificationLifecycle(t *testing.T) {
 		{"an expired lease is claimed again", func(t *testing.T, l Ledger) {
 			keys := newKeys("slack", 1)
 			states(t, l, keys, 5*time.Millisecond, Claimed)
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				c, err := l.Claim(testContext(t), keys, time.Minute)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c[0].State == Claimed {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("lease never expired")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			reclaimed(t, l, keys)
 		}},
 		{"mark sent is remembered with its first reference", func(t *testing.T, l Ledger) {
 			keys := newKeys("slack", 2)
@@ -149,8 +157,7 @@ func TestNotificationLifecycle(t *testing.T) {
 		{"mark sent records even after the lease passed to another holder", func(t *testing.T, l Ledger) {
 			keys := newKeys("dingtalk", 1)
 			stale := states(t, l, keys, 5*time.Millisecond, Claimed)
-			time.Sleep(20 * time.Millisecond)
-			states(t, l, keys, time.Minute, Claimed)
+			reclaimed(t, l, keys)
 			must(t, l.MarkSent(testContext(t), leasesOf(stale), ""))
 			states(t, l, keys, time.Minute, Sent)
 		}},
@@ -163,8 +170,7 @@ func TestNotificationLifecycle(t *testing.T) {
 		{"a stale holder's release leaves the new holder's lease", func(t *testing.T, l Ledger) {
 			keys := newKeys("slack", 1)
 			stale := states(t, l, keys, 5*time.Millisecond, Claimed)
-			time.Sleep(20 * time.Millisecond)
-			states(t, l, keys, time.Minute, Claimed)
+			reclaimed(t, l, keys)
 			must(t, l.Release(testContext(t), leasesOf(stale)))
 			states(t, l, keys, time.Minute, Busy)
 		}},
@@ -187,8 +193,7 @@ func TestNotificationLifecycle(t *testing.T) {
 		{"a digest is bound whole or not at all", func(t *testing.T, l Ledger) {
 			keys := newKeys("dingtalk", 3)
 			c := states(t, l, keys, 5*time.Millisecond, Claimed, Claimed, Claimed)
-			time.Sleep(20 * time.Millisecond)
-			states(t, l, keys[2:], time.Minute, Claimed) // another holder takes one
+			reclaimed(t, l, keys[2:]) // another holder takes one
 			err := l.NoteAttempt(testContext(t), leasesOf(c), Attempt{Message: "digest-2", At: at}, nil)
 			if !errors.Is(err, ErrLeaseLost) {
 				t.Fatalf("NoteAttempt with a lost lease = %v, want ErrLeaseLost", err)
