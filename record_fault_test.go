@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -408,4 +409,51 @@ func TestRecordFailedAfterASendPostsNothingTwice(t *testing.T) {
 			t.Errorf("%s: posted %d times on Feishu, want once", id, posts[id])
 		}
 	}
+}
+
+// Two copies of every task's message in one sweep (a requeued copy beside
+// an original whose delete failed), while DingTalk is down and Slack posts
+// digest pages as the checks go on: a copy is handed on only once both
+// channels have had their say, so none is taken for delivered everywhere
+// while DingTalk lacks it, and once DingTalk is back every task is posted
+// there once.
+func TestCopiesOfATaskWaitForEveryChannel(t *testing.T) {
+	b := newFaultBench(t, localcloud.Options{})
+	// Verdicts of many failing items, so that a digest page holds few.
+	items := map[string]string{}
+	for i := range 12 {
+		items[fmt.Sprintf("MYSQL_CHECK_%02d", i)] = "NOT_ENOUGH"
+	}
+	failing := securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-f", time.Now().Add(-time.Minute), items))
+	for i := range 40 {
+		id := fmt.Sprintf("copied-%03d", i)
+		b.ids = append(b.ids, id)
+		if err := b.cloud.SAS.AddTask(securitycenter.Task{ID: id, DatabaseType: "MYSQL", Polls: []int{100}, Result: failing}); err != nil {
+			t.Fatal(err)
+		}
+		body, err := precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.enqueue(string(body))
+		b.enqueue(string(body))
+	}
+	// Checks slow enough that Slack's courier sends its full pages while
+	// they still run, with both copies of a task waiting on them.
+	b.cloud.SASFaults.SetLatency(50 * time.Millisecond)
+	b.cloud.DingTalkFaults.Set(fault.Server, 1)
+	b.sweep()
+	b.cloud.DingTalkFaults.Reset()
+	b.cloud.SASFaults.SetLatency(0)
+	if b.total(func(r handler.Report) int { return r.Notified["slack"] }) < 2 {
+		t.Fatal("Slack posted fewer than two digest pages; the test proves nothing")
+	}
+	for _, id := range b.ids {
+		for _, f := range b.fates(id) {
+			if f.Verdict != "" && !slices.Contains(f.Missing, "dingtalk") {
+				t.Errorf("%s: a copy was handed on as delivered everywhere while DingTalk was down: %+v", id, f)
+			}
+		}
+	}
+	b.assertOnce()
 }

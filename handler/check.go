@@ -73,9 +73,10 @@ type job struct {
 	why string
 
 	mu sync.Mutex
-	// awaiting counts the channels yet to report on a finished job, and
-	// missing lists those that reported it undelivered.
+	// awaiting counts the channels yet to report on a finished job, heard
+	// those that have, and missing those that reported it undelivered.
 	awaiting int
+	heard    map[string]bool
 	missing  []string
 }
 

@@ -113,21 +113,27 @@ func all(jobs []*job) []*job { return jobs }
 
 // fullPages picks the jobs on digest pages that more verdicts could not add
 // to: all but the last page, once there are enough verdicts for a digest.
+// Copies of one task's message (a requeued copy beside an original whose
+// delete failed) are one verdict: they ride on its page together, so that
+// each copy hears from the channel once.
 func (c *courier) fullPages(jobs []*job) []*job {
-	if len(jobs) <= c.r.h.cfg.DigestThreshold {
-		return nil
+	copies := make(map[string][]*job, len(jobs))
+	var finished []notify.Finished
+	for _, j := range jobs {
+		id := j.task.TaskID
+		if copies[id] == nil {
+			finished = append(finished, notify.Finished{Task: j.task, Outcome: *j.outcome})
+		}
+		copies[id] = append(copies[id], j)
 	}
-	finished := make([]notify.Finished, len(jobs))
-	byTask := make(map[string]*job, len(jobs))
-	for i, j := range jobs {
-		finished[i] = notify.Finished{Task: j.task, Outcome: *j.outcome}
-		byTask[j.task.TaskID] = j
+	if len(finished) <= c.r.h.cfg.DigestThreshold {
+		return nil
 	}
 	pages := c.sink.Digest(finished)
 	var full []*job
 	for _, p := range pages[:max(len(pages)-1, 0)] {
 		for _, f := range p.Tasks {
-			full = append(full, byTask[f.Task.TaskID])
+			full = append(full, copies[f.Task.TaskID]...)
 		}
 	}
 	return full
@@ -155,13 +161,19 @@ func (j *job) await(n int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.awaiting = n
+	j.heard = make(map[string]bool, n)
 }
 
 // reported notes whether one channel has j's verdict, and says whether
-// it was the last channel to report.
+// it was the last channel to report. A channel is heard once: j is
+// finished only when every channel has had its say.
 func (j *job) reported(channel string, has bool) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.heard[channel] {
+		return false
+	}
+	j.heard[channel] = true
 	if !has {
 		j.missing = append(j.missing, channel)
 	}
