@@ -5,7 +5,9 @@
 # test) and fonts-noto-color-emoji (so that the screenshot that test keeps
 # shows the verdict emoji). Then it runs go vet, staticcheck v0.8.2 (fetched
 # through the Go module proxy by `go run`) and every test with the race
-# detector.
+# detector; and, for the build s.yaml deploys (-tags nolocalcloud, which
+# leaves out the local cloud), go vet, staticcheck of the command line it
+# changes and that command line's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
+go vet -tags nolocalcloud ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags nolocalcloud . ./cli/
+go test -count=1 -tags nolocalcloud ./cli/
 go test -race -count=1 "$@" ./...
