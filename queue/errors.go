@@ -92,9 +92,10 @@ var entryClasses = map[string]failure.Class{
 // message: ..., request id: 5F3A..., host id: ...").
 var serverAnswer = regexp.MustCompile(`status error,code: ([A-Za-z]+),.* request id: ([^\s,]*),`)
 
-// classify turns whatever an SDK call returned into a *failure.Error.
-func classify(op string, err error) *failure.Error {
-	e := &failure.Error{Service: service, Op: op, Class: failure.Permanent, Err: err}
+// classify turns whatever an SDK call returned into a *failure.Error;
+// status is the HTTP status of the answer the call got, 0 for none.
+func classify(op string, status int, err error) *failure.Error {
+	e := &failure.Error{Service: service, Op: op, Class: failure.Permanent, HTTPStatus: status, Err: err}
 	if m := serverAnswer.FindStringSubmatch(err.Error()); m != nil {
 		e.Code, e.RequestID = m[1], m[2]
 	}
@@ -113,13 +114,14 @@ func classify(op string, err error) *failure.Error {
 	return e
 }
 
-// entryError is one failed entry of a batch answer.
-func entryError(op, code, message string) *failure.Error {
+// entryError is one failed entry of a batch answer whose HTTP status is
+// status.
+func entryError(op string, status int, code, message string) *failure.Error {
 	class, ok := entryClasses[code]
 	if !ok {
 		class = failure.Permanent
 	}
-	return &failure.Error{Service: service, Op: op, Class: class, Code: code, Message: strings.TrimSpace(message)}
+	return &failure.Error{Service: service, Op: op, Class: class, Code: code, HTTPStatus: status, Message: strings.TrimSpace(message)}
 }
 
 // isMessageNotExist reports whether err is the service's "no message" answer

@@ -143,7 +143,7 @@ func (q *Queue) WithCredentials(c secret.Credentials) *Queue {
 // q.timeout+wait).
 func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func(ali_mns.AliMNSQueue) error) error {
 	if err := ctx.Err(); err != nil {
-		return classify(op, err)
+		return classify(op, 0, err)
 	}
 	if !q.creds.Complete() {
 		return &failure.Error{Service: service, Op: op, Class: failure.Auth, Message: "no AccessKey id and secret"}
@@ -152,34 +152,40 @@ func (q *Queue) call(ctx context.Context, op string, wait time.Duration, fn func
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	done := make(chan error, 1)
+	// outcome is what fn returned and the HTTP status of the answer it got.
+	type outcome struct {
+		err    error
+		status int
+	}
+	done := make(chan outcome, 1)
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done <- fmt.Errorf("aliyun-mns-go-sdk panicked: %v", v)
+				done <- outcome{err: fmt.Errorf("aliyun-mns-go-sdk panicked: %v", v)}
 			}
 		}()
 		c := q.ep.acquire(q.creds, deadline)
 		err := fn(ali_mns.NewMNSQueue(q.name, c.client))
+		status := c.transport.status
 		// Only a call that returned gives its client back: a panicking one
 		// may have left it in any state.
 		q.ep.release(c)
-		done <- err
+		done <- outcome{err, status}
 	}()
-	var err error
+	var out outcome
 	select {
-	case err = <-done:
+	case out = <-done:
 	case <-ctx.Done():
 		// A call that finished as ctx ended still counts: dropping a
 		// successful receive would hide its messages for nothing.
 		select {
-		case err = <-done:
+		case out = <-done:
 		default:
-			err = ctx.Err()
+			out = outcome{err: ctx.Err()}
 		}
 	}
-	if err != nil {
-		return classify(op, err)
+	if out.err != nil {
+		return classify(op, out.status, out.err)
 	}
 	return nil
 }
@@ -316,7 +322,7 @@ func (q *Queue) sendBatch(ctx context.Context, msgs []Outgoing, batch []int) []F
 	if isBatchFail(e) && len(resp.Messages) == len(batch) {
 		for j, entry := range resp.Messages {
 			if entry.ErrorCode != "" {
-				failures = append(failures, Failure{Index: batch[j], Err: entryError("send", entry.ErrorCode, entry.ErrorMessage)})
+				failures = append(failures, Failure{Index: batch[j], Err: entryError("send", e.HTTPStatus, entry.ErrorCode, entry.ErrorMessage)})
 			}
 		}
 		return failures
@@ -375,7 +381,7 @@ func (q *Queue) deleteBatch(ctx context.Context, chunk []string) []Failure {
 		for _, entry := range resp.FailedMessages {
 			for j, h := range chunk {
 				if h == entry.ReceiptHandle {
-					failures = append(failures, Failure{Index: j, Err: entryError("delete", entry.ErrorCode, entry.ErrorMessage)})
+					failures = append(failures, Failure{Index: j, Err: entryError("delete", e.HTTPStatus, entry.ErrorCode, entry.ErrorMessage)})
 				}
 			}
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -232,13 +235,14 @@ func TestSendRefusals(t *testing.T) {
 	}
 	ctx := testContext(t)
 	tests := []struct {
-		queue string
-		body  string
-		code  string
+		queue  string
+		body   string
+		code   string
+		status int
 	}{
-		{"q", strings.Repeat("x", 65537), "InvalidArgument"},    // refused before sending
-		{"small", strings.Repeat("x", 2000), "InvalidArgument"}, // refused by the service
-		{"missing", "x", "QueueNotExist"},
+		{"q", strings.Repeat("x", 65537), "InvalidArgument", 0},      // refused before sending
+		{"small", strings.Repeat("x", 2000), "InvalidArgument", 400}, // refused by the service, in a batch answer
+		{"missing", "x", "QueueNotExist", 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.queue, func(t *testing.T) {
@@ -249,7 +253,7 @@ func TestSendRefusals(t *testing.T) {
 				t.Fatalf("got %v", err)
 			}
 			last := be.Failures[len(be.Failures)-1]
-			if last.Index != 1 || last.Err.Code != tc.code {
+			if last.Index != 1 || last.Err.Code != tc.code || last.Err.HTTPStatus != tc.status {
 				t.Fatalf("failure %+v: %v", last, last.Err)
 			}
 		})
@@ -328,13 +332,14 @@ func TestFaultsAreClassified(t *testing.T) {
 	e := newEnv(t, "q")
 	q := e.open(t, "q")
 	tests := []struct {
-		kind  fault.Kind
-		class failure.Class
-		code  string
+		kind   fault.Kind
+		class  failure.Class
+		code   string
+		status int
 	}{
-		{fault.Throttle, failure.Throttled, "QpsLimitExceeded"},
-		{fault.Server, failure.Transient, "InternalError"},
-		{fault.Hang, failure.Transient, ""},
+		{fault.Throttle, failure.Throttled, "QpsLimitExceeded", 400},
+		{fault.Server, failure.Transient, "InternalError", 500},
+		{fault.Hang, failure.Transient, "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.kind), func(t *testing.T) {
@@ -350,8 +355,8 @@ func TestFaultsAreClassified(t *testing.T) {
 			_, checks["change visibility"] = q.ChangeVisibility(ctx, "1-MS0xLTE=", time.Minute)
 			for op, err := range checks {
 				var qe *failure.Error
-				if failure.ClassOf(err) != tc.class || !errors.As(err, &qe) || qe.Code != tc.code || !failure.ClassOf(err).Retryable() {
-					t.Errorf("%s: got %v (class %v), want %v %q", op, err, failure.ClassOf(err), tc.class, tc.code)
+				if failure.ClassOf(err) != tc.class || !errors.As(err, &qe) || qe.Code != tc.code || qe.HTTPStatus != tc.status || !failure.ClassOf(err).Retryable() {
+					t.Errorf("%s: got %v (class %v), want %v %q (HTTP %d)", op, err, failure.ClassOf(err), tc.class, tc.code, tc.status)
 					continue
 				}
 				// An answer names its request; a hung call has none.
@@ -359,6 +364,75 @@ func TestFaultsAreClassified(t *testing.T) {
 				if qe.Service != "mns" || (qe.RequestID != "") != wantID {
 					t.Errorf("%s: got service %q request id %q, want mns and an id: %v", op, qe.Service, qe.RequestID, wantID)
 				}
+			}
+		})
+	}
+}
+
+// Every failure the service answered carries the answer's HTTP status, as
+// MNS sends it (reference §2.4), whatever the SDK made of the body; one
+// that got no answer carries none.
+func TestFailuresCarryTheAnswersStatus(t *testing.T) {
+	e := newEnv(t, "q")
+	ctx := testContext(t)
+	q := e.open(t, "q")
+	if err := q.Send(ctx, []queue.Outgoing{{Body: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	stale := receiveOne(t, q).Handle
+	if _, err := q.ChangeVisibility(ctx, stale, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// gateway answers every request itself, as a proxy in front of MNS may.
+	gateway := func(status int, body string) *queue.Queue {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		}))
+		t.Cleanup(ts.Close)
+		q, err := queue.Open(queue.Config{Endpoint: ts.URL, Name: "q", Credentials: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	receive := func(q *queue.Queue) error { _, err := q.Receive(ctx, 1, 0); return err }
+	tests := []struct {
+		name   string
+		call   func() error
+		class  failure.Class
+		code   string
+		status int
+	}{
+		{"no such queue", func() error { return receive(e.open(t, "missing")) }, failure.Permanent, "QueueNotExist", 404},
+		{"superseded handle", func() error { _, err := q.ChangeVisibility(ctx, stale, time.Minute); return err }, failure.Gone, "MessageNotExist", 404},
+		{"garbled handle", func() error { _, err := q.ChangeVisibility(ctx, "garbage", time.Minute); return err }, failure.Gone, "ReceiptHandleError", 400},
+		{"wrong secret", func() error {
+			return receive(q.WithCredentials(secret.Credentials{AccessKeyID: keys.AccessKeyID, AccessKeySecret: "wrong-secret"}))
+		}, failure.Auth, "SignatureDoesNotMatch", 403},
+		{"no keys, no request", func() error { return receive(q.WithCredentials(secret.Credentials{})) }, failure.Auth, "", 0},
+		{"a gateway's HTML error page", func() error { return receive(gateway(http.StatusBadGateway, "<html>502 Bad Gateway</html>")) }, failure.Transient, "", 502},
+		{"an empty success", func() error { return receive(gateway(http.StatusOK, "")) }, failure.Transient, "", 200},
+		{"nothing listening", func() error {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed, err := queue.Open(queue.Config{Endpoint: "http://" + ln.Addr().String(), Name: "q", Credentials: keys})
+			ln.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return receive(closed)
+		}, failure.Transient, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			f := failure.As(err)
+			if f == nil || f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.status || f.Service != "mns" {
+				t.Fatalf("got %v, want mns %v %q with HTTP status %d", err, tc.class, tc.code, tc.status)
 			}
 		})
 	}

@@ -76,10 +76,12 @@ func parseEndpoint(raw string, maxConns int) (*endpoint, error) {
 
 // callTransport sends an SDK client's requests to the endpoint, bounded by
 // the deadline of the call it serves, over the endpoint's shared
-// connections.
+// connections. It keeps the status of the answer, which the SDK reads and
+// leaves out of the errors it returns.
 type callTransport struct {
 	e        *endpoint
 	deadline time.Time
+	status   int // of the last answer; 0 while none has arrived
 }
 
 // RoundTrip implements fasthttp.RoundTripper.
@@ -92,7 +94,11 @@ func (t *callTransport) RoundTrip(_ *fasthttp.HostClient, req *fasthttp.Request,
 		// the prefix forwards it the same way.
 		uri.SetPath(t.e.pathPrefix + string(uri.Path()))
 	}
-	return false, t.e.conns.DoDeadline(req, resp, t.deadline)
+	err := t.e.conns.DoDeadline(req, resp, t.deadline)
+	if err == nil {
+		t.status = resp.StatusCode()
+	}
+	return false, err
 }
 
 // callCredential hands the SDK the keys of the call being served. The SDK
@@ -157,7 +163,7 @@ func (e *endpoint) acquire(creds secret.Credentials, deadline time.Time) *sdkCli
 		c.client.SetTransport(c.transport)
 	}
 	*c.cred = callCredential{id: creds.AccessKeyID, secret: creds.AccessKeySecret.Reveal(), token: creds.SecurityToken.Reveal()}
-	c.transport.deadline = deadline
+	c.transport.deadline, c.transport.status = deadline, 0
 	return c
 }
 
