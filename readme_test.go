@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"precheckwatch/config"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/fcruntime"
 )
 
@@ -174,17 +175,16 @@ func TestREADMECommands(t *testing.T) {
 // waitForFreePort waits up to a minute for addr to be free to listen on.
 func waitForFreePort(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
+	var err error
+	free := waitfor.Condition(time.Minute, func() bool {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", addr); err == nil {
 			ln.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s, where the README's localcloud listens, is taken (%v): is a localcloud running? Stop it and test again", addr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil
+	})
+	if !free {
+		t.Fatalf("%s, where the README's localcloud listens, is taken (%v): is a localcloud running? Stop it and test again", addr, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"precheckwatch/function"
 	"precheckwatch/handler"
 	"precheckwatch/internal/redistest"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
@@ -267,9 +268,7 @@ func TestTwoInstancesOnOneQueuePostOnce(t *testing.T) {
 		}
 		// Mid-sweep, once the sweeps hold messages, every message's
 		// visibility ends at once.
-		for deadline := time.Now().Add(b.invocation); b.cloud.MNS.Stats(localcloud.PendingQueue).Inactive == 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitfor.Condition(b.invocation, func() bool { return b.cloud.MNS.Stats(localcloud.PendingQueue).Inactive > 0 })
 		b.cloud.MNS.Advance(10 * time.Minute)
 		wg.Wait()
 		b.cloud.MNS.Advance(2 * time.Minute)
@@ -294,18 +293,13 @@ func awaitLeasesLapsed(t *testing.T, redisURL string, timeout time.Duration) {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		keys, err := client.Keys(ctx, "precheckwatch:*:lease:*").Result()
-		if err == nil && len(keys) == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("leases still held after %s: %v (%v)", timeout, keys, err)
-		case <-tick.C:
-		}
+	var keys []string
+	lapsed := waitfor.Condition(timeout, func() bool {
+		keys, err = client.Keys(ctx, "precheckwatch:*:lease:*").Result()
+		return err == nil && len(keys) == 0
+	})
+	if !lapsed {
+		t.Fatalf("leases still held after %s: %v (%v)", timeout, keys, err)
 	}
 }
 

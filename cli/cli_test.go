@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"precheckwatch/internal/redistest"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/securitycenter"
@@ -326,12 +327,11 @@ func TestLocalCloudShowsTheMessagesItReceives(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Finished != 1 {
 		t.Fatalf("invoke: exit %d, want one finished task:\n%s\n%s", code, out, errOut)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !(strings.Count(inbox.String(), taskID) >= 2 && strings.Contains(inbox.String(), "DingTalk db-oncall")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("localcloud did not show the Slack and DingTalk messages of %s within 10s; it showed:\n%s", taskID, inbox.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	shown := waitfor.Condition(10*time.Second, func() bool {
+		return strings.Count(inbox.String(), taskID) >= 2 && strings.Contains(inbox.String(), "DingTalk db-oncall")
+	})
+	if !shown {
+		t.Fatalf("localcloud did not show the Slack and DingTalk messages of %s within 10s; it showed:\n%s", taskID, inbox.String())
 	}
 	for _, want := range []string{"Slack #" + localcloud.SlackChannel, "DingTalk db-oncall", "inbox-db", "PASSED"} {
 		if !strings.Contains(inbox.String(), want) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"precheckwatch/internal/redistest"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
@@ -346,17 +347,19 @@ func TestDeadHolders(t *testing.T) {
 		if q := r.queued(t)[diedSending.Database]; len(q) != 1 || q[0].TaskID != taskID {
 			t.Fatalf("the task its holder died before sending: queued %+v", q)
 		}
-		// The dead claim lapses into Unsure: the run is done without it.
-		deadline := time.Now().Add(5 * time.Second)
-		for !res.Done() {
-			if time.Now().After(deadline) {
-				t.Fatalf("the run never ended: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond)
-			res, err = r.starter.Start(ctxBackground, Request{Spec: spec, RunID: run})
+		// The dead claim lapses into Unsure: the next invocation ends the
+		// run without it.
+		lapsed := waitfor.Condition(5*time.Second, func() bool {
+			got, _, err := l.Run(ctxBackground, run)
+			i := slices.IndexFunc(got.Members, func(m ledger.Member) bool { return m.Database == diedClaiming.Database })
+			return err == nil && i >= 0 && got.Members[i].Start == ledger.Unsure
+		})
+		if !lapsed {
+			t.Fatal("the dead claim's lease never lapsed")
 		}
-		if err != nil || res.Count(ledger.Unsure) != 1 || r.startsByDatabase()[diedClaiming.Database] != 0 {
-			t.Fatalf("after the lapse: %v; %d unsure, the dead claim's database started %d times", err, res.Count(ledger.Unsure), r.startsByDatabase()[diedClaiming.Database])
+		res, err = r.starter.Start(ctxBackground, Request{Spec: spec, RunID: run})
+		if err != nil || !res.Done() || res.Count(ledger.Unsure) != 1 || r.startsByDatabase()[diedClaiming.Database] != 0 {
+			t.Fatalf("after the lapse: %v; done %v, %d unsure, the dead claim's database started %d times", err, res.Done(), res.Count(ledger.Unsure), r.startsByDatabase()[diedClaiming.Database])
 		}
 	})
 }

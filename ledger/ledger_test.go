@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"precheckwatch/internal/redistest"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/precheck"
 )
 
@@ -95,17 +96,17 @@ func reclaimed(t *testing.T, l Ledger, keys []Key) {
 	if len(keys) != 1 {
 		t.Fatalf("reclaimed takes one key, not %d", len(keys))
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+	var last State
+	lapsed := waitfor.Condition(5*time.Second, func() bool {
 		c, err := l.Claim(testContext(t), keys, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c[0].State == Claimed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the lease of %s never lapsed: %s", keys[0], c[0].State)
-		}
+		last = c[0].State
+		return last == Claimed
+	})
+	if !lapsed {
+		t.Fatalf("the lease of %s never lapsed: %s", keys[0], last)
 	}
 }
 

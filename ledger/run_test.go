@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"precheckwatch/internal/waitfor"
 )
 
 var runSeq atomic.Int64
@@ -68,12 +70,8 @@ func startStates(run Run) string {
 // waitUnsure waits until the lapsed lease of member i leaves it Unsure.
 func waitUnsure(t *testing.T, l Ledger, run Run, i int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for readRun(t, l, run.ID).Members[i].Start != Unsure {
-		if time.Now().After(deadline) {
-			t.Fatal("start lease never lapsed")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitfor.Condition(5*time.Second, func() bool { return readRun(t, l, run.ID).Members[i].Start == Unsure }) {
+		t.Fatal("start lease never lapsed")
 	}
 }
 

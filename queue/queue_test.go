@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"precheckwatch/failure"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
 	"precheckwatch/queue"
@@ -268,7 +269,11 @@ func TestLongPoll(t *testing.T) {
 	q := e.open(t, "q")
 	ctx := testContext(t)
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		// The message arrives once the receive waits on the queue: the
+		// long poll answers it rather than finding it there.
+		if !waitfor.Condition(5*time.Second, func() bool { return e.srv.Polling("q") == 1 }) {
+			t.Error("the receive never waited on the queue")
+		}
 		e.srv.Send("q", "arrived", 0)
 	}()
 	msgs, err := q.Receive(ctx, 16, 10*time.Second)

@@ -20,6 +20,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 
 	"precheckwatch/failure"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/secret"
@@ -351,15 +352,20 @@ func TestReplayedRequestIsRefused(t *testing.T) {
 func TestHangEndsWithTheContext(t *testing.T) {
 	tests := []struct {
 		name string
-		ctx  func() (context.Context, context.CancelFunc)
+		ctx  func(*env) (context.Context, context.CancelFunc)
 		want error
 	}{
-		{"deadline", func() (context.Context, context.CancelFunc) {
+		{"deadline", func(*env) (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 300*time.Millisecond)
 		}, context.DeadlineExceeded},
-		{"cancel", func() (context.Context, context.CancelFunc) {
+		{"cancel", func(e *env) (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(200*time.Millisecond, cancel)
+			// Cancelled once the emulator holds the call in its hang.
+			go func() {
+				if waitfor.Condition(10*time.Second, func() bool { return e.faults.Counts()[fault.Hang] > 0 }) {
+					cancel()
+				}
+			}()
 			return ctx, cancel
 		}, context.Canceled},
 	}
@@ -367,7 +373,7 @@ func TestHangEndsWithTheContext(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			e.faults.Set(fault.Hang, 1)
-			ctx, cancel := tt.ctx()
+			ctx, cancel := tt.ctx(e)
 			defer cancel()
 			_, err := e.client.QueryPreCheck(ctx, akCreds, "t-1", "cn-hangzhou", "")
 			if failure.ClassOf(err) != failure.Transient || !errors.Is(err, tt.want) {

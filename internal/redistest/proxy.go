@@ -25,6 +25,7 @@ type Proxy struct {
 	latency atomic.Int64 // time.Duration added to each round trip
 	ln      net.Listener
 	trips   atomic.Int64
+	held    atomic.Int64 // forwards waiting for a thaw
 	// cutIn counts the round trips left before the proxy cuts every
 	// connection and refuses new ones; 0 when no cut is armed.
 	cutIn atomic.Int64
@@ -111,11 +112,22 @@ func (p *Proxy) Thaw() {
 	}
 }
 
+// Held is how many forwards, in either direction, wait for a thaw: what a
+// test waits on to know that a frozen proxy holds a client's request.
+func (p *Proxy) Held() int { return int(p.held.Load()) }
+
 // awaitThaw blocks while the proxy is frozen.
 func (p *Proxy) awaitThaw() {
 	p.mu.Lock()
 	thawed := p.thawed
 	p.mu.Unlock()
+	select {
+	case <-thawed:
+		return
+	default:
+	}
+	p.held.Add(1)
+	defer p.held.Add(-1)
 	<-thawed
 }
 

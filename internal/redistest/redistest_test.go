@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"precheckwatch/internal/waitfor"
 )
 
 func TestServerLifecycle(t *testing.T) {
@@ -147,15 +149,18 @@ func TestProxySlowAndFrozen(t *testing.T) {
 	p.SetLatency(0)
 
 	p.Freeze()
-	if err := ping(p.Addr, 300*time.Millisecond); err == nil {
-		t.Error("a frozen proxy answered PING")
-	}
 	held := make(chan error, 1)
 	go func() { held <- ping(p.Addr, 5*time.Second) }()
+	if !waitfor.Condition(5*time.Second, func() bool { return p.Held() == 1 }) {
+		t.Fatalf("a frozen proxy holds %d forwards, want the PING", p.Held())
+	}
 	select {
 	case err := <-held:
 		t.Fatalf("PING finished while frozen: %v", err)
-	case <-time.After(100 * time.Millisecond):
+	default:
+	}
+	if err := ping(p.Addr, 300*time.Millisecond); err == nil {
+		t.Error("a frozen proxy answered PING")
 	}
 	p.Thaw()
 	if err := <-held; err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/events"
 
 	"precheckwatch/internal/gobuild"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/eventbridge"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/localcloud/mns"
@@ -112,13 +113,8 @@ func runStream(t *testing.T, s *eventbridge.Stream, done func() bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Errorf("stream did not finish; stats %+v", s.Stats())
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitfor.Condition(10*time.Second, done) {
+		t.Errorf("stream did not finish; stats %+v", s.Stats())
 	}
 	cancel()
 	if err := <-stopped; err != nil {
@@ -364,9 +360,7 @@ func TestTimer(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
 	go func() { stopped <- timer.Run(runCtx) }()
-	for timer.Stats().Fired < 3 && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.Condition(10*time.Second, func() bool { return timer.Stats().Fired >= 3 }) // the count is checked below
 	stop()
 	if err := <-stopped; err != nil {
 		t.Errorf("Run: %v", err)
@@ -439,9 +433,7 @@ func TestTimerSweepsOverlap(t *testing.T) {
 	defer cancel()
 	stopped := make(chan error, 1)
 	go func() { stopped <- timer.Run(ctx) }()
-	for ctx.Err() == nil && len(succeeded(rec.pushes())) < 2 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.Condition(10*time.Second, func() bool { return len(succeeded(rec.pushes())) >= 2 }) // the count is checked below
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Errorf("Run: %v", err)

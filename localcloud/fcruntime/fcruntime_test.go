@@ -19,6 +19,7 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"precheckwatch/internal/gobuild"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/fcruntime"
 	"precheckwatch/secret"
 )
@@ -79,26 +80,16 @@ func start(t *testing.T, cfg fcruntime.Config) (*fcruntime.Function, *[]int) {
 // waitGone waits until the (SIGKILLed) process pid has been reaped.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Errorf("process %d is still alive", pid)
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitfor.Condition(3*time.Second, func() bool { return syscall.Kill(pid, 0) != nil }) {
+		t.Errorf("process %d is still alive", pid)
 	}
 }
 
 func checkGoroutines(t *testing.T, before int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !waitfor.Condition(3*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -324,8 +315,8 @@ func TestCrashAndKillFailTheInvocation(t *testing.T) {
 				done <- err
 			}()
 			if tc.kill {
-				for fn.Stats().Invocations < 2 {
-					time.Sleep(5 * time.Millisecond)
+				if !waitfor.Condition(10*time.Second, func() bool { return fn.Stats().Invocations >= 2 }) {
+					t.Fatal("the second invocation never started")
 				}
 				if !fn.Kill() {
 					t.Fatal("Kill found no live instance")

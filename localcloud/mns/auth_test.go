@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"precheckwatch/internal/waitfor"
 )
 
 // The test vector of reference §2.2.
@@ -257,9 +259,7 @@ func FuzzServeHTTP(f *testing.F) {
 // waitPolling waits until n long polls on queue are waiting.
 func waitPolling(t *testing.T, s *Server, queue string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); s.Polling(queue) != n; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d long polls waiting on %s, want %d", s.Polling(queue), queue, n)
-		}
+	if !waitfor.Condition(5*time.Second, func() bool { return s.Polling(queue) == n }) {
+		t.Fatalf("%d long polls waiting on %s, want %d", s.Polling(queue), queue, n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 	gogaperrors "github.com/gogap/errors"
 
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
 )
@@ -262,7 +263,7 @@ func TestLongPoll(t *testing.T) {
 	e := newEnv(t)
 	q := e.queue(t, "q")
 	go func() {
-		e.parked("q")
+		e.parked(t, "q")
 		e.srv.Send("q", "arrived", 0)
 	}()
 	got, err := receive(q, 16, 10)
@@ -282,7 +283,7 @@ func TestLongPoll(t *testing.T) {
 	// A delayed message wakes a long poll once Advance makes it visible.
 	e.srv.Send("q", "delayed", time.Hour)
 	go func() {
-		e.parked("q")
+		e.parked(t, "q")
 		e.srv.Advance(time.Hour)
 	}()
 	got, err = receive(q, 16, 10)
@@ -393,8 +394,8 @@ func TestBatchPeek(t *testing.T) {
 
 // parked waits, for at most 5 s, until a long poll on queue is waiting,
 // so what follows it is seen to wake the poll rather than to precede it.
-func (e *env) parked(queue string) {
-	for deadline := time.Now().Add(5 * time.Second); e.srv.Polling(queue) == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+func (e *env) parked(t *testing.T, queue string) {
+	if !waitfor.Condition(5*time.Second, func() bool { return e.srv.Polling(queue) > 0 }) {
+		t.Errorf("no long poll waits on %s", queue)
 	}
 }
