@@ -37,7 +37,7 @@ type command struct {
 }
 
 func commands() []command {
-	return append(localCloudCommands(), []command{
+	return append(developerCommands(), []command{
 		{"invoke", "run one invocation in-process with the current environment", runInvoke},
 		{"enqueue", "put a precheck task on the pending queue", runEnqueue},
 		{"start", "start a precheck with StartPreCheckDatabase and enqueue its task", runStart},
@@ -45,7 +45,6 @@ func commands() []command {
 		{"status", "query one task once and print it as the message would read", runStatus},
 		{"redrive", "move dead-lettered messages back to the pending queue after a fix", runRedrive},
 		{"config", "print the effective configuration, secrets redacted", runConfig},
-		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
 	}...)
 }
 

@@ -17,14 +17,18 @@ import (
 	"precheckwatch/localcloud/demo"
 )
 
-// localCloudCommands are the commands that run the local cloud's
-// emulators. A build with -tags nolocalcloud, as s.yaml deploys the
-// function, leaves them and the emulators out.
-func localCloudCommands() []command {
+// developerCommands are the commands for a developer's machine: those that
+// run the local cloud's emulators, and the preview page of sample
+// messages. A build with -tags nolocalcloud, as s.yaml deploys the
+// function, leaves them out with the emulators, the preview's templates and
+// its sample verdicts, none of which the function uses and all of which
+// would add to its cold start.
+func developerCommands() []command {
 	return []command{
 		{"demo", "run the whole function against an in-process local cloud and show the messages", runDemo},
 		{"localcloud", "run the local cloud's emulators until interrupted; prints export lines", runLocalCloud},
 		{"bench", "benchmark the function through the local cloud", runBench},
+		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
 	}
 }
 

@@ -1,3 +1,5 @@
+//go:build !nolocalcloud
+
 package cli
 
 import (

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,11 +53,18 @@ func leaseKeys(leases []Lease) []Key {
 	return keys
 }
 
+// script makes a Lua script on its first use: go-redis hashes a script's
+// source when it is made, work a cold start need not do for scripts that a
+// function with a memory:// record, or an invocation, may never run.
+func script(src string) func() *redis.Script {
+	return sync.OnceValue(func() *redis.Script { return redis.NewScript(src) })
+}
+
 // claimScript answers, per note and lease pair: {'sent', ref}, or takes
 // the lease and answers {'claimed', msg, at}, or {'busy'}. Finding its own
 // token makes a retried call (after a lost reply) answer claimed again.
 // ARGV: token, lease TTL in milliseconds.
-var claimScript = redis.NewScript(`
+var claimScript = script(`
 local out = {}
 for i = 1, #KEYS, 2 do
   local sent = redis.call('HGET', KEYS[i], 'sent')
@@ -76,7 +84,7 @@ return out
 // lease first and writes nothing unless the caller holds them all.
 // KEYS: the body, then note and lease pairs. ARGV: token, message, at
 // (Unix ms), retention in seconds, body.
-var bindScript = redis.NewScript(`
+var bindScript = script(`
 for i = 2, #KEYS, 2 do
   if redis.call('GET', KEYS[i+1]) ~= ARGV[1] then return 0 end
 end
@@ -91,7 +99,7 @@ return 1
 // sentScript records every note as sent (keeping an earlier reference) and
 // drops the leases the caller's token still holds.
 // ARGV: token, reference, retention in seconds.
-var sentScript = redis.NewScript(`
+var sentScript = script(`
 for i = 1, #KEYS, 2 do
   redis.call('HSETNX', KEYS[i], 'sent', ARGV[2])
   redis.call('EXPIRE', KEYS[i], ARGV[3])
@@ -103,7 +111,7 @@ return 1
 // voidScript forgets every note's attempt that is bound to the message,
 // and drops the leases the caller's token still holds.
 // ARGV: token, message.
-var voidScript = redis.NewScript(`
+var voidScript = script(`
 for i = 1, #KEYS, 2 do
   if redis.call('HGET', KEYS[i], 'msg') == ARGV[2] then redis.call('HDEL', KEYS[i], 'msg', 'at') end
   if redis.call('GET', KEYS[i+1]) == ARGV[1] then redis.call('DEL', KEYS[i+1]) end
@@ -113,7 +121,7 @@ return 1
 
 // releaseScript drops the leases the caller's token still holds.
 // ARGV: token.
-var releaseScript = redis.NewScript(`
+var releaseScript = script(`
 for i = 1, #KEYS, 2 do
   if redis.call('GET', KEYS[i+1]) == ARGV[1] then redis.call('DEL', KEYS[i+1]) end
 end
@@ -123,7 +131,7 @@ return 1
 // recallScript records the first sight unless there is one, and answers
 // {firstSeen, outcome, new, requeued, 0}, or {0, nil, 0, 0, 1} for a retired
 // task. KEYS: task. ARGV: now (Unix ms), retention in seconds.
-var recallScript = redis.NewScript(`
+var recallScript = script(`
 if redis.call('HEXISTS', KEYS[1], 'done') == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   return {'0', false, 0, '0', 1}
@@ -137,7 +145,7 @@ return {r[1], r[2], new, r[3] or '0', 0}
 // requeuedScript raises the task's requeued check count to ARGV[1], never
 // lowers it. KEYS: task. ARGV: check count, now (Unix ms), retention in
 // seconds.
-var requeuedScript = redis.NewScript(`
+var requeuedScript = script(`
 if redis.call('HEXISTS', KEYS[1], 'done') == 1 then return 1 end
 if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'requeued') or '0') then
   redis.call('HSET', KEYS[1], 'requeued', ARGV[1])
@@ -150,7 +158,7 @@ return 1
 // sealScript keeps the first outcome and answers the sealed one, or nil
 // for a retired task. KEYS: task. ARGV: outcome, first seen (Unix ms),
 // retention in seconds.
-var sealScript = redis.NewScript(`
+var sealScript = script(`
 if redis.call('HEXISTS', KEYS[1], 'done') == 1 then return false end
 redis.call('HSETNX', KEYS[1], 'outcome', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'firstSeen', ARGV[2])
@@ -160,7 +168,7 @@ return redis.call('HGET', KEYS[1], 'outcome')
 
 // retireScript replaces the task's record with its done mark.
 // KEYS: task. ARGV: retention in seconds.
-var retireScript = redis.NewScript(`
+var retireScript = script(`
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'done', '1')
 redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -205,7 +213,7 @@ func (r *Redis) Recall(ctx context.Context, taskIDs []string, now time.Time) ([]
 	// restarted Redis answers.
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range taskIDs {
-			cmds[i] = recallScript.Eval(ctx, p, []string{taskKey(id)}, seen, retention)
+			cmds[i] = recallScript().Eval(ctx, p, []string{taskKey(id)}, seen, retention)
 		}
 		return nil
 	})
@@ -263,7 +271,7 @@ func (r *Redis) NoteRequeued(ctx context.Context, requeued []Requeued) error {
 	now := time.Now().UnixMilli()
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, q := range requeued {
-			requeuedScript.Eval(ctx, p, []string{taskKey(q.TaskID)}, q.Attempt, now, retention)
+			requeuedScript().Eval(ctx, p, []string{taskKey(q.TaskID)}, q.Attempt, now, retention)
 		}
 		return nil
 	})
@@ -291,7 +299,7 @@ func (r *Redis) Seal(ctx context.Context, outcomes map[string]precheck.Outcome) 
 	// Eval, not EvalSha, as in Recall.
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = sealScript.Eval(ctx, p, []string{taskKey(id)}, bodies[i], outcomes[id].FirstSeen, retention)
+			cmds[i] = sealScript().Eval(ctx, p, []string{taskKey(id)}, bodies[i], outcomes[id].FirstSeen, retention)
 		}
 		return nil
 	})
@@ -326,7 +334,7 @@ func (r *Redis) Retire(ctx context.Context, taskIDs []string) error {
 	}
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range taskIDs {
-			retireScript.Eval(ctx, p, []string{taskKey(id)}, retention)
+			retireScript().Eval(ctx, p, []string{taskKey(id)}, retention)
 		}
 		return nil
 	})
@@ -346,7 +354,7 @@ func (r *Redis) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Cla
 	}
 	token := rand.Text()
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
-	reply, err := claimScript.Run(ctx, r.client, pairs(keys), token, ms).Slice()
+	reply, err := claimScript().Run(ctx, r.client, pairs(keys), token, ms).Slice()
 	if err != nil {
 		return nil, redisError("claim", page(keys), err)
 	}
@@ -402,7 +410,7 @@ func (r *Redis) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, data
 	}
 	keys := leaseKeys(leases)
 	redisKeys := append([]string{bodyKey(keys[0].Channel, a.Message)}, pairs(keys)...)
-	ok, err := bindScript.Run(ctx, r.client, redisKeys, leases[0].token, a.Message, a.At.UnixMilli(), retention, data).Int()
+	ok, err := bindScript().Run(ctx, r.client, redisKeys, leases[0].token, a.Message, a.At.UnixMilli(), retention, data).Int()
 	if err != nil {
 		return redisError("note attempt of", page(keys), err)
 	}
@@ -414,17 +422,17 @@ func (r *Redis) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, data
 
 // MarkSent implements Ledger, in one round trip.
 func (r *Redis) MarkSent(ctx context.Context, leases []Lease, ref string) error {
-	return r.page(ctx, "mark sent", sentScript, leases, ref, retention)
+	return r.page(ctx, "mark sent", sentScript(), leases, ref, retention)
 }
 
 // VoidAttempt implements Ledger, in one round trip.
 func (r *Redis) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
-	return r.page(ctx, "void attempt of", voidScript, leases, message)
+	return r.page(ctx, "void attempt of", voidScript(), leases, message)
 }
 
 // Release implements Ledger, in one round trip.
 func (r *Redis) Release(ctx context.Context, leases []Lease) error {
-	return r.page(ctx, "release", releaseScript, leases)
+	return r.page(ctx, "release", releaseScript(), leases)
 }
 
 // page runs a page script over leases, once per token: leases one Claim

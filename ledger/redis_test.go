@@ -155,13 +155,13 @@ func TestRedisClaimRetry(t *testing.T) {
 	ctx := testContext(t)
 	keys := pairs(newKeys("slack", 1))
 	for attempt := 1; attempt <= 2; attempt++ {
-		reply, err := claimScript.Run(ctx, l.client, keys, "token-1", 60000).Slice()
+		reply, err := claimScript().Run(ctx, l.client, keys, "token-1", 60000).Slice()
 		must(t, err)
 		if c, err := parseClaim(reply[0], Key{}, "token-1"); err != nil || c.State != Claimed {
 			t.Fatalf("attempt %d: reply %v, want claimed", attempt, reply)
 		}
 	}
-	reply, err := claimScript.Run(ctx, l.client, keys, "token-2", 60000).Slice()
+	reply, err := claimScript().Run(ctx, l.client, keys, "token-2", 60000).Slice()
 	must(t, err)
 	if c, err := parseClaim(reply[0], Key{}, "token-2"); err != nil || c.State != Busy {
 		t.Fatalf("another token: reply %v, want busy", reply)

@@ -30,7 +30,7 @@ func membershipKey(taskID string) string { return keyPrefix + "task:{" + taskID 
 
 // planScript writes the plan unless there is one, and answers the
 // recorded one. KEYS: plan. ARGV: plan, retention in seconds.
-var planScript = redis.NewScript(`
+var planScript = script(`
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
 `)
@@ -40,7 +40,7 @@ return redis.call('GET', KEYS[1])
 // own token makes a retried call answer claimed again.
 // KEYS: starts, lease. ARGV: database, token, lease TTL in milliseconds,
 // retention in seconds.
-var claimStartScript = redis.NewScript(`
+var claimStartScript = script(`
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if s and s ~= '' then return {'started', s} end
 if s then
@@ -58,7 +58,7 @@ return {'claimed'}
 // startedScript records the member's task unless one is recorded, and
 // drops the lease the caller's token still holds.
 // KEYS: starts, lease. ARGV: database, task, token, retention in seconds.
-var startedScript = redis.NewScript(`
+var startedScript = script(`
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if not s or s == '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -69,7 +69,7 @@ return 1
 // voidStartScript forgets an attempt that started nothing, and drops the
 // lease the caller's token still holds. KEYS: starts, lease. ARGV:
 // database, token.
-var voidStartScript = redis.NewScript(`
+var voidStartScript = script(`
 if redis.call('HGET', KEYS[1], ARGV[1]) == '' then redis.call('HDEL', KEYS[1], ARGV[1]) end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1
@@ -121,7 +121,7 @@ func (r *Redis) PlanRun(ctx context.Context, run Run) (Run, error) {
 	if err != nil {
 		return Run{}, fmt.Errorf("ledger: encode plan of run %s: %w", run.ID, err)
 	}
-	recorded, err := planScript.Run(ctx, r.client, []string{runPlanKey(run.ID)}, body, retention).Text()
+	recorded, err := planScript().Run(ctx, r.client, []string{runPlanKey(run.ID)}, body, retention).Text()
 	if err != nil {
 		return Run{}, redisError("plan", "run "+run.ID, err)
 	}
@@ -207,7 +207,7 @@ func (r *Redis) ClaimStart(ctx context.Context, run, database string, ttl time.D
 		return StartClaim{}, err
 	}
 	token := rand.Text()
-	reply, err := claimStartScript.Run(ctx, r.client, []string{runStartsKey(run), runLeaseKey(run, database)},
+	reply, err := claimStartScript().Run(ctx, r.client, []string{runStartsKey(run), runLeaseKey(run, database)},
 		database, token, ttl.Milliseconds(), retention).Slice()
 	if err != nil {
 		return StartClaim{}, redisError("claim start of", database+" in run "+run, err)
@@ -245,7 +245,7 @@ func (r *Redis) NoteStarted(ctx context.Context, lease StartLease, taskID string
 	}
 	_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.SetNX(ctx, membershipKey(taskID), mb, Retention)
-		startedScript.Eval(ctx, p, []string{runStartsKey(lease.Run), runLeaseKey(lease.Run, lease.Database)},
+		startedScript().Eval(ctx, p, []string{runStartsKey(lease.Run), runLeaseKey(lease.Run, lease.Database)},
 			lease.Database, taskID, lease.token, retention)
 		return nil
 	})
@@ -257,7 +257,7 @@ func (r *Redis) VoidStart(ctx context.Context, lease StartLease) error {
 	if err := checkStartLease(lease); err != nil {
 		return err
 	}
-	err := voidStartScript.Run(ctx, r.client, []string{runStartsKey(lease.Run), runLeaseKey(lease.Run, lease.Database)},
+	err := voidStartScript().Run(ctx, r.client, []string{runStartsKey(lease.Run), runLeaseKey(lease.Run, lease.Database)},
 		lease.Database, lease.token).Err()
 	return redisError("void start of", lease.Database+" in run "+lease.Run, err)
 }

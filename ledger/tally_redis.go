@@ -37,7 +37,7 @@ func fleetTag(fleet string) string {
 // tallyScript records the verdict unless the database has one, and
 // answers how many the tally holds. KEYS: tally. ARGV: database, verdict,
 // retention in seconds.
-var tallyScript = redis.NewScript(`
+var tallyScript = script(`
 redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return redis.call('HLEN', KEYS[1])
@@ -46,7 +46,7 @@ return redis.call('HLEN', KEYS[1])
 // lastScript makes the verdict the database's last unless it is of the
 // same run, keeping the one before, and answers {prevRun, prevVerdict}.
 // KEYS: last. ARGV: run, verdict, retention in seconds.
-var lastScript = redis.NewScript(`
+var lastScript = script(`
 local r = redis.call('HMGET', KEYS[1], 'run', 'verdict', 'prevRun', 'prevVerdict')
 if r[1] ~= ARGV[1] then
   if r[1] then
@@ -64,7 +64,7 @@ return {r[3] or '', r[4] or ''}
 // followScript answers the run the run follows, recording the fleet's
 // latest as it on the first call. KEYS: follows, latest. ARGV: run,
 // retention in seconds.
-var followScript = redis.NewScript(`
+var followScript = script(`
 local f = redis.call('GET', KEYS[1])
 if f then return f end
 local prev = redis.call('GET', KEYS[2]) or ''
@@ -89,8 +89,8 @@ func (r *Redis) TallyVerdicts(ctx context.Context, verdicts []RunVerdict) (Talli
 	// Eval, not EvalSha, as in Recall.
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, v := range verdicts {
-			lasts[i] = lastScript.Eval(ctx, p, []string{lastKey(v.Database)}, v.Run, string(v.Verdict), retention)
-			counts[i] = tallyScript.Eval(ctx, p, []string{tallyKey(v.Run)}, v.Database, string(v.Verdict), retention)
+			lasts[i] = lastScript().Eval(ctx, p, []string{lastKey(v.Database)}, v.Run, string(v.Verdict), retention)
+			counts[i] = tallyScript().Eval(ctx, p, []string{tallyKey(v.Run)}, v.Database, string(v.Verdict), retention)
 			if !slices.Contains(runs, any(v.Run)) {
 				runs = append(runs, v.Run)
 			}
@@ -143,7 +143,7 @@ func (r *Redis) FollowRun(ctx context.Context, fleet, run string) (string, error
 	if err := checkRunID(run); err != nil {
 		return "", err
 	}
-	prev, err := followScript.Run(ctx, r.client, []string{followsKey(fleet, run), latestKey(fleet)}, run, retention).Text()
+	prev, err := followScript().Run(ctx, r.client, []string{followsKey(fleet, run), latestKey(fleet)}, run, retention).Text()
 	if err != nil {
 		return "", redisError("follow the fleet's runs with", run, err)
 	}

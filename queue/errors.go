@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	ali_mns "github.com/aliyun/aliyun-mns-go-sdk"
 	gogaperrors "github.com/gogap/errors"
@@ -89,14 +90,17 @@ var entryClasses = map[string]failure.Class{
 
 // serverAnswer finds the service's code and request id in an SDK error:
 // the SDK keeps them only in the error text ("... code: QueueNotExist,
-// message: ..., request id: 5F3A..., host id: ...").
-var serverAnswer = regexp.MustCompile(`status error,code: ([A-Za-z]+),.* request id: ([^\s,]*),`)
+// message: ..., request id: 5F3A..., host id: ..."). It is compiled on the
+// first error rather than at every cold start.
+var serverAnswer = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`status error,code: ([A-Za-z]+),.* request id: ([^\s,]*),`)
+})
 
 // classify turns whatever an SDK call returned into a *failure.Error;
 // status is the HTTP status of the answer the call got, 0 for none.
 func classify(op string, status int, err error) *failure.Error {
 	e := &failure.Error{Service: service, Op: op, Class: failure.Permanent, HTTPStatus: status, Err: err}
-	if m := serverAnswer.FindStringSubmatch(err.Error()); m != nil {
+	if m := serverAnswer().FindStringSubmatch(err.Error()); m != nil {
 		e.Code, e.RequestID = m[1], m[2]
 	}
 	var ec gogaperrors.ErrCode

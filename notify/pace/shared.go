@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,7 +22,8 @@ const callTimeout = 2 * time.Second
 // for every instance. KEYS: the hold, then one sorted set of send times per
 // limit. ARGV: a unique member, then N and the window in milliseconds per
 // limit.
-var takeScript = redis.NewScript(`
+var takeScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
@@ -44,10 +46,12 @@ for i = 2, #KEYS do
 end
 return 0
 `)
+})
 
 // holdScript moves the hold to d from now, unless it is already later.
 // KEYS: the hold. ARGV: d in milliseconds.
-var holdScript = redis.NewScript(`
+var holdScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local until_ = now + tonumber(ARGV[1])
@@ -56,6 +60,7 @@ if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then
 end
 return until_
 `)
+})
 
 // Shared is a Pacer kept in Redis: every instance that paces the same
 // name through the same Redis shares its windows and holds.
@@ -91,7 +96,7 @@ func (s *Shared) Wait(ctx context.Context) error {
 	args := append([]any{hex.EncodeToString(member)}, s.args...)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		wait, err := takeScript.Run(cctx, s.client, s.keys, args...).Int64()
+		wait, err := takeScript().Run(cctx, s.client, s.keys, args...).Int64()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("shared pace: %w", err)
@@ -114,5 +119,5 @@ func (s *Shared) Hold(ctx context.Context, d time.Duration) {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	_ = holdScript.Run(cctx, s.client, s.keys[:1], d.Milliseconds()).Err()
+	_ = holdScript().Run(cctx, s.client, s.keys[:1], d.Milliseconds()).Err()
 }

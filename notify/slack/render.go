@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
@@ -327,10 +328,15 @@ func checkBlock(b slackapi.Block) []error {
 	return errs
 }
 
-var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+// The patterns are compiled on first use: a function's cold start need not
+// compile what only a rendering or a check of limits runs.
+var (
+	hexColor = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`) })
+	angle    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`) })
+)
 
 func validColor(c string) bool {
-	return c == "good" || c == "warning" || c == "danger" || hexColor.MatchString(c)
+	return c == "good" || c == "warning" || c == "danger" || hexColor().MatchString(c)
 }
 
 // blockText counts the characters of text in blocks, as Slack counts
@@ -435,12 +441,10 @@ func blockLines(b slackapi.Block) []string {
 	}
 }
 
-var angle = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
-
 // plain turns mrkdwn links, mentions and entities into plain text.
 func plain(s string) string {
-	s = angle.ReplaceAllStringFunc(s, func(tag string) string {
-		parts := angle.FindStringSubmatch(tag)
+	s = angle().ReplaceAllStringFunc(s, func(tag string) string {
+		parts := angle().FindStringSubmatch(tag)
 		target, label := parts[1], parts[2]
 		switch {
 		case strings.HasPrefix(target, "!subteam^"):
