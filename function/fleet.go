@@ -25,7 +25,7 @@ func (f *Function) StartFleet(ctx context.Context, inv handler.Invocation, req f
 		Credentials: inv.Credentials,
 		Queue:       q,
 		Runs:        f.Ledger,
-		Limit:       rate.NewLimiter(rate.Limit(f.cfg.SASRateLimit), max(1, int(f.cfg.SASRateLimit))),
+		Limit:       rate.NewLimiter(rate.Limit(f.cfg.SASRateLimit), handler.SASBurst(f.cfg.SASRateLimit)),
 		Log:         f.Log,
 	}
 	return starter.Start(ctx, req)

@@ -81,10 +81,15 @@ func New(s Settings, d Deps) *Handler {
 	return &Handler{
 		cfg:     s,
 		d:       d,
-		limiter: rate.NewLimiter(rate.Limit(s.SASRateLimit), max(1, int(s.SASRateLimit))),
+		limiter: rate.NewLimiter(rate.Limit(s.SASRateLimit), SASBurst(s.SASRateLimit)),
 		alerted: &alertWindows{sent: map[ledger.Key]time.Time{}},
 	}
 }
+
+// SASBurst is how many Security Center calls SAS_RATE_LIMIT (limit a
+// second) lets go at once: its token bucket holds a second's worth, at
+// least one, and starts full.
+func SASBurst(limit float64) int { return max(1, int(limit)) }
 
 // ErrNotHandedOn is returned when some task could be neither finished nor put
 // back on the queue, so that FC or EventBridge retries the invocation.

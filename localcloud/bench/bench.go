@@ -196,8 +196,7 @@ func leastSpan(m int, windows []window) time.Duration {
 // channel takes the messages it accepted faster than its service allows.
 func (c Config) idealBound(queries int, messages map[string]int) time.Duration {
 	byLatency := time.Duration(c.latencyRounds(queries)) * c.Latency
-	byRate := time.Duration(float64(queries) / c.RateLimit * float64(time.Second))
-	bound := max(byLatency, byRate, time.Millisecond)
+	bound := max(byLatency, c.rateBound(queries), time.Millisecond)
 	for ch, m := range messages {
 		bound = max(bound, leastSpan(m, chatLimits[ch]))
 	}
@@ -216,11 +215,25 @@ func (c Config) latencyRounds(queries int) int {
 	return 1 + (queries+c.Concurrency-1)/c.Concurrency + 1
 }
 
+// rateBound is the least time the rate limit allows for the queries. The
+// function's token bucket starts full with handler.SASBurst tokens, and
+// holds no more however long it waits, so the first burst of queries go at
+// once and each later one a token's time, 1 / RateLimit, after the one
+// before: the last starts (queries − burst) / RateLimit after the first.
+// Before the first comes the receive that brings its task; after the last,
+// its answer and the delete of its message: three latencies. The bucket is
+// an instance's: the timer's sweep is one invocation, and with --trigger mns
+// the default rate, which does not bind, is the one to use.
+func (c Config) rateBound(queries int) time.Duration {
+	beyondBurst := max(queries-handler.SASBurst(c.RateLimit), 0)
+	return time.Duration(float64(beyondBurst)/c.RateLimit*float64(time.Second)) + 3*c.Latency
+}
+
 // idealTerms spells the bound out for the progress output.
 func (c Config) idealTerms(queries int, messages map[string]int) string {
 	terms := []string{
 		fmt.Sprintf("(1 receive + ⌈%d / %d⌉ queries + 1 delete) × %s", queries, c.Concurrency, c.Latency),
-		fmt.Sprintf("%d / %g/s", queries, c.RateLimit),
+		fmt.Sprintf("(%d − %d burst) / %g/s + 3 × %s", queries, handler.SASBurst(c.RateLimit), c.RateLimit, c.Latency),
 	}
 	for _, ch := range slices.Sorted(maps.Keys(messages)) {
 		terms = append(terms, fmt.Sprintf("%d %s messages: %s", messages[ch], ch, leastSpan(messages[ch], chatLimits[ch])))

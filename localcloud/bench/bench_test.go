@@ -16,7 +16,8 @@ func TestBenchIdealBound(t *testing.T) {
 		want     time.Duration
 	}{
 		{0, map[string]int{"slack": 1, "dingtalk": 1}, 3250 * time.Millisecond},    // (1 receive + ⌈1000 / 16⌉ + 1 delete) × 50ms
-		{100, map[string]int{"slack": 1, "dingtalk": 1}, 10 * time.Second},         // 1000 / 100 a second
+		{100, map[string]int{"slack": 1, "dingtalk": 1}, 9150 * time.Millisecond},  // (1000 − a burst of 100) / 100 a second + 3 × 50ms
+		{20, map[string]int{"slack": 18}, 49150 * time.Millisecond},                // as deployed: (1000 − 20) / 20 a second + 3 × 50ms
 		{1000, map[string]int{"slack": 1, "dingtalk": 1}, 3250 * time.Millisecond}, // above 16 / 50ms = 320 a second
 		{0, map[string]int{"slack": 18, "dingtalk": 18}, 17 * time.Second},         // Slack: 17 after the first, 1 s apart; DingTalk: all in one minute
 		{0, map[string]int{"dingtalk": 20}, 3250 * time.Millisecond},               // 20 fit in one DingTalk minute
