@@ -156,7 +156,10 @@ type Ledger interface {
 	// the record then keeps only that (TaskRecord.Done) for its retention,
 	// not the verdict, so that a finished task costs a few bytes rather
 	// than its verdict's size. A message of the task that comes back is
-	// recognised as done all the same.
+	// recognised as done all the same, and Claim answers Sent for each of
+	// the task's notifications that was sent (its Ref may be forgotten).
+	// One not yet sent keeps its record; one never claimed may be answered
+	// Sent, since nothing more is posted for a retired task.
 	Retire(ctx context.Context, taskIDs []string) error
 
 	// Claim reports, per key, Sent if the notification went out, Busy if
@@ -185,7 +188,9 @@ type Ledger interface {
 	// were sent, by key.
 	SentRefs(ctx context.Context, keys []Key) (map[Key]string, error)
 	// Body returns the body NoteAttempt kept for message on channel, and
-	// whether there was one.
+	// whether there is one. It is kept while a notification bound to the
+	// message is not yet sent, and may be dropped once every one is: no
+	// holder then repeats the message.
 	Body(ctx context.Context, channel, message string) ([]byte, bool, error)
 
 	// Runs is the record of fleet runs (run.go).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,6 +250,53 @@ func TestNotificationLifecycle(t *testing.T) {
 			must(t, l.MarkSent(testContext(t), leasesOf(c), ""))
 			k.Channel = "dingtalk"
 			states(t, l, []Key{k}, time.Minute, Claimed)
+		}},
+		{"a digest's body is kept while a verdict bound to it is unsent", func(t *testing.T, l Ledger) {
+			keys := newKeys("dingtalk", 3)
+			c := states(t, l, keys, time.Minute, Claimed, Claimed, Claimed)
+			must(t, l.NoteAttempt(testContext(t), leasesOf(c), Attempt{Message: "digest-4", At: at}, []byte("the digest")))
+			must(t, l.MarkSent(testContext(t), leasesOf(c[:2]), ""))
+			must(t, l.Release(testContext(t), leasesOf(c[2:])))
+			body, ok, err := l.Body(testContext(t), "dingtalk", "digest-4")
+			if err != nil || !ok || string(body) != "the digest" {
+				t.Fatalf("Body with one verdict unsent = %q, %v, %v", body, ok, err)
+			}
+		}},
+		{"a retired task's sent notifications stay sent", func(t *testing.T, l Ledger) {
+			verdict := newKeys("slack", 1)[0]
+			started := verdict
+			started.Verdict = "STARTED"
+			digest := verdict
+			digest.Channel = "dingtalk"
+			for _, page := range [][]Key{{started, verdict}, {digest}} {
+				c := states(t, l, page, time.Minute, slices.Repeat([]State{Claimed}, len(page))...)
+				must(t, l.NoteAttempt(testContext(t), leasesOf(c), Attempt{Message: "digest-" + page[0].ID(), At: at}, []byte("the digest")))
+				must(t, l.MarkSent(testContext(t), leasesOf(c), "ref"))
+			}
+			must(t, l.Retire(testContext(t), []string{verdict.TaskID}))
+			states(t, l, []Key{started, verdict}, time.Minute, Sent, Sent)
+			states(t, l, []Key{digest}, time.Minute, Sent)
+			recs, err := l.Recall(testContext(t), []string{verdict.TaskID}, at)
+			must(t, err)
+			if !recs[0].Done {
+				t.Fatalf("Recall after Retire = %+v, want done", recs[0])
+			}
+		}},
+		{"a retired task's unsent notification is still claimed, with its attempt", func(t *testing.T, l Ledger) {
+			keys := newKeys("dingtalk", 1)
+			c := states(t, l, keys, time.Minute, Claimed)
+			a := Attempt{Message: "digest-5", At: at}
+			must(t, l.NoteAttempt(testContext(t), leasesOf(c), a, []byte("the digest")))
+			must(t, l.Release(testContext(t), leasesOf(c)))
+			must(t, l.Retire(testContext(t), []string{keys[0].TaskID}))
+			got := states(t, l, keys, time.Minute, Claimed)
+			if got[0].Prior == nil || got[0].Prior.Message != a.Message {
+				t.Fatalf("Prior = %+v, want %+v", got[0].Prior, a)
+			}
+			body, ok, err := l.Body(testContext(t), "dingtalk", a.Message)
+			if err != nil || !ok || string(body) != "the digest" {
+				t.Fatalf("Body = %q, %v, %v", body, ok, err)
+			}
 		}},
 		{"a hand-on is claimed once, then sent", func(t *testing.T, l Ledger) {
 			msg := newKeys("x", 1)[0].TaskID

@@ -15,9 +15,15 @@ import (
 
 // Memory is a Ledger private to one process: maps under a mutex, with the
 // same lease and retention rules as Redis. It is what "memory://" opens.
+// What no later call can need it forgets at once, where Redis lets it
+// expire: a digest's body once every verdict in it is sent, and a retired
+// task's sent notifications, so that its size follows the tasks in flight,
+// not every task of the retention.
 type Memory struct {
-	mu     sync.Mutex
-	notes  map[string]*note // by channel and Key.ID
+	mu sync.Mutex
+	// notes holds each task's notifications by task id (Key.TaskID), so
+	// that retiring a task drops them at once.
+	notes  map[string][]*note
 	bodies map[string]*body // by channel and message
 	tasks  map[string]*task // by task id
 	// retired holds the retired tasks' expiry (Unix seconds) by a digest
@@ -33,17 +39,26 @@ type Memory struct {
 
 // note is one notification's record; a zero time means absent.
 type note struct {
-	ref        string
-	sentUntil  time.Time
-	token      string
-	leaseUntil time.Time
-	attempt    *Attempt
-	until      time.Time // the attempt's retention
+	channel, verdict string // with the task id, the notification's Key
+	ref              string
+	sentUntil        time.Time
+	token            string
+	leaseUntil       time.Time
+	// attempt is the message the notification is bound to until it is
+	// sent: once sent, no holder settles or repeats the attempt.
+	attempt *Attempt
+	until   time.Time // the attempt's retention
 }
 
+func (n *note) is(k Key) bool { return n.channel == k.Channel && n.verdict == k.Verdict }
+
+// body is a digest's content, kept for an exact repeat while any verdict
+// bound to the digest is unsent: once every one is sent, no holder repeats
+// it, and a sweep of thousands of tasks does not keep each page it posted.
 type body struct {
 	data  []byte
 	until time.Time
+	bound int // the notifications bound to the message
 }
 
 // taskDigest names a retired task in memory.
@@ -64,7 +79,7 @@ type task struct {
 // NewMemory returns an empty memory ledger. Keep one for the life of the
 // process: a new one remembers nothing.
 func NewMemory() *Memory {
-	return &Memory{notes: map[string]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, retired: map[taskDigest]int64{}, now: time.Now}
+	return &Memory{notes: map[string][]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, retired: map[taskDigest]int64{}, now: time.Now}
 }
 
 // lock takes the mutex after checking ctx, and reports ErrClosed.
@@ -82,7 +97,7 @@ func (m *Memory) lock(ctx context.Context) (time.Time, error) {
 	return now, nil
 }
 
-func noteID(k Key) string { return k.Channel + " " + k.ID() }
+func bodyID(channel, message string) string { return channel + " " + message }
 
 // Recall implements Ledger.
 func (m *Memory) Recall(ctx context.Context, taskIDs []string, seen time.Time) ([]TaskRecord, error) {
@@ -182,20 +197,37 @@ func (m *Memory) Retire(ctx context.Context, taskIDs []string) error {
 	for _, id := range taskIDs {
 		delete(m.tasks, id)
 		m.retired[digestOf(id)] = until
+		m.dropSent(id, now)
 	}
 	return nil
+}
+
+// dropSent forgets the retired task's sent notifications: Claim answers
+// Sent for any notification of a retired task it has no record of. A
+// notification not sent keeps its record, as Redis keeps it, so that one
+// retired before its send was settled is still sent once.
+func (m *Memory) dropSent(taskID string, now time.Time) {
+	kept := slices.DeleteFunc(m.notes[taskID], func(n *note) bool { return now.Before(n.sentUntil) })
+	if len(kept) == 0 {
+		delete(m.notes, taskID)
+		return
+	}
+	m.notes[taskID] = kept
 }
 
 // retain reports whether the task is retired, and if so keeps it so for
 // another Retention, as every use of a record does.
 func (m *Memory) retain(taskID string, now time.Time) bool {
-	d := digestOf(taskID)
-	until, ok := m.retired[d]
-	if !ok || now.Unix() >= until {
+	if !m.isRetired(taskID, now) {
 		return false
 	}
-	m.retired[d] = now.Add(Retention).Unix()
+	m.retired[digestOf(taskID)] = now.Add(Retention).Unix()
 	return true
+}
+
+func (m *Memory) isRetired(taskID string, now time.Time) bool {
+	until, ok := m.retired[digestOf(taskID)]
+	return ok && now.Unix() < until
 }
 
 // Claim implements Ledger.
@@ -214,7 +246,14 @@ func (m *Memory) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Cl
 	token := rand.Text()
 	out := make([]Claim, len(keys))
 	for i, k := range keys {
-		n := m.note(k)
+		n := m.find(k)
+		if n == nil && m.isRetired(k.TaskID, now) {
+			out[i] = Claim{State: Sent}
+			continue
+		}
+		if n == nil {
+			n = m.note(k)
+		}
 		switch {
 		case now.Before(n.sentUntil):
 			out[i] = Claim{State: Sent, Ref: n.ref}
@@ -232,14 +271,44 @@ func (m *Memory) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Cl
 	return out, nil
 }
 
-func (m *Memory) note(k Key) *note {
-	id := noteID(k)
-	n := m.notes[id]
-	if n == nil {
-		n = &note{}
-		m.notes[id] = n
+// find returns k's record, nil if there is none.
+func (m *Memory) find(k Key) *note {
+	for _, n := range m.notes[k.TaskID] {
+		if n.is(k) {
+			return n
+		}
 	}
+	return nil
+}
+
+// note returns k's record, making an empty one if there is none.
+func (m *Memory) note(k Key) *note {
+	if n := m.find(k); n != nil {
+		return n
+	}
+	n := &note{channel: k.Channel, verdict: k.Verdict}
+	m.notes[k.TaskID] = append(m.notes[k.TaskID], n)
 	return n
+}
+
+// bind binds n to attempt a, or to none when a is nil, counting the
+// notifications bound to each kept body.
+func (m *Memory) bind(n *note, a *Attempt) {
+	old := n.attempt
+	n.attempt = a
+	if a != nil {
+		if b := m.bodies[bodyID(n.channel, a.Message)]; b != nil {
+			b.bound++
+		}
+	}
+	if old != nil {
+		id := bodyID(n.channel, old.Message)
+		if b := m.bodies[id]; b != nil {
+			if b.bound--; b.bound <= 0 {
+				delete(m.bodies, id)
+			}
+		}
+	}
 }
 
 // NoteAttempt implements Ledger.
@@ -260,12 +329,19 @@ func (m *Memory) NoteAttempt(ctx context.Context, leases []Lease, a Attempt, dat
 			return ErrLeaseLost
 		}
 	}
+	if len(data) > 0 && len(leases) > 0 {
+		id := bodyID(leases[0].Key.Channel, a.Message)
+		b := m.bodies[id]
+		if b == nil {
+			b = &body{}
+			m.bodies[id] = b
+		}
+		b.data, b.until = bytes.Clone(data), now.Add(Retention)
+	}
 	for _, l := range leases {
 		n := m.note(l.Key)
-		n.attempt, n.until = &a, now.Add(Retention)
-	}
-	if len(data) > 0 && len(leases) > 0 {
-		m.bodies[leases[0].Key.Channel+" "+a.Message] = &body{data: bytes.Clone(data), until: now.Add(Retention)}
+		m.bind(n, &a)
+		n.until = now.Add(Retention)
 	}
 	return nil
 }
@@ -277,6 +353,7 @@ func (m *Memory) MarkSent(ctx context.Context, leases []Lease, ref string) error
 			n.ref = ref
 		}
 		n.sentUntil = now.Add(Retention)
+		m.bind(n, nil)
 		n.dropLease(token)
 	})
 }
@@ -285,7 +362,7 @@ func (m *Memory) MarkSent(ctx context.Context, leases []Lease, ref string) error
 func (m *Memory) VoidAttempt(ctx context.Context, leases []Lease, message string) error {
 	return m.eachLease(ctx, leases, func(_ time.Time, n *note, token string) {
 		if n.attempt != nil && n.attempt.Message == message {
-			n.attempt = nil
+			m.bind(n, nil)
 		}
 		n.dropLease(token)
 	})
@@ -331,7 +408,7 @@ func (m *Memory) SentRefs(ctx context.Context, keys []Key) (map[Key]string, erro
 	defer m.mu.Unlock()
 	out := map[Key]string{}
 	for _, k := range keys {
-		if n := m.notes[noteID(k)]; n != nil && now.Before(n.sentUntil) {
+		if n := m.find(k); n != nil && now.Before(n.sentUntil) {
 			out[k] = n.ref
 		}
 	}
@@ -345,7 +422,7 @@ func (m *Memory) Body(ctx context.Context, channel, message string) ([]byte, boo
 		return nil, false, err
 	}
 	defer m.mu.Unlock()
-	b := m.bodies[channel+" "+message]
+	b := m.bodies[bodyID(channel, message)]
 	if b == nil || !now.Before(b.until) {
 		return nil, false, nil
 	}
@@ -368,9 +445,18 @@ func (m *Memory) sweep(now time.Time) {
 	if m.records() < 2*m.swept+64 {
 		return
 	}
-	for id, n := range m.notes {
-		if !now.Before(n.sentUntil) && !now.Before(n.leaseUntil) && !now.Before(n.until) {
+	for id, notes := range m.notes {
+		notes = slices.DeleteFunc(notes, func(n *note) bool {
+			expired := !now.Before(n.sentUntil) && !now.Before(n.leaseUntil) && !now.Before(n.until)
+			if expired {
+				m.bind(n, nil)
+			}
+			return expired
+		})
+		if len(notes) == 0 {
 			delete(m.notes, id)
+		} else {
+			m.notes[id] = notes
 		}
 	}
 	for id, b := range m.bodies {

@@ -54,3 +54,33 @@ func TestMemoryRetiredRecordsExpire(t *testing.T) {
 		}
 	})
 }
+
+// TestMemoryKeepsNothingOfDeliveredDigests: once a digest's verdicts are all
+// sent its body goes, and once their tasks retire so do their records, so
+// that a sweep of thousands of tasks leaves 24 bytes of each behind.
+func TestMemoryKeepsNothingOfDeliveredDigests(t *testing.T) {
+	m := NewMemory()
+	ctx := testContext(t)
+	var ids []string
+	for _, channel := range []string{"dingtalk", "feishu"} {
+		keys := newKeys(channel, 40)
+		c, err := m.Claim(ctx, keys, time.Minute)
+		must(t, err)
+		must(t, m.NoteAttempt(ctx, leasesOf(c), Attempt{Message: channel + "-page-1", At: at}, []byte("the digest")))
+		if len(m.bodies) == 0 {
+			t.Fatalf("no body kept for %s's digest before its send", channel)
+		}
+		must(t, m.MarkSent(ctx, leasesOf(c), "ref"))
+		for _, k := range keys {
+			ids = append(ids, k.TaskID)
+		}
+	}
+	if len(m.bodies) != 0 {
+		t.Fatalf("%d bodies kept after every verdict of theirs was sent, want 0", len(m.bodies))
+	}
+	must(t, m.Retire(ctx, ids))
+	if len(m.notes) != 0 || len(m.tasks) != 0 || len(m.retired) != len(ids) {
+		t.Fatalf("after Retire: %d tasks' notifications, %d task records, %d retired; want 0, 0 and %d",
+			len(m.notes), len(m.tasks), len(m.retired), len(ids))
+	}
+}
