@@ -21,6 +21,7 @@ import (
 
 	"precheckwatch/failure"
 	"precheckwatch/internal/waitfor"
+	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/secret"
@@ -39,28 +40,10 @@ var (
 	stsCreds = secret.Credentials{AccessKeyID: stsID, AccessKeySecret: stsSecret, SecurityToken: stsToken}
 )
 
-// clock is the emulator's clock, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a Security Center emulator on loopback and a Client pointed at it.
 type env struct {
 	emu    *securitycenter.Server
-	clock  *clock
+	clock  *clock.Manual
 	faults *fault.Injector
 	url    string
 	client *Client
@@ -68,7 +51,7 @@ type env struct {
 
 func newEnv(t *testing.T, transport http.RoundTripper) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Now()}, faults: fault.New(3)}
+	e := &env{clock: clock.At(time.Now()), faults: fault.New(3)}
 	e.emu = securitycenter.New(securitycenter.Config{
 		Faults: e.faults, Now: e.clock.Now, PrecheckDuration: time.Minute, HangLimit: 10 * time.Second,
 	})

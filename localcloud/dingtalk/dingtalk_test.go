@@ -15,15 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/dingtalk"
 	"precheckwatch/localcloud/fault"
 )
 
 const secret = "SECtestsecret0123456789"
 
-func newServer(t *testing.T, mutate func(*dingtalk.Config)) (*dingtalk.Server, *httptest.Server, *dingtalk.Clock) {
+func newServer(t *testing.T, mutate func(*dingtalk.Config)) (*dingtalk.Server, *httptest.Server, *clock.Manual) {
 	t.Helper()
-	clock := dingtalk.NewClock(time.Unix(1800000000, 0))
+	clock := clock.At(time.Unix(1800000000, 0))
 	cfg := dingtalk.Config{
 		Robots: []dingtalk.Robot{
 			{Name: "plain", Token: "tok-plain"},

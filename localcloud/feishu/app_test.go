@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/feishu"
 )
@@ -23,9 +24,9 @@ const (
 )
 
 // platform starts an emulator with one app whose bot is in chatID.
-func platform(t *testing.T, faults *fault.Injector, hangAfterDelivery bool) (*feishu.Server, *httptest.Server, *clock) {
+func platform(t *testing.T, faults *fault.Injector, hangAfterDelivery bool) (*feishu.Server, *httptest.Server, *clock.Manual) {
 	t.Helper()
-	c := &clock{now: time.Unix(1800000000, 0)}
+	c := clock.At(time.Unix(1800000000, 0))
 	emu := feishu.New(feishu.Config{
 		Apps:   []feishu.App{{Name: "oncall app", ID: appID, Secret: appSecret}, {Name: "other app", ID: "cli_other", Secret: "other"}},
 		Chats:  []feishu.Chat{{ID: chatID, Members: []string{appID}}, {ID: otherChat, Members: []string{"cli_other"}}},
@@ -123,11 +124,11 @@ func TestTokens(t *testing.T) {
 	// The same token while 30 minutes or more are left, with what is left;
 	// a new one after, and the old one still works until it expires.
 	first := token(t, srv, appID, appSecret)
-	c.advance(89 * time.Minute)
+	c.Advance(89 * time.Minute)
 	if again := token(t, srv, appID, appSecret); again.Token != first.Token || again.Expire != 31*60 {
 		t.Fatalf("with 31 minutes left: %+v, want %s with 1860 s", again, first.Token)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	renewed := token(t, srv, appID, appSecret)
 	if renewed.Token == first.Token || renewed.Expire != 7200 {
 		t.Fatalf("with 29 minutes left: %+v", renewed)
@@ -135,7 +136,7 @@ func TestTokens(t *testing.T) {
 	if r := call(t, srv, toChat, first.Token, cardMessage(chatID, "", "x")); r.Code != 0 {
 		t.Fatalf("old token before its expiry: %+v", r)
 	}
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	if r := call(t, srv, toChat, first.Token, cardMessage(chatID, "", "x")); r.status != 400 || r.Code != feishu.CodeAccessTokenInvalid {
 		t.Fatalf("expired token: HTTP %d %+v", r.status, r)
 	}
@@ -200,7 +201,7 @@ func TestUUIDDedupe(t *testing.T) {
 	emu, srv, c := platform(t, nil, false)
 	tok := token(t, srv, appID, appSecret).Token
 	first := call(t, srv, toChat, tok, cardMessage(chatID, "t-1:feishu:FAILED", "body"))
-	c.advance(59 * time.Minute)
+	c.Advance(59 * time.Minute)
 	tok = token(t, srv, appID, appSecret).Token
 	again := call(t, srv, toChat, tok, cardMessage(chatID, "t-1:feishu:FAILED", "body"))
 	if first.Code != 0 || again.Code != 0 || again.Data.MessageID != first.Data.MessageID || len(emu.Messages()) != 1 {
@@ -209,7 +210,7 @@ func TestUUIDDedupe(t *testing.T) {
 	if other := call(t, srv, toChat, tok, cardMessage(chatID, "t-2:feishu:FAILED", "body")); other.Data.MessageID == first.Data.MessageID || len(emu.Messages()) != 2 {
 		t.Fatalf("another uuid: %+v, %d delivered", other, len(emu.Messages()))
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if late := call(t, srv, toChat, tok, cardMessage(chatID, "t-1:feishu:FAILED", "body")); late.Code != 0 || late.Data.MessageID == first.Data.MessageID || len(emu.Messages()) != 3 {
 		t.Fatalf("after the hour: %+v, %d delivered", late, len(emu.Messages()))
 	}
@@ -249,7 +250,7 @@ func TestAppRateLimits(t *testing.T) {
 	if r := call(t, srv, toChat, tok, cardMessage(chatID, "u-0", "x")); r.Code != 0 {
 		t.Fatalf("repeat: %+v", r)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	var last reply
 	for range feishu.AppPerSecond {
 		last = call(t, srv, toChat, tok, cardMessage(chatID, "u-0", "x"))

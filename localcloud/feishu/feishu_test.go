@@ -10,30 +10,17 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/feishu"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func group(t *testing.T, faults *fault.Injector) (*feishu.Server, *httptest.Server, *clock) {
+func group(t *testing.T, faults *fault.Injector) (*feishu.Server, *httptest.Server, *clock.Manual) {
 	t.Helper()
-	c := &clock{now: time.Unix(1800000000, 0)}
+	c := clock.At(time.Unix(1800000000, 0))
 	emu := feishu.New(feishu.Config{
 		Bots: []feishu.Bot{
 			{Name: "signed", Token: "signed-token", Secret: "bot-secret"},
@@ -144,17 +131,17 @@ func TestRateLimits(t *testing.T) {
 	}
 	for i := 5; i < 100; i++ {
 		if i%5 == 0 {
-			c.advance(time.Second)
+			c.Advance(time.Second)
 		}
 		if code := send(); code != feishu.CodeOK {
 			t.Fatalf("message %d: code %d", i+1, code)
 		}
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if code := send(); code != feishu.CodeFrequencyLimited {
 		t.Fatalf("101st in a minute: code %d", code)
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if code := send(); code != feishu.CodeOK {
 		t.Fatalf("a minute later: code %d", code)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/fault"
 )
 
@@ -25,35 +26,17 @@ const (
 	stsToken  = "CAIS+token/with=chars"
 )
 
-// clock is an emulator clock a test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	srv    *Server
 	url    string
-	clock  *clock
+	clock  *clock.Manual
 	faults *fault.Injector
 	nonce  int
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: time.Now().UTC()}, faults: fault.New(7)}
+	f := &fixture{clock: clock.At(time.Now().UTC()), faults: fault.New(7)}
 	f.srv = New(Config{
 		Accounts:  []Account{{AccessKeyID: "LTAI5tDenied", AccessKeySecret: "denied-secret", DeniedActions: []string{ActionQueryPreCheckDatabase}}},
 		Faults:    f.faults,

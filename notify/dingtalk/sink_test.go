@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/localcloud/clock"
 	dingemu "precheckwatch/localcloud/dingtalk"
 
 	"precheckwatch/failure"
@@ -28,9 +29,9 @@ const (
 
 // dingTalkGroup starts a DingTalk emulator with a signed robot and a
 // keyword robot on a settable clock.
-func dingTalkGroup(t *testing.T, mutate func(*dingemu.Config)) (*dingemu.Server, *httptest.Server, *dingemu.Clock) {
+func dingTalkGroup(t *testing.T, mutate func(*dingemu.Config)) (*dingemu.Server, *httptest.Server, *clock.Manual) {
 	t.Helper()
-	clock := dingemu.NewClock(time.Unix(1800000000, 0))
+	clock := clock.At(time.Unix(1800000000, 0))
 	cfg := dingemu.Config{
 		Robots: []dingemu.Robot{
 			{Name: "oncall", Token: dingToken, Secret: dingSecret},
