@@ -140,19 +140,17 @@ func (b *faultBench) seedTasks() {
 		{Polls: []int{40, 100}, Result: securitycenter.ResultJSON(securitycenter.Check("MYSQL", "i-f", at, map[string]string{"MYSQL_DISK_SPACE": "NOT_ENOUGH"}))},
 		{Polls: []int{10, 100}, Description: securitycenter.DescriptionError},
 	} {
-		id := fmt.Sprintf("fault-%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(b.t.Name()), i)
-		b.ids = append(b.ids, id)
-		script.ID, script.DatabaseType = id, "MYSQL"
-		if err := b.cloud.SAS.AddTask(script); err != nil {
-			b.t.Fatal(err)
-		}
-		body, err := precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}.Encode()
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		if _, err := b.cloud.MNS.Send(localcloud.PendingQueue, string(body), 0); err != nil {
-			b.t.Fatal(err)
-		}
+		b.seed(fmt.Sprintf("fault-%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(b.t.Name()), i), script)
+	}
+}
+
+// seed registers script as the precheck of a MYSQL task id and enqueues
+// the task.
+func (b *faultBench) seed(id string, script securitycenter.Task) {
+	b.t.Helper()
+	b.ids = append(b.ids, id)
+	if err := rig.Seed(b.cloud, precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}, script); err != nil {
+		b.t.Fatal(err)
 	}
 }
 

@@ -45,16 +45,7 @@ func (b *faultBench) enqueue(body string) {
 func (b *faultBench) addFinished(n int, result string) {
 	b.t.Helper()
 	for i := range n {
-		id := fmt.Sprintf("t-%s-%03d", strings.NewReplacer("/", "-", " ", "-").Replace(b.t.Name()), i)
-		b.ids = append(b.ids, id)
-		if err := b.cloud.SAS.AddTask(securitycenter.Task{ID: id, DatabaseType: "MYSQL", Polls: []int{100}, Result: result}); err != nil {
-			b.t.Fatal(err)
-		}
-		body, err := precheck.Task{TaskID: id, UniRegionID: localcloud.Region, DatabaseType: "MYSQL"}.Encode()
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		b.enqueue(string(body))
+		b.seed(fmt.Sprintf("t-%s-%03d", strings.NewReplacer("/", "-", " ", "-").Replace(b.t.Name()), i), securitycenter.Task{Polls: []int{100}, Result: result})
 	}
 }
 

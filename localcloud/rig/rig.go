@@ -93,14 +93,20 @@ func (r *Rig) Close() {
 // Seed registers script as task's precheck with Security Center and puts
 // task on the pending queue, through the emulators' own methods.
 func (r *Rig) Seed(task precheck.Task, script securitycenter.Task) error {
-	if err := Script(r.Cloud, task, script); err != nil {
+	return Seed(r.Cloud, task, script)
+}
+
+// Seed is Rig.Seed on cloud, for a test that runs the function's handler
+// in its own process.
+func Seed(cloud *localcloud.Cloud, task precheck.Task, script securitycenter.Task) error {
+	if err := Script(cloud, task, script); err != nil {
 		return err
 	}
 	body, err := task.Encode()
 	if err != nil {
 		return err
 	}
-	_, err = r.Cloud.MNS.Send(localcloud.PendingQueue, string(body), 0)
+	_, err = cloud.MNS.Send(localcloud.PendingQueue, string(body), 0)
 	return err
 }
 
