@@ -35,7 +35,7 @@ var (
 )
 
 // TestFleetChaos starts fleet runs over every region of a generated fleet
-// with NOTIFY_MODE=changes: each planned by an invocation cut short, then
+// with NOTIFY_MODE=changes: each planned by an invocation cut short and
 // started while Security Center and MNS fail their share of the calls, as
 // the fleet timer does from one invocation to the next until a run is
 // started, and lets several function instances check its tasks
@@ -82,20 +82,23 @@ func (c *chaosRig) fleetRun(t *testing.T, p chaosPlan, record ledger.Ledger, run
 		t.Fatal(err)
 	}
 	req := fleet.Request{Spec: fleet.Spec{Regions: securitycenter.FleetRegions}, RunID: runID}
-	// The run is planned with faults off: a plan lists every page of the
-	// fleet in one invocation, and at the chaos's fault rate hundreds of
-	// databases' pages would hardly ever all answer. The invocation that
-	// plans it is cut short, as a killed one is, starting only some.
-	c.setFaults(0)
-	for planned := false; !planned; {
-		cut, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, _ = starter.Start(cut, req)
-		cancel()
-		if _, planned, err = record.Run(context.Background(), runID); err != nil {
+	// The run is planned while Security Center and MNS fail their share
+	// of the calls, each failed page of the fleet's listing asked for
+	// again; the invocation that plans it is cut short once the plan is
+	// recorded, as a killed one is, starting only some.
+	c.setFaults(p.faultRate)
+	for attempt := 1; ; attempt++ {
+		planned, err := planFleet(starter, record, req)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if planned {
+			break
+		}
+		if attempt == 10 {
+			t.Fatalf("%s: not planned after %d invocations", runID, attempt)
+		}
 	}
-	c.setFaults(p.faultRate)
 	// The run starts while the function checks what is started so far.
 	started := make(chan error, 1)
 	go func() {
@@ -251,6 +254,32 @@ func (c *chaosRig) starter(record ledger.Ledger) (*fleet.Starter, error) {
 		return nil, err
 	}
 	return &fleet.Starter{SAS: client, Credentials: rig.STSKeys, Queue: q, Runs: record, CallTimeout: 2 * time.Second}, nil
+}
+
+// planFleet makes one invocation of req that is cut short as soon as the
+// run's plan is recorded, and reports whether it was.
+func planFleet(starter *fleet.Starter, record ledger.Ledger, req fleet.Request) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = starter.Start(ctx, req)
+	}()
+	for {
+		_, planned, err := record.Run(context.Background(), req.RunID)
+		if err != nil || planned {
+			cancel()
+			<-done
+			return planned, err
+		}
+		select {
+		case <-done:
+			_, planned, err := record.Run(context.Background(), req.RunID)
+			return planned, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // startFleet invokes req once a second, as the fleet timer would, until

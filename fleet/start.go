@@ -24,7 +24,7 @@ import (
 // SecurityCenter lists the databases registered for backup and starts
 // their prechecks; a *sas.Client is one.
 type SecurityCenter interface {
-	DescribeDatabases(ctx context.Context, creds secret.Credentials, q sas.DatabaseQuery, pace func(context.Context) error) ([]sas.Database, error)
+	DescribeDatabases(ctx context.Context, creds secret.Credentials, q sas.DatabaseQuery, paging sas.Paging) ([]sas.Database, error)
 	StartPreCheck(ctx context.Context, creds secret.Credentials, databaseType, uniRegionID, instanceUUID string) (string, error)
 }
 
@@ -44,7 +44,8 @@ type Starter struct {
 	Limit *rate.Limiter
 	// Concurrency is how many starts are in flight at once; 0 means 4.
 	Concurrency int
-	// CallTimeout bounds one StartPreCheckDatabase call; 0 means 10s.
+	// CallTimeout bounds one Security Center call (a start, a page of the
+	// fleet's listing); 0 means 10s.
 	CallTimeout time.Duration
 	// Log may be nil.
 	Log *slog.Logger
@@ -125,7 +126,11 @@ const (
 	// startAttempts bounds the tries of one member's start that surely
 	// failed for a passing reason (throttling, a service not answering).
 	startAttempts = 4
-	sendBatch     = 16
+	// pageAttempts bounds the requests of one page of the fleet's listing
+	// that failed for a passing reason; the invocation's deadline bounds
+	// them too.
+	pageAttempts = 8
+	sendBatch    = 16
 )
 
 // Start runs one invocation of the run req names: it plans the run (the
@@ -246,11 +251,12 @@ func (s *Starter) plan(ctx context.Context, spec Spec) ([]ledger.Member, int, er
 	if len(types) == 0 {
 		types = []string{""}
 	}
+	paging := sas.Paging{Pace: s.pace, Attempts: pageAttempts, Timeout: orDefault(s.CallTimeout, defaultCallTimeout)}
 	byDatabase := map[string]*ledger.Member{}
 	listed := 0
 	for _, region := range spec.Regions {
 		for _, t := range types {
-			dbs, err := s.SAS.DescribeDatabases(ctx, s.Credentials, sas.DatabaseQuery{UniRegionID: region, DatabaseType: t}, s.pace)
+			dbs, err := s.SAS.DescribeDatabases(ctx, s.Credentials, sas.DatabaseQuery{UniRegionID: region, DatabaseType: t}, paging)
 			if err != nil {
 				what := region
 				if t != "" {

@@ -54,12 +54,12 @@ func (r *regionalSAS) client(region string) (*sas.Client, error) {
 	return c, nil
 }
 
-func (r *regionalSAS) DescribeDatabases(ctx context.Context, creds secret.Credentials, q sas.DatabaseQuery, pace func(context.Context) error) ([]sas.Database, error) {
+func (r *regionalSAS) DescribeDatabases(ctx context.Context, creds secret.Credentials, q sas.DatabaseQuery, paging sas.Paging) ([]sas.Database, error) {
 	c, err := r.client(q.UniRegionID)
 	if err != nil {
 		return nil, err
 	}
-	return c.DescribeDatabases(ctx, creds, q, pace)
+	return c.DescribeDatabases(ctx, creds, q, paging)
 }
 
 func (r *regionalSAS) StartPreCheck(ctx context.Context, creds secret.Credentials, databaseType, uniRegionID, instanceUUID string) (string, error) {

@@ -511,7 +511,7 @@ func TestDescribeDatabasesPages(t *testing.T) {
 	for _, tt := range tests {
 		before := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase)
 		paced := 0
-		dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, func(context.Context) error { paced++; return nil })
+		dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, Paging{Pace: func(context.Context) error { paced++; return nil }})
 		pages := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase) - before
 		if err != nil || len(dbs) != tt.want || pages != tt.wantPages || paced != pages {
 			t.Fatalf("%+v: %d databases in %d pages (%d paced), %v; want %d in %d", tt.q, len(dbs), pages, paced, err, tt.want, tt.wantPages)
@@ -549,7 +549,7 @@ func TestDescribeDatabasesFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, tt.pace)
+			dbs, err := e.client.DescribeDatabases(testContext(t), akCreds, tt.q, Paging{Pace: tt.pace})
 			var fe *failure.Error
 			if !errors.As(err, &fe) || fe.Class != tt.wantClass || !strings.Contains(err.Error(), tt.want) || dbs != nil {
 				t.Fatalf("got %d databases, %v; want no list and a %s error containing %q", len(dbs), err, tt.wantClass, tt.want)
@@ -570,11 +570,87 @@ func TestDescribeDatabasesFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dbs, err := c.DescribeDatabases(testContext(t), akCreds, DatabaseQuery{UniRegionID: "cn-hangzhou"}, nil)
+		dbs, err := c.DescribeDatabases(testContext(t), akCreds, DatabaseQuery{UniRegionID: "cn-hangzhou"}, Paging{})
 		if err == nil || !strings.Contains(err.Error(), "page 2 repeats") || dbs != nil {
 			t.Fatalf("got %d databases, %v; want an error naming the repeated page", len(dbs), err)
 		}
 	})
+}
+
+// TestDescribeDatabasesRetries asks for each page again after a passing
+// failure, paced each time, while the attempts and the deadline allow, and
+// never returns part of a listing.
+func TestDescribeDatabasesRetries(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := range 150 {
+		e.emu.AddDatabase(securitycenter.Database{InstanceUUID: fmt.Sprint("uuid-", i), DatabaseType: "MYSQL", UniRegionID: "cn-hangzhou"})
+	}
+	tests := []struct {
+		name      string
+		shares    map[fault.Kind]float64 // of the requests that fail so
+		always    fault.Kind             // fails every request
+		creds     secret.Credentials
+		attempts  int
+		deadline  time.Duration
+		want      int // databases listed; 0: the listing fails
+		wantClass failure.Class
+		wantCalls int // 0: more than the 8 pages
+	}{
+		{"a third of the requests throttled, failed or hung", map[fault.Kind]float64{fault.Throttle: 0.15, fault.Server: 0.1, fault.Hang: 0.1}, "", akCreds, 8, 30 * time.Second, 150, 0, 0},
+		{"a page failing every try", nil, fault.Server, akCreds, 3, 30 * time.Second, 0, failure.Transient, 3},
+		{"a page throttled every try", nil, fault.Throttle, akCreds, 2, 30 * time.Second, 0, failure.Throttled, 2},
+		{"refused credentials, never asked again", nil, "", secret.Credentials{AccessKeyID: akID, AccessKeySecret: "wrong-secret"}, 8, 30 * time.Second, 0, failure.Auth, 1},
+		{"no time left to ask again", nil, fault.Server, akCreds, 8, 1200 * time.Millisecond, 0, failure.Transient, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.faults.Reset()
+			if tt.shares != nil {
+				e.faults.SetShares(tt.shares)
+			}
+			if tt.always != "" {
+				e.faults.Set(tt.always, 1)
+			}
+			defer e.faults.Reset()
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			before := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase)
+			paced := 0
+			paging := Paging{Pace: func(context.Context) error { paced++; return nil }, Attempts: tt.attempts, Timeout: time.Second}
+			dbs, err := e.client.DescribeDatabases(ctx, tt.creds, DatabaseQuery{UniRegionID: "cn-hangzhou"}, paging)
+			calls := e.emu.Calls(securitycenter.ActionDescribeUniBackupDatabase) - before
+			if paced != calls {
+				t.Errorf("%d requests, %d paced; want each paced", calls, paced)
+			}
+			if tt.want > 0 {
+				if err != nil || len(dbs) != tt.want || calls <= 8 {
+					t.Fatalf("got %d databases in %d requests, %v; want %d in more than the 8 pages", len(dbs), calls, err, tt.want)
+				}
+				return
+			}
+			if failure.ClassOf(err) != tt.wantClass || dbs != nil || calls != tt.wantCalls {
+				t.Fatalf("got %d databases in %d requests, %v; want none in %d and a %s error", len(dbs), calls, err, tt.wantCalls, tt.wantClass)
+			}
+		})
+	}
+}
+
+func TestDescribeBackoff(t *testing.T) {
+	tests := []struct {
+		err     error
+		attempt int
+		want    time.Duration
+	}{
+		{&failure.Error{Class: failure.Throttled, RetryAfter: 3 * time.Second}, 1, 3 * time.Second},
+		{&failure.Error{Class: failure.Throttled}, 1, 250 * time.Millisecond},
+		{&failure.Error{Class: failure.Transient}, 3, time.Second},
+		{errors.New("connection reset"), 2, 500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := describeBackoff(tt.err, tt.attempt); got != tt.want {
+			t.Errorf("describeBackoff(%v, %d) = %s, want %s", tt.err, tt.attempt, got, tt.want)
+		}
+	}
 }
 
 func TestClassify(t *testing.T) {

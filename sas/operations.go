@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"precheckwatch/failure"
 	"precheckwatch/secret"
@@ -181,48 +182,43 @@ const (
 	describeMaxDatabases = 20_000
 )
 
+// Paging is how DescribeDatabases asks for each page. The zero Paging
+// asks once a page, unpaced, within the context's deadline.
+type Paging struct {
+	// Pace, when not nil, is waited on before each request of a page (the
+	// caller's rate limit).
+	Pace func(context.Context) error
+	// Attempts bounds the requests of one page that fail for a passing
+	// reason (a transient or throttled failure); below 1 means one.
+	Attempts int
+	// Timeout bounds one request of a page, so that a service not
+	// answering leaves time to ask again; 0 means the context's deadline.
+	Timeout time.Duration
+}
+
 // DescribeDatabases lists every database Security Center can back up that
-// q names, page by page; pace, when not nil, is waited on before each page
-// (the caller's rate limit). A failed page fails the listing: a part of a
-// fleet must not pass for all of it.
-func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials, q DatabaseQuery, pace func(context.Context) error) ([]Database, error) {
-	const op = "DescribeUniBackupDatabase"
-	fail := func(class failure.Class, status int, format string, args ...any) error {
-		return &failure.Error{Service: service, Op: op, Class: class, HTTPStatus: status, Message: fmt.Sprintf(format, args...)}
-	}
+// q names, page by page, as paging says. A listing only reads, so a page
+// that failed for a passing reason is asked for again (after the service's
+// RetryAfter, else a pause doubling from 250ms) while paging.Attempts and
+// the context's deadline allow. A page that still fails fails the listing:
+// a part of a fleet must not pass for all of it.
+func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials, q DatabaseQuery, paging Paging) ([]Database, error) {
 	if q.UniRegionID == "" {
-		return nil, fail(failure.Permanent, 0, "no region: the answer would not say where each database is")
+		return nil, describeFailure(failure.Permanent, 0, "no region: the answer would not say where each database is")
 	}
 	dbType := ""
 	if q.DatabaseType != "" {
 		var ok bool
 		if dbType, ok = databaseTypes[strings.ToUpper(q.DatabaseType)]; !ok {
-			return nil, fail(failure.Permanent, 0, "database type %q is not MYSQL, MSSQL or Oracle", q.DatabaseType)
+			return nil, describeFailure(failure.Permanent, 0, "database type %q is not MYSQL, MSSQL or Oracle", q.DatabaseType)
 		}
 	}
 	var all []Database
 	seen := map[Database]bool{}
 	for page := 1; ; page++ {
-		if pace != nil {
-			if err := pace(ctx); err != nil {
-				return nil, &failure.Error{Service: service, Op: op, Class: failure.Transient, Message: "waiting for the rate limit: " + err.Error(), Err: err}
-			}
-		}
-		body, err := c.call(ctx, creds, op, map[string]string{
-			"UniRegionId": q.UniRegionID, "DatabaseType": dbType,
-			"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(describePageSize),
-		})
+		answer, err := c.describePage(ctx, creds, q.UniRegionID, dbType, page, paging)
 		if err != nil {
 			return nil, err
-		}
-		var answer struct {
-			DatabaseList []Database `json:"DatabaseList"`
-			PageInfo     struct {
-				TotalCount int `json:"TotalCount"`
-			} `json:"PageInfo"`
-		}
-		if err := json.Unmarshal(body, &answer); err != nil {
-			return nil, fail(failure.Transient, 200, "page %d: answer is not the expected JSON object: %v", page, err)
 		}
 		fresh := 0
 		for _, d := range answer.DatabaseList {
@@ -239,9 +235,80 @@ func (c *Client) DescribeDatabases(ctx context.Context, creds secret.Credentials
 		case len(answer.DatabaseList) < describePageSize || len(all) >= total:
 			return all, nil
 		case fresh == 0:
-			return nil, fail(failure.Transient, 200, "page %d repeats the databases of earlier pages (TotalCount %d, %d listed)", page, total, len(all))
+			return nil, describeFailure(failure.Transient, 200, "page %d repeats the databases of earlier pages (TotalCount %d, %d listed)", page, total, len(all))
 		case len(all) >= describeMaxDatabases:
-			return nil, fail(failure.Permanent, 200, "more than %d databases in %s: list them by database type", describeMaxDatabases, q.UniRegionID)
+			return nil, describeFailure(failure.Permanent, 200, "more than %d databases in %s: list them by database type", describeMaxDatabases, q.UniRegionID)
 		}
 	}
+}
+
+const describeOp = "DescribeUniBackupDatabase"
+
+func describeFailure(class failure.Class, status int, format string, args ...any) error {
+	return &failure.Error{Service: service, Op: describeOp, Class: class, HTTPStatus: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// databasePage is one page of DescribeUniBackupDatabase's answer.
+type databasePage struct {
+	DatabaseList []Database `json:"DatabaseList"`
+	PageInfo     struct {
+		TotalCount int `json:"TotalCount"`
+	} `json:"PageInfo"`
+}
+
+// describePage asks for one page, again after a passing failure while
+// paging.Attempts and the context's deadline allow.
+func (c *Client) describePage(ctx context.Context, creds secret.Credentials, region, dbType string, page int, paging Paging) (databasePage, error) {
+	for attempt := 1; ; attempt++ {
+		answer, err := c.askPage(ctx, creds, region, dbType, page, paging)
+		if err == nil || !failure.ClassOf(err).Retryable() || attempt >= paging.Attempts || ctx.Err() != nil {
+			return answer, err
+		}
+		pause := describeBackoff(err, attempt)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < pause+paging.Timeout {
+			return answer, err // no time left to ask again
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return answer, err
+		}
+	}
+}
+
+// askPage makes one request of a page.
+func (c *Client) askPage(ctx context.Context, creds secret.Credentials, region, dbType string, page int, paging Paging) (databasePage, error) {
+	if paging.Pace != nil {
+		if err := paging.Pace(ctx); err != nil {
+			return databasePage{}, &failure.Error{Service: service, Op: describeOp, Class: failure.Transient, Message: "waiting for the rate limit: " + err.Error(), Err: err}
+		}
+	}
+	if paging.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, paging.Timeout)
+		defer cancel()
+	}
+	body, err := c.call(ctx, creds, describeOp, map[string]string{
+		"UniRegionId": region, "DatabaseType": dbType,
+		"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(describePageSize),
+	})
+	if err != nil {
+		return databasePage{}, err
+	}
+	var answer databasePage
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return databasePage{}, describeFailure(failure.Transient, 200, "page %d: answer is not the expected JSON object: %v", page, err)
+	}
+	return answer, nil
+}
+
+// describeBackoff is the pause before asking for a page again: the
+// service's hint, else 250ms doubling per attempt.
+func describeBackoff(err error, attempt int) time.Duration {
+	if fe := failure.As(err); fe != nil && fe.RetryAfter > 0 {
+		return fe.RetryAfter
+	}
+	return 250 * time.Millisecond << (attempt - 1)
 }
