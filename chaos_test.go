@@ -45,10 +45,12 @@ var (
 	chaosRetry      = flag.String("chaos.retry", "BACKOFF_RETRY", "the stream's PushRetryStrategy; BACKOFF_RETRY also sets s.yaml's dead-letter queue")
 	// Feishu's app bot takes a uuid, so its lost answers are injected as
 	// Slack's and DingTalk's are. Its custom bot has neither a message key
-	// nor a history by which a send whose answer was lost can be settled:
-	// the function repeats it and the verdict shows twice, so in webhook
-	// mode no lost answer is injected, and one the machine's own load
-	// causes (a timeout after delivery) may still post twice.
+	// nor a history by which a send whose answer was lost, or whose record
+	// could not be written before the deadline, can be settled: the
+	// function sends it again and the verdict shows twice. So in webhook
+	// mode no lost answer is injected, and a timeout after delivery the
+	// machine's own load causes, a kill between a post and its record, or
+	// a Redis spell that outlasts an invocation may still post twice.
 	chaosFeishu = flag.String("chaos.feishu", "app", "how the function posts to Feishu: app (the app bot, exactly once) or webhook (the custom bot, at least once)")
 )
 
@@ -78,13 +80,7 @@ func TestChaos(t *testing.T) {
 		seed: *chaosSeed, budget: *chaosBudget, visibility: *chaosVisibility,
 		expiries: *chaosExpiries, redisSpells: *chaosRedis, large: *chaosLarge,
 	}
-	switch *chaosFeishu {
-	case "app":
-		p.feishuAppBot = true
-	case "webhook":
-	default:
-		t.Fatalf("-chaos.feishu %q: want app or webhook", *chaosFeishu)
-	}
+	p.feishuAppBot = feishuAppBot(t)
 	switch *chaosRetry {
 	case eventbridge.BackoffRetry.String():
 		p.retry = eventbridge.BackoffRetry
@@ -97,6 +93,19 @@ func TestChaos(t *testing.T) {
 		p.budget = 2*time.Minute + time.Duration(p.tasks)*300*time.Millisecond
 	}
 	runChaos(t, p)
+}
+
+// feishuAppBot reports whether -chaos.feishu has the function post to
+// Feishu through the app bot, the way it posts exactly once.
+func feishuAppBot(t *testing.T) bool {
+	switch *chaosFeishu {
+	case "app":
+		return true
+	case "webhook":
+		return false
+	}
+	t.Fatalf("-chaos.feishu %q: want app or webhook", *chaosFeishu)
+	return false
 }
 
 // chaosRig is the local cloud, a real Redis behind a proxy as the shared

@@ -46,7 +46,9 @@ var (
 // that changed (for a new database: that are not PASSED) reached each
 // channel exactly once and no other did, each channel got exactly one
 // summary of the run (an unchanged run: that and nothing else), and the
-// queue is empty.
+// queue is empty. Feishu is posted to as -chaos.feishu says, by default
+// through the app bot, the exactly-once way: its custom bot's webhook is
+// at least once.
 func TestFleetChaos(t *testing.T) {
 	p := chaosPlan{tasks: *fleetDatabases, instances: *chaosInstances, kills: *chaosKills, faultRate: *chaosFaultRate,
 		seed: *chaosSeed, visibility: *chaosVisibility, expiries: *chaosExpiries, redisSpells: *chaosRedis}
@@ -54,8 +56,10 @@ func TestFleetChaos(t *testing.T) {
 	if p.budget == 0 {
 		p.budget = 2*time.Minute + time.Duration(p.tasks)*300*time.Millisecond
 	}
+	p.feishuAppBot = feishuAppBot(t)
 	c := newChaosRig(t, p.seed, localcloud.Options{
-		Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true, VisibilityTimeout: p.visibility,
+		Seed: int64(p.seed), SlackHangAfterPost: true, DingTalkHangAfterDelivery: true,
+		FeishuHangAfterDelivery: p.feishuAppBot, FeishuAppBot: p.feishuAppBot, VisibilityTimeout: p.visibility,
 	}, p.instances, [2]string{"NOTIFY_MODE", "changes"})
 	for _, d := range securitycenter.GenerateFleet(p.tasks, p.seed) {
 		c.Cloud.SAS.AddDatabase(d)
