@@ -205,6 +205,11 @@ func (p *Proxy) serve(client, server net.Conn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// The server gone (a restart, a crash), the client's connection
+		// drops too, as it does when nothing stands between them: a client
+		// left writing into a connection nothing reads would wait out a
+		// timeout on each one it pooled.
+		defer client.Close()
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := server.Read(buf)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -189,6 +190,41 @@ func TestRestart(t *testing.T) {
 				t.Errorf("GET after restart answered %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A restart behind the proxy closes the proxy's client connections, as
+// Redis's own restart closes its clients': a client sees its connection
+// drop and dials again, rather than writing to a connection nothing reads.
+func TestProxyPassesOnARestart(t *testing.T) {
+	s := RunWith(t, Options{Persistent: true})
+	p, err := NewProxy(s.Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	conn, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if line, err := r.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING through the proxy answered %q (%v)", line, err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the client's connection after the restart: read %v, want EOF", err)
+	}
+	if err := ping(p.Addr, 2*time.Second); err != nil {
+		t.Fatalf("a new connection after the restart: %v", err)
 	}
 }
 
