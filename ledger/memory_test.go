@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -83,4 +86,63 @@ func TestMemoryKeepsNothingOfDeliveredDigests(t *testing.T) {
 		t.Fatalf("after Retire: %d tasks' notifications, %d task records, %d retired; want 0, 0 and %d",
 			len(m.notes), len(m.tasks), len(m.retired), len(ids))
 	}
+}
+
+// BenchmarkMemoryKeptPerTask measures what the memory ledger keeps of a
+// task once it is delivered and retired, as a sweep leaves it: recalled,
+// sealed, then posted on three channels in digest pages of 60 (DingTalk and
+// Feishu keeping each page's 20 KB body for a repeat), and retired. The
+// heap left behind is reported per task (kept-B/task).
+func BenchmarkMemoryKeptPerTask(b *testing.B) {
+	const pageSize = 60
+	ctx := context.Background()
+	page := bytes.Repeat([]byte("x"), 20<<10)
+	m := NewMemory()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for start := 0; start < b.N; start += pageSize {
+		ids := make([]string, min(pageSize, b.N-start))
+		outcomes := map[string]precheck.Outcome{}
+		for i := range ids {
+			ids[i] = fmt.Sprintf("t-bench%015d", start+i)
+			outcomes[ids[i]] = precheck.Outcome{Verdict: precheck.Passed, FirstSeen: at.UnixMilli()}
+		}
+		if _, err := m.Recall(ctx, ids, at); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Seal(ctx, outcomes); err != nil {
+			b.Fatal(err)
+		}
+		for _, channel := range []string{"slack", "dingtalk", "feishu"} {
+			keys := make([]Key, len(ids))
+			for i, id := range ids {
+				keys[i] = Key{TaskID: id, Channel: channel, Verdict: string(precheck.Passed)}
+			}
+			c, err := m.Claim(ctx, keys, time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var body []byte
+			if channel != "slack" {
+				body = page
+			}
+			a := Attempt{Message: fmt.Sprintf("%s-page-%d", channel, start), At: at}
+			if err := m.NoteAttempt(ctx, leasesOf(c), a, body); err != nil {
+				b.Fatal(err)
+			}
+			if err := m.MarkSent(ctx, leasesOf(c), "C0 1700000000.000100"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.Retire(ctx, ids); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "kept-B/task")
+	runtime.KeepAlive(m)
 }
