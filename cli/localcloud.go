@@ -145,7 +145,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.RedisLatency, "redis-latency", 0, "latency added to every round trip to Redis with --dedupe redis")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "VisibilityTimeout of the queues; 0 is MNS's default, 30s")
 	fs.IntVar(&cfg.ColdStarts, "cold-starts", 11, "instances of each binary the cold-start figures are the median of")
-	fs.StringVar(&cfg.Binary, "binary", "", "the function binary to run, e.g. the deployed build of s.yaml; default this executable")
+	fs.StringVar(&cfg.Binary, "binary", "", "the function binary to run and measure the cold start of; default this executable, with the cold start of the deployed build (-tags nolocalcloud, CGO_ENABLED=0)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}

@@ -65,8 +65,9 @@ type Config struct {
 	// ColdStarts is how many instances of each binary the cold-start
 	// figures are the median of.
 	ColdStarts int
-	// Binary is the function; "" is this executable. The cold-start
-	// baselines are built with its build settings.
+	// Binary is the function; "" is this executable, whose cold start is
+	// then that of the deployed build (deployedBuild). The cold-start
+	// baselines are built with the measured binary's build settings.
 	Binary string
 }
 
@@ -259,7 +260,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	starts, err := prepareColdStarts(ctx, dir, binary)
+	measured := cfg.Binary
+	if measured == "" {
+		if measured, err = deployedBuild(ctx, dir); err != nil {
+			return res, err
+		}
+	}
+	starts, err := prepareColdStarts(ctx, dir, measured)
 	if err != nil {
 		return res, err
 	}
@@ -570,6 +577,24 @@ func prepareColdStarts(ctx context.Context, dir, function string) (coldStartBina
 		}
 	}
 	return out, copyExecutable(function, out.function)
+}
+
+// deployedBuild builds the function as s.yaml deploys it, for this machine:
+// CGO_ENABLED=0 and -tags nolocalcloud, which leaves out the local cloud
+// that this executable carries and the deployed function does not.
+func deployedBuild(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "built", "main")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "nolocalcloud", "-o", exe, ".")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the deployed function: %v\n%s", err, msg)
+	}
+	return exe, nil
 }
 
 // copyExecutable writes a plain copy of the executable src at dst.
