@@ -470,3 +470,26 @@ func TestEveryCallIsPaced(t *testing.T) {
 		}
 	})
 }
+
+// Members people would know by one name are told apart, by region and,
+// where that is not enough, by backup agent; others keep their names.
+func TestDistinguishNames(t *testing.T) {
+	m := func(name, region, agent string) ledger.Member {
+		return ledger.Member{Database: DatabaseID(region, agent, "MYSQL"), Name: name, UniRegionID: region, InstanceUUID: agent}
+	}
+	members := []ledger.Member{
+		m("orders", "cn-hangzhou", "a1"), m("orders", "cn-shanghai", "b1"),
+		m("billing", "cn-hangzhou", "a2"), m("billing", "cn-hangzhou", "a3"),
+		m("wiki", "cn-hangzhou", "a4"), m("", "cn-hangzhou", "a5"), m("", "cn-hangzhou", "a6"),
+	}
+	distinguish(members)
+	var got []string
+	for _, m := range members {
+		got = append(got, m.Name)
+	}
+	want := []string{"orders (cn-hangzhou)", "orders (cn-shanghai)",
+		"billing (cn-hangzhou) (a2)", "billing (cn-hangzhou) (a3)", "wiki", "", ""}
+	if !slices.Equal(got, want) {
+		t.Errorf("names %q, want %q", got, want)
+	}
+}

@@ -283,7 +283,28 @@ func (s *Starter) plan(ctx context.Context, spec Spec) ([]ledger.Member, int, er
 		members = append(members, *m)
 	}
 	slices.SortFunc(members, func(a, b ledger.Member) int { return strings.Compare(a.Database, b.Database) })
+	distinguish(members)
 	return members, listed, nil
+}
+
+// distinguish tells apart the members people would know by one name (an
+// instance name used in every region, say): each such name gains its
+// region, and its backup agent where the region is not enough.
+func distinguish(members []ledger.Member) {
+	for _, tag := range []func(ledger.Member) string{
+		func(m ledger.Member) string { return m.UniRegionID },
+		func(m ledger.Member) string { return m.InstanceUUID },
+	} {
+		named := map[string]int{}
+		for _, m := range members {
+			named[m.Name]++
+		}
+		for i, m := range members {
+			if m.Name != "" && named[m.Name] > 1 {
+				members[i].Name = m.Name + " (" + tag(m) + ")"
+			}
+		}
+	}
 }
 
 // memberOf is a listed database as a member. One precheck covers a backup

@@ -306,7 +306,7 @@ func (r *run) summaryOf(ctx context.Context, plan ledger.Run) (notify.Run, error
 		if m.TaskID != "" {
 			o = outcomes[m.TaskID]
 		}
-		out.Members = append(out.Members, notify.Member{Database: displayName(m), Task: task, Outcome: o})
+		out.Members = append(out.Members, notify.Member{ID: m.Database, Database: displayName(m), Task: task, Outcome: o})
 	}
 	prevID, err := l.FollowRun(sctx, fleetOf(plan), plan.ID)
 	if err != nil || prevID == "" {
@@ -320,9 +320,9 @@ func (r *run) summaryOf(ctx context.Context, plan ledger.Run) (notify.Run, error
 	if err != nil {
 		return out, err
 	}
-	out.Previous = make(map[string]precheck.Verdict, len(prev.Members))
+	out.Previous = make(map[string]notify.Prior, len(prev.Members))
 	for _, m := range prev.Members {
-		out.Previous[displayName(m)] = verdicts[m.Database]
+		out.Previous[m.Database] = notify.Prior{Database: displayName(m), Verdict: verdicts[m.Database]}
 	}
 	return out, nil
 }

@@ -13,8 +13,10 @@ import (
 
 // Member is one database of a fleet run, as the run's summary shows it.
 type Member struct {
-	// Database names the database for people. It is unique within the
-	// fleet, and runs are compared by it.
+	// ID is the database's identity across runs: runs are compared by it,
+	// so a database renamed since the last run is neither new nor gone.
+	ID string
+	// Database names the database for people.
 	Database string
 	// Task is the database's precheck task in the run.
 	Task precheck.Task
@@ -31,9 +33,17 @@ type Run struct {
 	ID      string
 	Started time.Time
 	Members []Member
-	// Previous are the verdicts of the fleet's last run by database, ""
-	// for one that had none; nil when this is the fleet's first run.
-	Previous map[string]precheck.Verdict
+	// Previous are the databases of the fleet's last run, by ID; nil when
+	// this is the fleet's first run.
+	Previous map[string]Prior
+}
+
+// Prior is a database as the fleet's last run left it.
+type Prior struct {
+	// Database names the database for people, as it was named then.
+	Database string
+	// Verdict is the run's verdict of it, "" when it had none.
+	Verdict precheck.Verdict
 }
 
 // Ready reports whether a verdict says the database can be backed up.
@@ -108,7 +118,7 @@ func NewSummary(run Run, lang Lang) Summary {
 	})
 	current := make(map[string]bool, len(members))
 	for _, m := range members {
-		current[m.Database] = true
+		current[m.ID] = true
 		v := verdictOf(m)
 		s.counts[v]++
 		switch {
@@ -123,7 +133,8 @@ func NewSummary(run Run, lang Lang) Summary {
 		if run.Previous == nil {
 			continue
 		}
-		prev, known := run.Previous[m.Database]
+		p, known := run.Previous[m.ID]
+		prev := p.Verdict
 		switch {
 		case !known:
 			s.changes = append(s.changes, change{kind: added, database: m.Database, to: v, failing: failingCodes(m)})
@@ -133,10 +144,17 @@ func NewSummary(run Run, lang Lang) Summary {
 			s.changes = append(s.changes, change{kind: better, database: m.Database, from: prev, to: v, failing: failingCodes(m)})
 		}
 	}
-	for _, db := range slices.Sorted(maps.Keys(run.Previous)) {
-		if !current[db] {
-			s.changes = append(s.changes, change{kind: removed, database: db, from: run.Previous[db]})
+	var gone []Prior
+	for id, p := range run.Previous {
+		if !current[id] {
+			gone = append(gone, p)
 		}
+	}
+	slices.SortFunc(gone, func(a, b Prior) int {
+		return cmp.Or(strings.Compare(a.Database, b.Database), strings.Compare(string(a.Verdict), string(b.Verdict)))
+	})
+	for _, p := range gone {
+		s.changes = append(s.changes, change{kind: removed, database: p.Database, from: p.Verdict})
 	}
 	slices.SortStableFunc(s.changes, func(a, b change) int { return int(a.kind) - int(b.kind) })
 	return s

@@ -21,12 +21,13 @@ func mysqlResult(id, binlog string) string {
 }
 
 // member is database name's precheck in a fleet run, ended as result
-// says: a Result array, or one of "error" and "pending".
+// says: a Result array, or one of "error" and "pending". The fixtures'
+// databases are known by their names across runs.
 func member(t testing.TB, name string, n int, result string) notify.Member {
 	t.Helper()
 	task := precheck.Task{TaskID: fmt.Sprintf("t-fleet%06d", n), UniRegionID: "cn-hangzhou",
 		InstanceUUID: fmt.Sprintf("ebc895506c6911ed8000%012d", n), DatabaseType: "MYSQL", Label: name}
-	m := notify.Member{Database: name, Task: task}
+	m := notify.Member{ID: name, Database: name, Task: task}
 	switch result {
 	case "pending":
 	case "error":
@@ -70,16 +71,15 @@ func FleetRuns(t testing.TB) (first, second notify.Run) {
 	return first, second
 }
 
-// Previous is the verdicts of run by database, as the next run compares
-// with them.
-func Previous(run notify.Run) map[string]precheck.Verdict {
-	out := make(map[string]precheck.Verdict, len(run.Members))
+// Previous is run's databases as the next run compares with them.
+func Previous(run notify.Run) map[string]notify.Prior {
+	out := make(map[string]notify.Prior, len(run.Members))
 	for _, m := range run.Members {
-		var v precheck.Verdict
+		p := notify.Prior{Database: m.Database}
 		if m.Outcome != nil {
-			v = m.Outcome.Verdict
+			p.Verdict = m.Outcome.Verdict
 		}
-		out[m.Database] = v
+		out[m.ID] = p
 	}
 	return out
 }
@@ -90,7 +90,7 @@ func Previous(run notify.Run) map[string]precheck.Verdict {
 // gone.
 func LargeFleet(t testing.TB, n int) notify.Run {
 	run := notify.Run{Fleet: "cn-hangzhou · MYSQL · prod-*", ID: "fleet-20261130T0200", Started: FleetStarted,
-		Previous: map[string]precheck.Verdict{}}
+		Previous: map[string]notify.Prior{}}
 	for i := range n {
 		name := fmt.Sprintf("prod-mysql-%04d", i)
 		result := mysqlResult("i-bp1"+name, "PASSED")
@@ -103,10 +103,11 @@ func LargeFleet(t testing.TB, n int) notify.Run {
 			result = mysqlResult("i-bp1"+name, "FAILED")
 		}
 		run.Members = append(run.Members, member(t, name, i, result))
-		run.Previous[name] = precheck.Passed
+		run.Previous[name] = notify.Prior{Database: name, Verdict: precheck.Passed}
 	}
 	for i := range 5 {
-		run.Previous[fmt.Sprintf("retired-mysql-%04d", i)] = precheck.Passed
+		name := fmt.Sprintf("retired-mysql-%04d", i)
+		run.Previous[name] = notify.Prior{Database: name, Verdict: precheck.Passed}
 	}
 	return run
 }
@@ -118,8 +119,11 @@ func HostileRun(t testing.TB, label string) notify.Run {
 	f := Hostile(t, label)
 	ready := member(t, label+" ready", 2, mysqlResult("i-2", "PASSED"))
 	return notify.Run{Fleet: label, ID: "fleet-" + label, Started: FleetStarted,
-		Members:  []notify.Member{{Database: label, Task: f.Task, Outcome: &f.Outcome}, ready},
-		Previous: map[string]precheck.Verdict{label: precheck.Passed, label + " gone": precheck.Failed}}
+		Members: []notify.Member{{ID: label, Database: label, Task: f.Task, Outcome: &f.Outcome}, ready},
+		Previous: map[string]notify.Prior{
+			label:           {Database: label, Verdict: precheck.Passed},
+			label + " gone": {Database: label + " gone", Verdict: precheck.Failed},
+		}}
 }
 
 // OutsideCode is s without its code spans, where markdown shows
