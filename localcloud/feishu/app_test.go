@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/localcloud/clock"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/feishu"
@@ -279,13 +280,14 @@ func TestAppFaults(t *testing.T) {
 	}
 	faults.Reset()
 	faults.Set(fault.Hang, 1)
-	client := srv.Client()
-	client.Timeout = 200 * time.Millisecond
+	// The client gives up once the message is delivered, its answer held.
+	ctx, cancel := waitfor.GiveUpWhen(10*time.Second, func() bool { return len(emu.Messages()) > 0 })
+	defer cancel()
 	raw, _ := json.Marshal(cardMessage(chatID, "u-1", "x"))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+toChat, bytes.NewReader(raw))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+toChat, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	if resp, err := client.Do(req); err == nil {
+	if resp, err := srv.Client().Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatal("a hang answered")
 	}

@@ -63,13 +63,15 @@ func newDingTalk(t *testing.T, srv *httptest.Server, token, sec string, now func
 
 func TestDingTalkSend(t *testing.T) {
 	cases := []struct {
-		name       string
-		mutate     func(*dingemu.Config)
-		token      string
-		secret     string
-		skew       time.Duration
-		message    func() notify.Message
-		timeout    time.Duration
+		name    string
+		mutate  func(*dingemu.Config)
+		token   string
+		secret  string
+		skew    time.Duration
+		message func() notify.Message
+		// giveUpWhen, when set, is a count DingTalk raises once it holds
+		// the hung request: the send gives up then.
+		giveUpWhen func(*dingemu.Server) int
 		class      failure.Class
 		code       string
 		httpStatus int
@@ -97,14 +99,14 @@ func TestDingTalkSend(t *testing.T) {
 		}, class: failure.Permanent, code: "460101", httpStatus: 200, unposted: true},
 		{name: "throttled", mutate: dingFault(fault.Throttle, false), class: failure.Throttled, code: "130101", httpStatus: 200, unposted: true, retryAfter: 10 * time.Minute},
 		{name: "busy", mutate: dingFault(fault.Server, false), class: failure.Transient, code: "-1", httpStatus: 200, unposted: true},
-		{name: "hang", mutate: dingFault(fault.Hang, false), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
-		{name: "answer lost after delivery", mutate: dingFault(fault.Hang, true), timeout: 150 * time.Millisecond,
+		{name: "hang", mutate: dingFault(fault.Hang, false), giveUpWhen: (*dingemu.Server).Requests, class: failure.Transient, ambiguous: true},
+		{name: "answer lost after delivery", mutate: dingFault(fault.Hang, true), giveUpWhen: delivered,
 			class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, srv, clock := dingTalkGroup(t, tc.mutate)
-			token, sec, message, timeout := dingToken, dingSecret, verdictMessage, 5*time.Second
+			token, sec, message := dingToken, dingSecret, verdictMessage
 			if tc.token != "" {
 				token = tc.token
 			}
@@ -118,16 +120,17 @@ func TestDingTalkSend(t *testing.T) {
 			if tc.message != nil {
 				message = tc.message
 			}
-			if tc.timeout != 0 {
-				timeout = tc.timeout
+			ctx := notifytest.Within(t, 5*time.Second)
+			if tc.giveUpWhen != nil {
+				ctx = notifytest.GiveUpWhenRises(t, func() int { return tc.giveUpWhen(emu) })
 			}
 			d := newDingTalk(t, srv, token, sec, func() time.Time { return clock.Now().Add(tc.skew) })
-			out := d.Send(notifytest.Within(t, timeout), message())
+			out := d.Send(ctx, message())
 			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != dingtalk.Name) {
 				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			if tc.giveUpWhen != nil && !errors.Is(out.Err, context.Canceled) {
+				t.Fatalf("error %v of a send given up is not the context's", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d delivered, want %d", n, tc.recorded)
@@ -136,6 +139,9 @@ func TestDingTalkSend(t *testing.T) {
 		})
 	}
 }
+
+// delivered counts the messages DingTalk delivered.
+func delivered(emu *dingemu.Server) int { return len(emu.Messages()) }
 
 func dingFault(kind fault.Kind, afterDelivery bool) func(*dingemu.Config) {
 	return func(c *dingemu.Config) {
@@ -201,7 +207,7 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 	faults.Set(fault.Hang, 1)
 	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults, c.HangAfterDelivery = faults, true })
 	d := newDingTalk(t, srv, dingToken, dingSecret, clock.Now)
-	if out := d.Send(notifytest.Within(t, 150*time.Millisecond), verdictMessage()); !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
+	if out := d.Send(notifytest.GiveUpWhenRises(t, func() int { return delivered(emu) }), verdictMessage()); !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
 		t.Fatalf("attempt with the answer lost: %+v", out)
 	}
 	faults.Reset()

@@ -65,12 +65,14 @@ func TestAppSend(t *testing.T) {
 	cases := []struct {
 		name string
 		// faults hit the message request; onToken, the token request.
-		faults     fault.Kind
-		onToken    bool
-		hangAfter  bool
-		secret     string
-		chat       string
-		timeout    time.Duration
+		faults    fault.Kind
+		onToken   bool
+		hangAfter bool
+		secret    string
+		chat      string
+		// giveUpWhen, when set, is a count Feishu raises once it holds the
+		// hung request: the send gives up then.
+		giveUpWhen func(*feishuemu.Server) int
 		op         string
 		class      failure.Class
 		code       string
@@ -86,26 +88,23 @@ func TestAppSend(t *testing.T) {
 		{name: "unknown chat", chat: "oc_nosuch", op: "send", class: failure.Permanent, code: "230001", httpStatus: 400, unposted: true},
 		{name: "throttled", faults: fault.Throttle, op: "send", class: failure.Throttled, code: "99991400", httpStatus: 429, unposted: true, retryAfter: time.Second},
 		{name: "server error", faults: fault.Server, op: "send", class: failure.Transient, httpStatus: 500},
-		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, op: "send", class: failure.Transient, ambiguous: true},
-		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, timeout: 150 * time.Millisecond,
+		{name: "hang", faults: fault.Hang, giveUpWhen: (*feishuemu.Server).Requests, op: "send", class: failure.Transient, ambiguous: true},
+		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, giveUpWhen: delivered,
 			op: "send", class: failure.Transient, ambiguous: true, recorded: 1},
 		{name: "token endpoint throttled", faults: fault.Throttle, onToken: true, op: "token", class: failure.Throttled, code: "99991400", httpStatus: 429, unposted: true, retryAfter: time.Second},
 		{name: "token endpoint failing", faults: fault.Server, onToken: true, op: "token", class: failure.Transient, httpStatus: 500, unposted: true},
-		{name: "token answer lost", faults: fault.Hang, onToken: true, hangAfter: true, timeout: 150 * time.Millisecond, op: "token", class: failure.Transient, unposted: true},
+		{name: "token answer lost", faults: fault.Hang, onToken: true, hangAfter: true, giveUpWhen: (*feishuemu.Server).TokensIssued, op: "token", class: failure.Transient, unposted: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			faults := fault.New(1)
 			emu, srv := openPlatform(t, faults, tc.hangAfter)
-			sec, chat, timeout := appSecret, chatID, 5*time.Second
+			sec, chat := appSecret, chatID
 			if tc.secret != "" {
 				sec = tc.secret
 			}
 			if tc.chat != "" {
 				chat = tc.chat
-			}
-			if tc.timeout != 0 {
-				timeout = tc.timeout
 			}
 			b := newAppBot(t, srv, sec, chat)
 			before := 0
@@ -119,14 +118,18 @@ func TestAppSend(t *testing.T) {
 			if tc.faults != "" {
 				faults.Set(tc.faults, 1)
 			}
-			out := b.Send(notifytest.Within(t, timeout), appVerdict(t, b, "t-1:feishu:FAILED"))
+			ctx := notifytest.Within(t, 5*time.Second)
+			if tc.giveUpWhen != nil {
+				ctx = notifytest.GiveUpWhenRises(t, func() int { return tc.giveUpWhen(emu) })
+			}
+			out := b.Send(ctx, appVerdict(t, b, "t-1:feishu:FAILED"))
 			f := notifytest.Failure(out)
 			if f.Op != tc.op || f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter ||
 				out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != feishu.Name) {
 				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			if tc.giveUpWhen != nil && !errors.Is(out.Err, context.Canceled) {
+				t.Fatalf("error %v of a send given up is not the context's", out.Err)
 			}
 			if n := len(emu.Messages()) - before; n != tc.recorded {
 				t.Fatalf("%d delivered, want %d", n, tc.recorded)
@@ -148,7 +151,7 @@ func TestAppRepeatAfterALostAnswerPostsOnce(t *testing.T) {
 		t.Fatalf("first %+v", out)
 	}
 	faults.Set(fault.Hang, 1)
-	if out := b.Send(notifytest.Within(t, 150*time.Millisecond), m); !out.Ambiguous {
+	if out := b.Send(notifytest.GiveUpWhenRises(t, func() int { return delivered(emu) }), m); !out.Ambiguous {
 		t.Fatalf("lost answer %+v", out)
 	}
 	faults.Reset()

@@ -41,6 +41,9 @@ func group(t *testing.T, faults *fault.Injector, hangAfterDelivery bool) (*feish
 	return emu, srv
 }
 
+// delivered counts the messages Feishu delivered.
+func delivered(emu *feishuemu.Server) int { return len(emu.Messages()) }
+
 func newBot(t *testing.T, srv *httptest.Server, token, sec string, skew time.Duration) *feishu.Bot {
 	t.Helper()
 	b, err := feishu.New(feishu.Config{
@@ -62,13 +65,15 @@ func verdict(t *testing.T, b *feishu.Bot) notify.Message {
 
 func TestSend(t *testing.T) {
 	cases := []struct {
-		name       string
-		faults     fault.Kind
-		hangAfter  bool
-		token      string
-		secret     string
-		skew       time.Duration
-		timeout    time.Duration
+		name      string
+		faults    fault.Kind
+		hangAfter bool
+		token     string
+		secret    string
+		skew      time.Duration
+		// giveUpWhen, when set, is a count Feishu raises once it holds the
+		// hung request: the send gives up then.
+		giveUpWhen func(*feishuemu.Server) int
 		class      failure.Class
 		code       string
 		httpStatus int
@@ -86,8 +91,8 @@ func TestSend(t *testing.T) {
 		{name: "unknown token", token: "nosuchtoken", class: failure.Auth, code: "19001", httpStatus: 200, unposted: true},
 		{name: "throttled", faults: fault.Throttle, class: failure.Throttled, code: "11232", httpStatus: 200, unposted: true, retryAfter: time.Second},
 		{name: "server error", faults: fault.Server, class: failure.Transient, httpStatus: 500},
-		{name: "hang", faults: fault.Hang, timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
-		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, timeout: 150 * time.Millisecond,
+		{name: "hang", faults: fault.Hang, giveUpWhen: (*feishuemu.Server).Requests, class: failure.Transient, ambiguous: true},
+		{name: "answer lost after delivery", faults: fault.Hang, hangAfter: true, giveUpWhen: delivered,
 			class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
@@ -98,7 +103,7 @@ func TestSend(t *testing.T) {
 				faults.Set(tc.faults, 1)
 			}
 			emu, srv := group(t, faults, tc.hangAfter)
-			token, sec, timeout := botToken, botSecret, 5*time.Second
+			token, sec := botToken, botSecret
 			if tc.token != "" {
 				token = tc.token
 			}
@@ -109,16 +114,17 @@ func TestSend(t *testing.T) {
 			default:
 				sec = tc.secret
 			}
-			if tc.timeout != 0 {
-				timeout = tc.timeout
+			ctx := notifytest.Within(t, 5*time.Second)
+			if tc.giveUpWhen != nil {
+				ctx = notifytest.GiveUpWhenRises(t, func() int { return tc.giveUpWhen(emu) })
 			}
 			b := newBot(t, srv, token, sec, tc.skew)
-			out := b.Send(notifytest.Within(t, timeout), verdict(t, b))
+			out := b.Send(ctx, verdict(t, b))
 			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != feishu.Name) {
 				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
-			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			if tc.giveUpWhen != nil && !errors.Is(out.Err, context.Canceled) {
+				t.Fatalf("error %v of a send given up is not the context's", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d delivered, want %d", n, tc.recorded)

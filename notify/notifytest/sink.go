@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"precheckwatch/failure"
+	"precheckwatch/internal/waitfor"
 	"precheckwatch/notify"
 	"precheckwatch/notify/pace"
 )
@@ -37,6 +38,18 @@ func NoSecrets(t *testing.T, out notify.Outcome, printed string, secrets ...stri
 // Within is a context that ends after d, or with the test.
 func Within(t *testing.T, d time.Duration) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+// GiveUpWhenRises is the context of a client that gives up on a hung
+// server once count rises above what it reads now: once the server holds
+// the request (its requests) or has done its work and swallowed the answer
+// (its deliveries). If count never rises, the context ends after ten
+// seconds and the test's own checks fail.
+func GiveUpWhenRises(t *testing.T, count func() int) context.Context {
+	before := count()
+	c, cancel := waitfor.GiveUpWhen(10*time.Second, func() bool { return count() > before })
 	t.Cleanup(cancel)
 	return c
 }

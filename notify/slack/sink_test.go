@@ -45,6 +45,9 @@ func slackWorkspace(t *testing.T, mutate func(*slackemu.Config)) (*slackemu.Serv
 	return emu, srv
 }
 
+// posted counts the messages Slack accepted.
+func posted(emu *slackemu.Server) int { return len(emu.Messages()) }
+
 func withFault(kind fault.Kind) func(*slackemu.Config) {
 	return func(c *slackemu.Config) {
 		c.Faults = fault.New(1)
@@ -85,12 +88,14 @@ func withContent(c slack.Content) notify.Message {
 func TestSlackBotSend(t *testing.T) {
 	long := strings.Repeat("x", 3001)
 	cases := []struct {
-		name       string
-		mutate     func(*slackemu.Config)
-		token      string
-		channel    string
-		message    func() notify.Message
-		timeout    time.Duration
+		name    string
+		mutate  func(*slackemu.Config)
+		token   string
+		channel string
+		message func() notify.Message
+		// giveUpWhen, when set, is a count Slack raises once it holds the
+		// hung request: the send gives up then.
+		giveUpWhen func(*slackemu.Server) int
 		class      failure.Class
 		code       string
 		httpStatus int
@@ -118,16 +123,16 @@ func TestSlackBotSend(t *testing.T) {
 			c.OmitRetryAfter = true
 		}, class: failure.Throttled, httpStatus: 429, unposted: true},
 		{name: "server error", mutate: withFault(fault.Server), class: failure.Transient, httpStatus: 503},
-		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
+		{name: "hang", mutate: withFault(fault.Hang), giveUpWhen: (*slackemu.Server).Requests, class: failure.Transient, ambiguous: true},
 		{name: "answer lost after posting", mutate: func(c *slackemu.Config) {
 			withFault(fault.Hang)(c)
 			c.HangAfterPost = true
-		}, timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true, recorded: 1},
+		}, giveUpWhen: posted, class: failure.Transient, ambiguous: true, recorded: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, srv := slackWorkspace(t, tc.mutate)
-			token, channel, message, timeout := slackToken, "C0ALERTS", verdictMessage, 5*time.Second
+			token, channel, message := slackToken, "C0ALERTS", verdictMessage
 			if tc.token != "" {
 				token = tc.token
 			}
@@ -137,19 +142,20 @@ func TestSlackBotSend(t *testing.T) {
 			if tc.message != nil {
 				message = tc.message
 			}
-			if tc.timeout != 0 {
-				timeout = tc.timeout
+			ctx := notifytest.Within(t, 5*time.Second)
+			if tc.giveUpWhen != nil {
+				ctx = notifytest.GiveUpWhenRises(t, func() int { return tc.giveUpWhen(emu) })
 			}
 			bot := newBot(t, srv, token, channel)
-			out := bot.Send(notifytest.Within(t, timeout), message())
+			out := bot.Send(ctx, message())
 			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != slack.Name) {
 				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
 			if (out.Err == nil) != (tc.class == 0) {
 				t.Fatalf("error %v with class %v", out.Err, tc.class)
 			}
-			if tc.timeout != 0 && !errors.Is(out.Err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error %v is not a deadline", out.Err)
+			if tc.giveUpWhen != nil && !errors.Is(out.Err, context.Canceled) {
+				t.Fatalf("error %v of a send given up is not the context's", out.Err)
 			}
 			if n := len(emu.Messages()); n != tc.recorded {
 				t.Fatalf("%d messages recorded, want %d", n, tc.recorded)
@@ -249,10 +255,12 @@ func TestSlackConnectionRefusedIsNotAmbiguous(t *testing.T) {
 
 func TestSlackWebhookSend(t *testing.T) {
 	cases := []struct {
-		name       string
-		mutate     func(*slackemu.Config)
-		path       string
-		timeout    time.Duration
+		name   string
+		mutate func(*slackemu.Config)
+		path   string
+		// giveUpWhen, when set, is a count Slack raises once it holds the
+		// hung request: the send gives up then.
+		giveUpWhen func(*slackemu.Server) int
 		class      failure.Class
 		code       string
 		httpStatus int
@@ -269,23 +277,24 @@ func TestSlackWebhookSend(t *testing.T) {
 			c.RetryAfter = 2 * time.Second
 		}, class: failure.Throttled, code: "ratelimited", httpStatus: 429, unposted: true, retryAfter: 2 * time.Second},
 		{name: "server error", mutate: withFault(fault.Server), class: failure.Transient, httpStatus: 503},
-		{name: "hang", mutate: withFault(fault.Hang), timeout: 150 * time.Millisecond, class: failure.Transient, ambiguous: true},
+		{name: "hang", mutate: withFault(fault.Hang), giveUpWhen: (*slackemu.Server).Requests, class: failure.Transient, ambiguous: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, srv := slackWorkspace(t, tc.mutate)
-			path, timeout := slackHook, 5*time.Second
+			path := slackHook
 			if tc.path != "" {
 				path = tc.path
 			}
-			if tc.timeout != 0 {
-				timeout = tc.timeout
+			ctx := notifytest.Within(t, 5*time.Second)
+			if tc.giveUpWhen != nil {
+				ctx = notifytest.GiveUpWhenRises(t, func() int { return tc.giveUpWhen(emu) })
 			}
 			hook, err := slack.NewWebhook(slack.WebhookConfig{URL: secret.Value(srv.URL + path), HTTPClient: srv.Client(), Pacer: notifytest.Unpaced(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := hook.Send(notifytest.Within(t, timeout), verdictMessage())
+			out := hook.Send(ctx, verdictMessage())
 			if f := notifytest.Failure(out); f.Class != tc.class || f.Code != tc.code || f.HTTPStatus != tc.httpStatus || f.RetryAfter != tc.retryAfter || out.Ambiguous != tc.ambiguous || out.Unposted != tc.unposted || (tc.class != 0 && f.Service != slack.Name) {
 				t.Fatalf("outcome %+v, failure %+v", out, f)
 			}
@@ -344,7 +353,7 @@ func TestSlackBotFindSettlesLostPosts(t *testing.T) {
 	faults.Set(fault.Hang, 1)
 	d := verdictMessage()
 	d.Key = "sha256-digest"
-	out := bot.SendCarrying(notifytest.Within(t, 300*time.Millisecond), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
+	out := bot.SendCarrying(notifytest.GiveUpWhenRises(t, func() int { return posted(emu) }), d, []string{"t-2:slack:FAILED", "t-3:slack:WARNING"})
 	faults.Set(fault.Hang, 0)
 	if !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
 		t.Fatalf("lost answer classified %+v, want an ambiguous retry", out)
