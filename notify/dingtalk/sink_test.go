@@ -210,6 +210,9 @@ func TestDingTalkResendIsDeliveredOnce(t *testing.T) {
 	if out := d.Send(notifytest.GiveUpWhenRises(t, func() int { return delivered(emu) }), verdictMessage()); !notifytest.Failure(out).Class.Retryable() || !out.Ambiguous {
 		t.Fatalf("attempt with the answer lost: %+v", out)
 	}
+	if n := len(emu.Messages()); n != 1 {
+		t.Fatalf("%d delivered behind the lost answer, want 1", n)
+	}
 	faults.Reset()
 	clock.Advance(time.Minute)
 	if out := d.Send(notifytest.Within(t, 5*time.Second), verdictMessage()); !out.Sent() {

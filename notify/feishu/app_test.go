@@ -154,6 +154,9 @@ func TestAppRepeatAfterALostAnswerPostsOnce(t *testing.T) {
 	if out := b.Send(notifytest.GiveUpWhenRises(t, func() int { return delivered(emu) }), m); !out.Ambiguous {
 		t.Fatalf("lost answer %+v", out)
 	}
+	if n := len(emu.Messages()); n != 2 {
+		t.Fatalf("%d delivered behind the lost answer, want 2", n)
+	}
 	faults.Reset()
 	if out := b.Send(notifytest.Within(t, 5*time.Second), m); !out.Sent() {
 		t.Fatalf("repeat %+v", out)
