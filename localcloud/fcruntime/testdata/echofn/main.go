@@ -53,8 +53,8 @@ type reply struct {
 	RetryCount  int                    `json:"retryCount"`
 	Env         map[string]string      `json:"env"`
 	PID         int                    `json:"pid"`
-	StartedMs   int64                  `json:"startedMs"`
-	EndedMs     int64                  `json:"endedMs"`
+	StartedNs   int64                  `json:"startedNs"`
+	EndedNs     int64                  `json:"endedNs"`
 	MNS         []events.MnsQueueEvent `json:"mns,omitempty"`
 	Timer       *events.TimerEvent     `json:"timer,omitempty"`
 	Bodies      []string               `json:"bodies,omitempty"`
@@ -77,7 +77,7 @@ func handle(ctx context.Context, event json.RawMessage) (any, error) {
 		RetryCount:  fctx.RetryCount,
 		Env:         map[string]string{},
 		PID:         os.Getpid(),
-		StartedMs:   started.UnixMilli(),
+		StartedNs:   started.UnixNano(),
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		out.DeadlineMs = deadline.UnixMilli()
@@ -141,7 +141,7 @@ func handle(ctx context.Context, event json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	out.EndedMs = time.Now().UnixMilli()
+	out.EndedNs = time.Now().UnixNano()
 	return out, nil
 }
 
