@@ -45,6 +45,7 @@ type faultBench struct {
 	reports []handler.Report
 	// invocation is each sweep's time.
 	invocation time.Duration
+	holdMax    int
 }
 
 // benchInvocation is each invocation's time, long enough to check, deliver
@@ -66,6 +67,8 @@ type benchOptions struct {
 	env [][2]string
 	// invocation is each sweep's time; benchInvocation when zero.
 	invocation time.Duration
+	// holdMax bounds the messages a sweep holds (handler.Settings.HoldMax).
+	holdMax int
 }
 
 func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
@@ -97,7 +100,7 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 		t.Fatal(err)
 	}
 	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: &fcruntime.Output{}, cfg: cfg,
-		invocation: cmp.Or(o.invocation, benchInvocation)}
+		invocation: cmp.Or(o.invocation, benchInvocation), holdMax: o.holdMax}
 	b.h, b.mns = b.instance()
 	return b
 }
@@ -127,7 +130,9 @@ func (b *faultBench) instance() (*handler.Handler, *opFaults) {
 		t.Fatal(err)
 	}
 	mns := &opFaults{inner: f.Queues, faults: b.cloud.MNSFaults}
-	return handler.New(function.Settings(cfg), handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
+	settings := function.Settings(cfg)
+	settings.HoldMax = b.holdMax
+	return handler.New(settings, handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
 }
 
 // seedTasks enqueues a task that passes at once, one that fails after a

@@ -442,3 +442,22 @@ func TestCopiesOfATaskWaitForEveryChannel(t *testing.T) {
 	}
 	b.assertOnce()
 }
+
+// A backlog far larger than a sweep may hold: the sweep stops receiving
+// while it holds its bound and goes on as verdicts are handed on, so it
+// never holds more, and every task is still posted once with nothing left
+// on the queue.
+func TestSweepHoldsNoMoreThanItsBound(t *testing.T) {
+	const holdMax = 48
+	b := newFaultBenchWith(t, benchOptions{holdMax: holdMax, invocation: 20 * time.Second})
+	b.addFinished(300, "")
+	b.assertOnce()
+	if got := b.reports[0].Received; got <= holdMax {
+		t.Errorf("the first sweep received %d messages, no more than it may hold: the bound was never reached", got)
+	}
+	for i, rep := range b.reports {
+		if rep.PeakHeld > holdMax {
+			t.Errorf("sweep %d held %d messages at once, more than its bound of %d", i+1, rep.PeakHeld, holdMax)
+		}
+	}
+}

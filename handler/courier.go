@@ -81,8 +81,14 @@ func (c *courier) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if full := c.take(c.fullPages); len(full) > 0 {
-				c.send(ctx, full, true)
+			ready := c.take(c.fullPages)
+			if len(ready) == 0 && c.r.keep.stalled() {
+				// What waits here is what the sweep waits for: it grows
+				// into no full page until some of it is handed on.
+				ready = c.take(all)
+			}
+			if len(ready) > 0 {
+				c.send(ctx, ready, true)
 				c.paged = true
 			}
 		}

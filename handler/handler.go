@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,19 @@ type Settings struct {
 	ChangesOnly bool
 	// Credentials are the keys used when an invocation carries none.
 	Credentials secret.Credentials
+	// HoldMax bounds the messages a sweep holds at once; DefaultHoldMax
+	// when zero.
+	HoldMax int
 }
+
+// DefaultHoldMax is the most messages a sweep holds at once. A sweep that
+// receives faster than its channels can post holds every verdict waiting
+// for them, and the keeper must hide every one of them until it is handed
+// on: past this many it stops receiving until some are handed on, so its
+// memory stays flat whatever the backlog, the keeper keeps up with the
+// queue's visibility, and what it could not get to stays on the queue,
+// untouched, for the next sweep.
+const DefaultHoldMax = 2000
 
 // New returns a handler with settings s.
 func New(s Settings, d Deps) *Handler {
@@ -245,6 +258,9 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 						}
 					}
 				}
+				if !j.fromEvent {
+					r.keep.checked()
+				}
 			}
 		})
 	}
@@ -255,6 +271,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	r.endRuns(ctx, ev.Trigger)
 	r.alertOperators(ctx)
 	hand.flush(ctx)
+	r.tally.add(func(rep *Report) { rep.PeakHeld = r.keep.peakHeld() })
 	return nil
 }
 
@@ -318,11 +335,20 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 		reserved += n
 		return n
 	}
+	// Room for two receives at least, so that what waits for a full send
+	// batch never stops the sweep.
+	holdMax := max(cmp.Or(r.h.cfg.HoldMax, DefaultHoldMax), receivers*batchSize)
 	for range receivers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := take(); n > 0 && ctx.Err() == nil; n = take() {
+				if !r.keep.room(ctx, n, holdMax) {
+					mu.Lock()
+					reserved -= n
+					mu.Unlock()
+					return
+				}
 				// A receive that hangs must not eat the time kept for
 				// delivering and handing on what was already checked.
 				cctx, cancel := context.WithDeadline(ctx, r.times.checkUntil)
@@ -335,6 +361,7 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 				}
 				mu.Unlock()
 				if err != nil {
+					r.keep.arrived(n)
 					r.serviceError("mns", "receive", err)
 					return
 				}
@@ -346,6 +373,7 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 					batch[i] = &job{msg: m, raw: m.Body}
 					r.keep.hold(batch[i])
 				}
+				r.keep.arrived(n)
 				r.prepare(ctx, batch)
 				for _, j := range batch {
 					jobs <- j

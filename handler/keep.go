@@ -33,6 +33,15 @@ type keeper struct {
 
 	mu   sync.Mutex
 	held map[*job]*holding
+	// peak is the most messages held at once.
+	peak int
+	// coming counts the messages receives are asking for (see room),
+	// waiting the receivers waiting for room, and unchecked the messages
+	// held that are yet to be checked and handed to the channels.
+	coming, waiting, unchecked int
+	// freed is closed, and replaced, when a message is released: it wakes
+	// the receivers waiting for room.
+	freed chan struct{}
 	// wake asks for a look before the next tick, when a message arrives.
 	wake chan struct{}
 }
@@ -47,7 +56,7 @@ type holding struct {
 }
 
 func newKeeper(r *run) *keeper {
-	return &keeper{r: r, held: map[*job]*holding{}, wake: make(chan struct{}, 1)}
+	return &keeper{r: r, held: map[*job]*holding{}, freed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // hold starts keeping j's message.
@@ -58,6 +67,8 @@ func (k *keeper) hold(j *job) {
 	}
 	k.mu.Lock()
 	k.held[j] = &holding{handle: j.msg.Handle, visibleAt: at}
+	k.peak = max(k.peak, len(k.held))
+	k.unchecked++
 	k.mu.Unlock()
 	select {
 	case k.wake <- struct{}{}:
@@ -71,6 +82,10 @@ func (k *keeper) release(j *job) string {
 	k.mu.Lock()
 	h := k.held[j]
 	delete(k.held, j)
+	if h != nil {
+		close(k.freed)
+		k.freed = make(chan struct{})
+	}
 	k.mu.Unlock()
 	if h == nil {
 		return j.msg.Handle
@@ -78,6 +93,68 @@ func (k *keeper) release(j *job) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.handle
+}
+
+// room makes room for a receive of n messages among at most limit held or
+// coming, waiting while there is none, and reports false when the sweep's
+// time to check ends first. A receive always has room when nothing is
+// held or coming.
+func (k *keeper) room(ctx context.Context, n, limit int) bool {
+	ctx, cancel := context.WithDeadline(ctx, k.r.times.checkUntil)
+	defer cancel()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for {
+		taken := len(k.held) + k.coming
+		if taken == 0 || taken+n <= limit {
+			k.coming += n
+			return true
+		}
+		freed := k.freed
+		k.waiting++
+		k.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+		}
+		k.mu.Lock()
+		k.waiting--
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+}
+
+// arrived notes that the receive room was made for (n messages) has come
+// back, its messages held.
+func (k *keeper) arrived(n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.coming -= n
+}
+
+// checked notes that a held message was checked and its verdict, if any,
+// handed to the channels.
+func (k *keeper) checked() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.unchecked--
+}
+
+// stalled reports that receivers wait for room while every message held
+// has been checked: what the channels hold is all the sweep waits for, and
+// it grows into no full digest page until some of it is handed on.
+func (k *keeper) stalled() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.waiting > 0 && k.unchecked == 0
+}
+
+// peakHeld is the most messages the keeper held at once.
+func (k *keeper) peakHeld() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.peak
 }
 
 // run extends, every keepTick until ctx ends, the messages whose

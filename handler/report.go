@@ -38,6 +38,9 @@ type Report struct {
 	// Kept counts visibility changes that kept a received message hidden
 	// while the invocation still worked on it.
 	Kept int `json:"kept,omitempty"`
+	// PeakHeld is the most received messages the invocation held at once
+	// (see Settings.HoldMax).
+	PeakHeld int `json:"peakHeld,omitempty"`
 	// Alerted counts operator alerts sent (one per cause, channel and hour).
 	Alerted int `json:"alerted,omitempty"`
 	// RecordErrors counts calls to the delivery record (DEDUPE_URL) that
