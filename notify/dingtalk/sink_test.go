@@ -300,18 +300,19 @@ func TestReadsUnexpectedAnswers(t *testing.T) {
 
 // A send's own timeout starts when it leaves, not while it waits for the
 // window: a send that waits longer than its timeout for room still has its
-// whole timeout for the request.
+// whole timeout for the request. The window is twice the timeout, so the
+// second send waits out a whole timeout and more, and the timeout is long
+// enough for a request on a loaded machine.
 func TestDingTalkTimeoutStartsWhenTheSendLeaves(t *testing.T) {
-	faults := fault.New(1)
-	faults.SetLatency(150 * time.Millisecond)
-	emu, srv, clock := dingTalkGroup(t, func(c *dingemu.Config) { c.Faults = faults })
-	window, err := pace.NewLocal(pace.Limit{N: 1, Per: 400 * time.Millisecond})
+	emu, srv, clock := dingTalkGroup(t, nil)
+	const timeout = 500 * time.Millisecond
+	window, err := pace.NewLocal(pace.Limit{N: 1, Per: 2 * timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := dingtalk.New(dingtalk.Config{
 		WebhookURL: secret.Value(srv.URL + "/robot/send?access_token=" + dingToken),
-		Secret:     dingSecret, HTTPClient: srv.Client(), Now: clock.Now, Pacer: window, Timeout: 300 * time.Millisecond,
+		Secret:     dingSecret, HTTPClient: srv.Client(), Now: clock.Now, Pacer: window, Timeout: timeout,
 	})
 	if err != nil {
 		t.Fatal(err)
