@@ -201,8 +201,11 @@ func TestEveryHeaderReachesTheContext(t *testing.T) {
 	if r1.RequestID == r2.RequestID {
 		t.Errorf("two invocations share request id %s", r1.RequestID)
 	}
-	if out := stdout.String(); !strings.Contains(out, "FC Invoke Start RequestId: "+first.RequestID) {
-		t.Errorf("stdout lacks the SDK's start line for %s:\n%s", first.RequestID, out)
+	// The process's output comes through a pipe, which may deliver the
+	// line after the invocation's answer.
+	startLine := "FC Invoke Start RequestId: " + first.RequestID
+	if !waitfor.Condition(5*time.Second, func() bool { return strings.Contains(stdout.String(), startLine) }) {
+		t.Errorf("stdout lacks the SDK's start line for %s:\n%s", first.RequestID, stdout.String())
 	}
 	s := fn.Stats()
 	if s.Invocations != 2 || s.Succeeded != 2 || s.ColdStarts != 1 || len(s.ColdStartTimes) != 1 || s.ColdStartTimes[0] <= 0 {
