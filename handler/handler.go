@@ -75,10 +75,11 @@ type Settings struct {
 // receives faster than its channels can post holds every verdict waiting
 // for them, and the keeper must hide every one of them until it is handed
 // on: past this many it stops receiving until some are handed on, so its
-// memory stays flat whatever the backlog, the keeper keeps up with the
-// queue's visibility, and what it could not get to stays on the queue,
-// untouched, for the next sweep.
-const DefaultHoldMax = 2000
+// memory stays flat whatever the backlog, and what it could not get to
+// stays on the queue, untouched, for the next sweep. It is s.yaml's sweep
+// size, and what the keeper can extend in the time it keeps ahead of a
+// visibility's end (keepers at once, each call 50 ms away: 1,600).
+const DefaultHoldMax = 1000
 
 // New returns a handler with settings s.
 func New(s Settings, d Deps) *Handler {
