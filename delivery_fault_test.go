@@ -13,6 +13,7 @@ import (
 	"precheckwatch/function"
 	"precheckwatch/handler"
 	"precheckwatch/internal/redistest"
+	"precheckwatch/ledger"
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/fcruntime"
@@ -46,6 +47,7 @@ type faultBench struct {
 	// invocation is each sweep's time.
 	invocation time.Duration
 	holdMax    int
+	record     func(ledger.Ledger) ledger.Ledger
 }
 
 // benchInvocation is each invocation's time, long enough to check, deliver
@@ -69,6 +71,9 @@ type benchOptions struct {
 	invocation time.Duration
 	// holdMax bounds the messages a sweep holds (handler.Settings.HoldMax).
 	holdMax int
+	// record, when set, stands between the function and its delivery
+	// record.
+	record func(ledger.Ledger) ledger.Ledger
 }
 
 func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
@@ -100,7 +105,7 @@ func newFaultBenchWith(t *testing.T, o benchOptions) *faultBench {
 		t.Fatal(err)
 	}
 	b := &faultBench{t: t, cloud: cloud, redis: redis, proxy: proxy, out: &fcruntime.Output{}, cfg: cfg,
-		invocation: cmp.Or(o.invocation, benchInvocation), holdMax: o.holdMax}
+		invocation: cmp.Or(o.invocation, benchInvocation), holdMax: o.holdMax, record: o.record}
 	b.h, b.mns = b.instance()
 	return b
 }
@@ -132,7 +137,11 @@ func (b *faultBench) instance() (*handler.Handler, *opFaults) {
 	mns := &opFaults{inner: f.Queues, faults: b.cloud.MNSFaults}
 	settings := function.Settings(cfg)
 	settings.HoldMax = b.holdMax
-	return handler.New(settings, handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: f.Ledger, Log: f.Log}), mns
+	var record ledger.Ledger = f.Ledger
+	if b.record != nil {
+		record = b.record(record)
+	}
+	return handler.New(settings, handler.Deps{Checker: f.Checker, Queues: mns, Sinks: []notify.Sink{slackSink, dingSink}, Ledger: record, Log: f.Log}), mns
 }
 
 // seedTasks enqueues a task that passes at once, one that fails after a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"precheckwatch/localcloud"
 	"precheckwatch/localcloud/fault"
 	"precheckwatch/localcloud/mns"
+	"precheckwatch/localcloud/rig"
 	"precheckwatch/localcloud/securitycenter"
 	"precheckwatch/notify"
 	"precheckwatch/notify/dingtalk"
@@ -458,6 +460,78 @@ func TestSweepHoldsNoMoreThanItsBound(t *testing.T) {
 	for i, rep := range b.reports {
 		if rep.PeakHeld > holdMax {
 			t.Errorf("sweep %d held %d messages at once, more than its bound of %d", i+1, rep.PeakHeld, holdMax)
+		}
+	}
+}
+
+// failMemberships is the delivery record failing its first read of the
+// fleet runs' members, as a Redis spell makes it.
+type failMemberships struct {
+	ledger.Ledger
+	failed atomic.Bool
+}
+
+// Memberships implements ledger.Ledger.
+func (f *failMemberships) Memberships(ctx context.Context, taskIDs []string) (map[string]ledger.Membership, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("redis: i/o timeout")
+	}
+	return f.Ledger.Memberships(ctx, taskIDs)
+}
+
+// With NOTIFY_MODE=changes, whether a fleet task's verdict is posted
+// depends on its database's previous verdict, which the run's tally tells:
+// while the tally cannot be read the tasks are held, not posted, so the new
+// databases that passed are in the run's summary only.
+func TestFleetTasksWaitForTheirRunsTally(t *testing.T) {
+	spell := &failMemberships{}
+	b := newFaultBenchWith(t, benchOptions{env: [][2]string{{"NOTIFY_MODE", "changes"}},
+		record: func(l ledger.Ledger) ledger.Ledger { spell.Ledger = l; return spell }})
+	ctx := context.Background()
+	record, err := ledger.Open(b.redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { record.Close() })
+	plan := ledger.Run{ID: "fleet-run-1", Fleet: "regions cn-hangzhou; types MYSQL"}
+	for i := range 6 {
+		plan.Members = append(plan.Members, ledger.Member{Database: fmt.Sprintf("cn-hangzhou/agent-%d/MYSQL", i), Name: fmt.Sprintf("db-%02d", i),
+			DatabaseType: "MYSQL", UniRegionID: localcloud.Region, InstanceUUID: fmt.Sprintf("agent-%d", i)})
+	}
+	if _, err := record.PlanRun(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range plan.Members {
+		c, err := record.ClaimStart(ctx, plan.ID, m.Database, time.Minute)
+		if err != nil || c.State != ledger.StartClaimed {
+			t.Fatalf("start of %s: %+v, %v", m.Database, c, err)
+		}
+		task := precheck.Task{TaskID: fmt.Sprintf("t-fleet-%02d", i), UniRegionID: m.UniRegionID, InstanceUUID: m.InstanceUUID,
+			DatabaseType: m.DatabaseType, Label: m.Name, Run: plan.ID}
+		if err := record.NoteStarted(ctx, c.Lease, task.TaskID); err != nil {
+			t.Fatal(err)
+		}
+		b.ids = append(b.ids, task.TaskID)
+		if err := rig.Seed(b.cloud, task, securitycenter.Task{Polls: []int{100}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		if b.sweep(); b.cloud.MNS.Stats(localcloud.PendingQueue) == mnsEmpty {
+			break
+		}
+	}
+	if !spell.failed.Load() {
+		t.Fatal("the tally was never read; the test proves nothing")
+	}
+	if st := b.cloud.MNS.Stats(localcloud.PendingQueue); st != mnsEmpty {
+		t.Errorf("pending queue not empty: %+v", st)
+	}
+	for _, id := range b.ids {
+		for channel, n := range rig.Posts(b.cloud, id) {
+			if n > 0 {
+				t.Errorf("%s, new and PASSED, was posted on its own on %s (%d)", id, channel, n)
+			}
 		}
 	}
 }

@@ -54,6 +54,7 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 	members, err := r.h.d.Ledger.Memberships(sctx, ids)
 	if err != nil {
 		r.ledgerError("read run memberships", err)
+		r.holdUntallied(fleet)
 		return
 	}
 	var verdicts []ledger.RunVerdict
@@ -70,6 +71,7 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 	t, err := r.h.d.Ledger.TallyVerdicts(sctx, verdicts)
 	if err != nil {
 		r.ledgerError("tally run verdicts", err)
+		r.holdUntallied(tallied)
 		return
 	}
 	if r.h.cfg.ChangesOnly {
@@ -102,6 +104,19 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 			r.ends.complete[run] = true
 			r.ends.mu.Unlock()
 		}
+	}
+}
+
+// holdUntallied holds fleet tasks whose verdicts could not be tallied in
+// their runs: whether such a verdict is posted depends on the database's
+// previous one, which the tally tells, and the run's summary counts on the
+// tally. Each is handed on as it came, to be tallied and delivered when
+// the record answers; its verdict stays sealed.
+func (r *run) holdUntallied(jobs []*job) {
+	for _, j := range jobs {
+		r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked,
+			Reason: "its fleet run's tally could not be read"}}, r.h.cfg.Policy))
+		r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)
 	}
 }
 
