@@ -73,9 +73,9 @@ type job struct {
 	why string
 
 	mu sync.Mutex
-	// awaiting counts the channels yet to report on a finished job, heard
-	// those that have, and missing those that reported it undelivered.
-	awaiting int
+	// channels is how many channels report on a finished job, heard those
+	// that have, and missing those that reported it undelivered.
+	channels int
 	heard    map[string]bool
 	missing  []string
 }

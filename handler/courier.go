@@ -166,7 +166,7 @@ func (c *courier) report(ctx context.Context, jobs []*job, got []bool) {
 func (j *job) await(n int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.awaiting = n
+	j.channels = n
 	j.heard = make(map[string]bool, n)
 }
 
@@ -183,8 +183,7 @@ func (j *job) reported(channel string, has bool) bool {
 	if !has {
 		j.missing = append(j.missing, channel)
 	}
-	j.awaiting--
-	return j.awaiting == 0
+	return len(j.heard) == j.channels
 }
 
 // handOnFinished decides a finished job's fate once every channel has reported,

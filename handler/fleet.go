@@ -110,13 +110,11 @@ func (r *run) tallyRuns(ctx context.Context, jobs []*job) {
 // holdUntallied holds fleet tasks whose verdicts could not be tallied in
 // their runs: whether such a verdict is posted depends on the database's
 // previous one, which the tally tells, and the run's summary counts on the
-// tally. Each is handed on as it came, to be tallied and delivered when
-// the record answers; its verdict stays sealed.
+// tally. Their verdicts stay sealed, to be tallied and delivered when the
+// record answers.
 func (r *run) holdUntallied(jobs []*job) {
 	for _, j := range jobs {
-		r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked,
-			Reason: "its fleet run's tally could not be read"}}, r.h.cfg.Policy))
-		r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)
+		r.holdUnrecorded(j, "its fleet run's tally could not be read")
 	}
 }
 

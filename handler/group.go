@@ -81,11 +81,17 @@ func (r *run) seal(ctx context.Context, jobs []*job) {
 			continue
 		}
 		if !ok {
-			r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the verdict could not be sealed"}}, r.h.cfg.Policy))
-			r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)
+			r.holdUnrecorded(j, "the verdict could not be sealed")
 			continue
 		}
 		j.outcome, j.unsealed = &o, false
 		r.tally.add(func(rep *Report) { rep.Finished++; rep.Verdicts[o.Verdict]++ })
 	}
+}
+
+// holdUnrecorded hands j on as it came, to be checked again, since what
+// becomes of it could not be recorded (why says what).
+func (r *run) holdUnrecorded(j *job, why string) {
+	r.apply(j, precheck.Decide(precheck.Facts{Task: j.parsed, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: why}}, r.h.cfg.Policy))
+	r.log.Warn("task held", "messageId", j.msg.ID, "taskId", j.task.TaskID, "reason", j.why)
 }
