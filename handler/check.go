@@ -139,8 +139,7 @@ func (r *run) check(ctx context.Context, j *job) {
 	if j.recallErr != nil {
 		// Without the record the task can be neither timed nor delivered
 		// safely: keep it as it is until the record is back.
-		r.apply(j, precheck.Decide(precheck.Facts{Task: task, Reply: precheck.Reply{Kind: precheck.NotAsked, Reason: "the delivery record is unreachable"}}, r.h.cfg.Policy))
-		log.Warn("task held", "reason", j.why)
+		r.holdUnrecorded(j, "the delivery record is unreachable")
 		return
 	}
 

@@ -22,7 +22,6 @@ const courierTick = 250 * time.Millisecond
 type courier struct {
 	r    *run
 	sink notify.Sink
-	hand *handOn
 
 	mu     sync.Mutex
 	queued []*job
@@ -35,8 +34,8 @@ type courier struct {
 	done    chan struct{} // closed when the courier has finished
 }
 
-func newCourier(ctx context.Context, r *run, sink notify.Sink, hand *handOn) *courier {
-	c := &courier{r: r, sink: sink, hand: hand, checked: make(chan struct{}), done: make(chan struct{})}
+func newCourier(ctx context.Context, r *run, sink notify.Sink) *courier {
+	c := &courier{r: r, sink: sink, checked: make(chan struct{}), done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -157,7 +156,7 @@ func (c *courier) send(ctx context.Context, jobs []*job, asDigest bool) {
 func (c *courier) report(ctx context.Context, jobs []*job, got []bool) {
 	for k, j := range jobs {
 		if j.reported(c.sink.Name(), got != nil && got[k]) {
-			c.r.handOnFinished(ctx, j, j.missing, c.hand)
+			c.r.handOnFinished(ctx, j)
 		}
 	}
 }
@@ -189,12 +188,12 @@ func (j *job) reported(channel string, has bool) bool {
 // handOnFinished decides a finished job's fate once every channel has reported,
 // and hands it on at once: a message nothing is left to deliver for is
 // deleted now, not at the end of the invocation.
-func (r *run) handOnFinished(ctx context.Context, j *job, missing []string, hand *handOn) {
-	fate := precheck.Decide(precheck.Facts{Task: j.task, Sealed: j.outcome, Delivery: &precheck.Delivery{Missing: missing},
+func (r *run) handOnFinished(ctx context.Context, j *job) {
+	fate := precheck.Decide(precheck.Facts{Task: j.task, Sealed: j.outcome, Delivery: &precheck.Delivery{Missing: j.missing},
 		Now: r.h.d.Now(), Jitter: r.h.d.Jitter()}, r.h.cfg.Policy)
 	r.apply(j, fate)
 	r.log.Info("task verdict handed to channels", "taskId", j.task.TaskID, "attempt", j.task.Attempt,
-		"verdict", j.outcome.Verdict, "missing", missing, "decision", fate.Action.String(),
+		"verdict", j.outcome.Verdict, "missing", j.missing, "decision", fate.Action.String(),
 		"redeliverIn", j.delay.Round(time.Millisecond).String())
-	hand.add(ctx, j)
+	r.hand.add(ctx, j)
 }

@@ -240,7 +240,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 	var wg sync.WaitGroup
 	couriers := make([]*courier, len(r.h.d.Sinks))
 	for i, sink := range r.h.d.Sinks {
-		couriers[i] = newCourier(ctx, r, sink, hand)
+		couriers[i] = newCourier(ctx, r, sink)
 	}
 	for range r.h.cfg.CheckConcurrency {
 		wg.Go(func() {
@@ -251,7 +251,7 @@ func (r *run) execute(ctx context.Context, ev Event) error {
 					case d.kind != finishedJob:
 						hand.add(ctx, d)
 					case len(couriers) == 0 || d.quiet:
-						r.handOnFinished(ctx, d, nil, hand)
+						r.handOnFinished(ctx, d)
 					default:
 						d.await(len(couriers))
 						for _, c := range couriers {

@@ -97,16 +97,14 @@ func (k *keeper) release(j *job) string {
 
 // room makes room for a receive of n messages among at most limit held or
 // coming, waiting while there is none, and reports false when the sweep's
-// time to check ends first. A receive always has room when nothing is
-// held or coming.
+// time to check ends first.
 func (k *keeper) room(ctx context.Context, n, limit int) bool {
 	ctx, cancel := context.WithDeadline(ctx, k.r.times.checkUntil)
 	defer cancel()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for {
-		taken := len(k.held) + k.coming
-		if taken == 0 || taken+n <= limit {
+		if len(k.held)+k.coming+n <= limit {
 			k.coming += n
 			return true
 		}
