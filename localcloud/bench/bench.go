@@ -260,13 +260,17 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return res, err
+	}
 	measured := cfg.Binary
 	if measured == "" {
-		if measured, err = deployedBuild(ctx, dir); err != nil {
+		if measured, err = deployedBuild(ctx, root, dir); err != nil {
 			return res, err
 		}
 	}
-	starts, err := prepareColdStarts(ctx, dir, measured)
+	starts, err := prepareColdStarts(ctx, root, dir, measured)
 	if err != nil {
 		return res, err
 	}
@@ -549,28 +553,21 @@ type coldStartBinaries struct {
 // prepareColdStarts builds the baselines with the function binary's build
 // settings, so that the cold starts differ only in what each program links
 // and does: a cgo build, say, is linked dynamically and spends most of a
-// millisecond in the dynamic loader, which a CGO_ENABLED=0 build does not. It then writes plain copies of all three into dir, as FC
-// unpacks a code package: a file just written by the Go linker starts
-// slower (0.1 to 0.25 ms here) than a plain copy of the same bytes, which
-// would favour whichever binary happened to be copied.
-func prepareColdStarts(ctx context.Context, dir, function string) (coldStartBinaries, error) {
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return coldStartBinaries{}, err
-	}
+// millisecond in the dynamic loader, which a CGO_ENABLED=0 build does not.
+// It then writes plain copies of all three into dir, as FC unpacks a code
+// package: a file just written by the Go linker starts slower (0.1 to
+// 0.25 ms here) than a plain copy of the same bytes, which would favour
+// whichever binary happened to be copied.
+func prepareColdStarts(ctx context.Context, root, dir, function string) (coldStartBinaries, error) {
 	env, flags, err := buildSettings(function)
 	if err != nil {
 		return coldStartBinaries{}, err
 	}
-	built := filepath.Join(dir, "built")
 	out := coldStartBinaries{function: filepath.Join(dir, "function"), hello: filepath.Join(dir, "hellofn"), sdks: filepath.Join(dir, "sdkfn")}
 	for _, b := range []struct{ pkg, out string }{{"./internal/hellofn", out.hello}, {"./internal/sdkfn", out.sdks}} {
-		exe := filepath.Join(built, filepath.Base(b.out))
-		build := exec.CommandContext(ctx, "go", append(append([]string{"build"}, flags...), "-o", exe, b.pkg)...)
-		build.Dir = root
-		build.Env = append(os.Environ(), env...)
-		if msg, err := build.CombinedOutput(); err != nil {
-			return coldStartBinaries{}, fmt.Errorf("build the cold-start baseline %s: %v\n%s", b.pkg, err, msg)
+		exe := filepath.Join(dir, "built", filepath.Base(b.out))
+		if err := goBuild(ctx, root, env, append(flags, "-o", exe, b.pkg)...); err != nil {
+			return coldStartBinaries{}, fmt.Errorf("build the cold-start baseline %s: %w", b.pkg, err)
 		}
 		if err := copyExecutable(exe, b.out); err != nil {
 			return coldStartBinaries{}, err
@@ -582,19 +579,24 @@ func prepareColdStarts(ctx context.Context, dir, function string) (coldStartBina
 // deployedBuild builds the function as s.yaml deploys it, for this machine:
 // CGO_ENABLED=0 and -tags nolocalcloud, which leaves out the local cloud
 // that this executable carries and the deployed function does not.
-func deployedBuild(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", err
-	}
+func deployedBuild(ctx context.Context, root, dir string) (string, error) {
 	exe := filepath.Join(dir, "built", "main")
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "nolocalcloud", "-o", exe, ".")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the deployed function: %v\n%s", err, msg)
+	if err := goBuild(ctx, root, []string{"CGO_ENABLED=0"}, "-tags", "nolocalcloud", "-o", exe, "."); err != nil {
+		return "", fmt.Errorf("build the deployed function: %w", err)
 	}
 	return exe, nil
+}
+
+// goBuild runs go build with args in the module at root, with env added to
+// this process's environment.
+func goBuild(ctx context.Context, root string, env []string, args ...string) error {
+	build := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
+	build.Dir = root
+	build.Env = append(os.Environ(), env...)
+	if msg, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w\n%s", err, msg)
+	}
+	return nil
 }
 
 // copyExecutable writes a plain copy of the executable src at dst.
