@@ -218,10 +218,11 @@ func (m *Memory) dropSent(taskID string, now time.Time) {
 // retain reports whether the task is retired, and if so keeps it so for
 // another Retention, as every use of a record does.
 func (m *Memory) retain(taskID string, now time.Time) bool {
-	if !m.isRetired(taskID, now) {
+	d := digestOf(taskID)
+	if until, ok := m.retired[d]; !ok || now.Unix() >= until {
 		return false
 	}
-	m.retired[digestOf(taskID)] = now.Add(Retention).Unix()
+	m.retired[d] = now.Add(Retention).Unix()
 	return true
 }
 
@@ -247,12 +248,12 @@ func (m *Memory) Claim(ctx context.Context, keys []Key, ttl time.Duration) ([]Cl
 	out := make([]Claim, len(keys))
 	for i, k := range keys {
 		n := m.find(k)
-		if n == nil && m.isRetired(k.TaskID, now) {
-			out[i] = Claim{State: Sent}
-			continue
-		}
 		if n == nil {
-			n = m.note(k)
+			if m.isRetired(k.TaskID, now) {
+				out[i] = Claim{State: Sent}
+				continue
+			}
+			n = m.add(k)
 		}
 		switch {
 		case now.Before(n.sentUntil):
@@ -286,6 +287,11 @@ func (m *Memory) note(k Key) *note {
 	if n := m.find(k); n != nil {
 		return n
 	}
+	return m.add(k)
+}
+
+// add makes k's record, empty; k has none.
+func (m *Memory) add(k Key) *note {
 	n := &note{channel: k.Channel, verdict: k.Verdict}
 	m.notes[k.TaskID] = append(m.notes[k.TaskID], n)
 	return n
