@@ -128,3 +128,13 @@ func ClassOf(err error) Class {
 	}
 	return Transient
 }
+
+// Backoff is the pause before the attempt after attempt (1 for the first)
+// failed with err: the service's RetryAfter when it gave one, else 250 ms
+// doubling per attempt.
+func Backoff(err error, attempt int) time.Duration {
+	if fe := As(err); fe != nil && fe.RetryAfter > 0 {
+		return fe.RetryAfter
+	}
+	return 250 * time.Millisecond << (attempt - 1)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestErrorText(t *testing.T) {
@@ -58,6 +59,24 @@ func TestClassOrder(t *testing.T) {
 		}
 		if c.Retryable() != (i < 2) {
 			t.Errorf("%s.Retryable() = %v", c, c.Retryable())
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		err     error
+		attempt int
+		want    time.Duration
+	}{
+		{&Error{Class: Throttled, RetryAfter: 3 * time.Second}, 1, 3 * time.Second},
+		{&Error{Class: Throttled}, 1, 250 * time.Millisecond},
+		{&Error{Class: Transient}, 3, time.Second},
+		{errors.New("connection reset"), 2, 500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := Backoff(tt.err, tt.attempt); got != tt.want {
+			t.Errorf("Backoff(%v, %d) = %s, want %s", tt.err, tt.attempt, got, tt.want)
 		}
 	}
 }

@@ -482,7 +482,7 @@ func (s *Starter) startOne(ctx context.Context, run string, m ledger.Member) (pr
 		if !failure.ClassOf(err).Retryable() || attempt == startAttempts {
 			return precheck.Task{}, fmt.Errorf("start %s: %w", m.Database, err)
 		}
-		if werr := wait(ctx, backoff(err, attempt)); werr != nil {
+		if werr := wait(ctx, failure.Backoff(err, attempt)); werr != nil {
 			return precheck.Task{}, errOutOfTime
 		}
 	}
@@ -506,16 +506,6 @@ func surelyNotStarted(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// backoff is the pause before another try of a start: the service's hint,
-// else 250ms doubling per attempt.
-func backoff(err error, attempt int) time.Duration {
-	var fe *failure.Error
-	if errors.As(err, &fe) && fe.RetryAfter > 0 {
-		return fe.RetryAfter
-	}
-	return 250 * time.Millisecond << (attempt - 1)
 }
 
 func wait(ctx context.Context, d time.Duration) error {

@@ -180,7 +180,7 @@ func (c *Client) acquire() (*lane, error) {
 	c.mu.Unlock()
 	l := &lane{}
 	cfg := sdk.NewConfig()
-	cfg.AutoRetry = false // the caller decides on retries
+	cfg.AutoRetry = false // retries are ours (Paging, the callers), never the SDK's
 	cfg.Scheme = strings.ToUpper(c.scheme)
 	cfg.Transport = &laneTransport{lane: l, next: c.transport}
 	client, err := sdk.NewClientWithOptions(c.regionID, cfg, laneCredentials{l})

@@ -635,24 +635,6 @@ func TestDescribeDatabasesRetries(t *testing.T) {
 	}
 }
 
-func TestDescribeBackoff(t *testing.T) {
-	tests := []struct {
-		err     error
-		attempt int
-		want    time.Duration
-	}{
-		{&failure.Error{Class: failure.Throttled, RetryAfter: 3 * time.Second}, 1, 3 * time.Second},
-		{&failure.Error{Class: failure.Throttled}, 1, 250 * time.Millisecond},
-		{&failure.Error{Class: failure.Transient}, 3, time.Second},
-		{errors.New("connection reset"), 2, 500 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		if got := describeBackoff(tt.err, tt.attempt); got != tt.want {
-			t.Errorf("describeBackoff(%v, %d) = %s, want %s", tt.err, tt.attempt, got, tt.want)
-		}
-	}
-}
-
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		code    string

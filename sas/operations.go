@@ -264,7 +264,7 @@ func (c *Client) describePage(ctx context.Context, creds secret.Credentials, reg
 		if err == nil || !failure.ClassOf(err).Retryable() || attempt >= paging.Attempts || ctx.Err() != nil {
 			return answer, err
 		}
-		pause := describeBackoff(err, attempt)
+		pause := failure.Backoff(err, attempt)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < pause+paging.Timeout {
 			return answer, err // no time left to ask again
 		}
@@ -302,13 +302,4 @@ func (c *Client) askPage(ctx context.Context, creds secret.Credentials, region, 
 		return databasePage{}, describeFailure(failure.Transient, 200, "page %d: answer is not the expected JSON object: %v", page, err)
 	}
 	return answer, nil
-}
-
-// describeBackoff is the pause before asking for a page again: the
-// service's hint, else 250ms doubling per attempt.
-func describeBackoff(err error, attempt int) time.Duration {
-	if fe := failure.As(err); fe != nil && fe.RetryAfter > 0 {
-		return fe.RetryAfter
-	}
-	return 250 * time.Millisecond << (attempt - 1)
 }
