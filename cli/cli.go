@@ -71,7 +71,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "precheckwatch watches Security Center database-backup prechecks and posts verdicts to Slack and DingTalk.")
+	fmt.Fprintln(w, "precheckwatch watches Security Center database-backup prechecks and posts verdicts to Slack, DingTalk and Feishu.")
 	fmt.Fprintln(w, "\nUsage: precheckwatch <command> [flags]   (with FC_RUNTIME_API set: serve FC invocations)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {

@@ -31,7 +31,7 @@ func (l *listFlag) Set(v string) error {
 }
 
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("fleet", "fleet --region REGION [--type TYPE] [--match GLOB] [--run ID] [--dry-run]", stdout, stderr)
+	fs := newFlags("fleet", "fleet --region REGION [--type TYPE] [--match GLOB] [--run ID] [--timeout 10m] [--dry-run]", stdout, stderr)
 	var regions, types listFlag
 	fs.Var(&regions, "region", "region of the database hosts (UniRegionId), e.g. cn-hangzhou; repeat or comma-separate for more")
 	fs.Var(&types, "type", "database type: MYSQL, MSSQL or Oracle; repeat or comma-separate for more; default every type")

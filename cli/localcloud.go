@@ -28,7 +28,7 @@ func developerCommands() []command {
 		{"demo", "run the whole function against an in-process local cloud and show the messages", runDemo},
 		{"localcloud", "run the local cloud's emulators until interrupted; prints export lines", runLocalCloud},
 		{"bench", "benchmark the function through the local cloud", runBench},
-		{"preview", "serve a page showing sample messages as Slack and DingTalk render them", runPreview},
+		{"preview", "serve a page showing sample messages as Slack, DingTalk and Feishu render them", runPreview},
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 	"precheckwatch/preview"
 )
 
-// runPreview serves the page of sample messages, as Slack and DingTalk
-// would show them, until interrupted.
+// runPreview serves the page of sample messages, as Slack, DingTalk
+// and Feishu would show them, until interrupted.
 func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("preview", "preview [--addr 127.0.0.1:8080]", stdout, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "host:port to serve the page on (port 0 picks a free one)")

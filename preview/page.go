@@ -1,5 +1,5 @@
 // Package preview serves a page that shows precheckwatch's messages as
-// Slack and DingTalk would render them, for reviewing message templates.
+// Slack, DingTalk and Feishu would render them, for reviewing message templates.
 // The page is self-contained: no script, no external style, font or image.
 package preview
 
