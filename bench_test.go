@@ -13,6 +13,10 @@ import (
 	"precheckwatch/handler"
 	"precheckwatch/localcloud/bench"
 	"precheckwatch/localcloud/securitycenter"
+	"precheckwatch/notify"
+	"precheckwatch/notify/dingtalk"
+	"precheckwatch/notify/feishu"
+	"precheckwatch/notify/sample"
 	"precheckwatch/notify/slack"
 	"precheckwatch/precheck"
 )
@@ -202,5 +206,42 @@ func BenchmarkPerTask(b *testing.B) {
 		if m.Content.(slack.Content).Text == "" {
 			b.Fatalf("empty Slack text for %s", f.Task.TaskID)
 		}
+	}
+}
+
+// BenchmarkDigestPages is the work of laying 1,000 finished tasks out as
+// digest pages on each channel, which a courier does whenever it looks
+// for full pages.
+func BenchmarkDigestPages(b *testing.B) {
+	vs, err := sample.Verdicts()
+	if err != nil {
+		b.Fatal(err)
+	}
+	small := sample.Small(vs)
+	items := make([]notify.Finished, 1000)
+	for i := range items {
+		items[i] = small[i%len(small)]
+		items[i].Task.TaskID = "t-bench-" + strconv.Itoa(i)
+	}
+	for _, r := range []struct {
+		name   string
+		digest func([]notify.Finished) []notify.DigestPage
+	}{
+		{"slack", slack.Renderer{}.Digest},
+		{"dingtalk", dingtalk.Renderer{}.Digest},
+		{"feishu", feishu.Renderer{}.Digest},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				shown := 0
+				for _, p := range r.digest(items) {
+					shown += len(p.Tasks)
+				}
+				if shown != len(items) {
+					b.Fatalf("the pages show %d of %d tasks", shown, len(items))
+				}
+			}
+		})
 	}
 }

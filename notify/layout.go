@@ -49,30 +49,37 @@ func fitJoined(m Markup, n int, render renderChunk, b Budget, sep string) (secti
 }
 
 func pack(m Markup, n int, render renderChunk, compact bool, b Budget, join string) ([]string, int) {
-	var sections []string
+	// A section's chunks are joined once it is complete: adding each chunk
+	// to a string would copy the whole section again for every chunk.
+	var sections [][]string
 	used, last := 0, 0 // text in all sections, text in the last one
 	sep := m.Size(join)
 	hints := map[string]bool{}
-	for i := range n {
-		c := render(i, compact, hints)
+	shown := 0
+	for ; shown < n; shown++ {
+		c := render(shown, compact, hints)
 		size := m.Size(c.text)
-		switch {
-		case len(sections) > 0 && last+sep+size <= b.SectionMax && used+sep+size <= b.Total:
-			sections[len(sections)-1] += join + c.text
+		if len(sections) > 0 && last+sep+size <= b.SectionMax && used+sep+size <= b.Total {
+			end := len(sections) - 1
+			sections[end] = append(sections[end], c.text)
 			used += sep + size
 			last += sep + size
-		case len(sections) < b.Sections && size <= b.SectionMax && used+size <= b.Total:
-			sections = append(sections, c.text)
+		} else if len(sections) < b.Sections && size <= b.SectionMax && used+size <= b.Total {
+			sections = append(sections, []string{c.text})
 			used += size
 			last = size
-		default:
-			return sections, i
+		} else {
+			break
 		}
 		for _, h := range c.hints {
 			hints[h] = true
 		}
 	}
-	return sections, n
+	texts := make([]string, len(sections))
+	for i, chunks := range sections {
+		texts[i] = strings.Join(chunks, join)
+	}
+	return texts, shown
 }
 
 // passedPerLine is how many passed codes one compact line lists.
