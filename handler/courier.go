@@ -29,6 +29,11 @@ type courier struct {
 	closed bool
 	// paged is set once digest pages went out: the rest follows as pages too.
 	paged bool
+	// offered is set when a job joins the queue, and cleared when the
+	// courier looks for full pages: a queue that has not grown since the
+	// last look holds no new full page, and laying it out again is work
+	// for nothing.
+	offered bool
 
 	checked chan struct{} // closed when the checks end
 	done    chan struct{} // closed when the courier has finished
@@ -46,6 +51,7 @@ func (c *courier) offer(ctx context.Context, j *job) {
 	c.mu.Lock()
 	if !c.closed {
 		c.queued = append(c.queued, j)
+		c.offered = true
 		c.mu.Unlock()
 		return
 	}
@@ -80,7 +86,10 @@ func (c *courier) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			ready := c.take(c.fullPages)
+			var ready []*job
+			if c.grew() {
+				ready = c.take(c.fullPages)
+			}
 			if len(ready) == 0 && c.r.keep.stalled() {
 				// What waits here is what the sweep waits for: it grows
 				// into no full page until some of it is handed on.
@@ -92,6 +101,15 @@ func (c *courier) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// grew reports whether jobs joined the queue since it was last asked.
+func (c *courier) grew() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	grew := c.offered
+	c.offered = false
+	return grew
 }
 
 // take removes from the queue the jobs choose picks from a snapshot of it.
