@@ -233,15 +233,19 @@ func BenchmarkDigestPages(b *testing.B) {
 	} {
 		b.Run(r.name, func(b *testing.B) {
 			b.ReportAllocs()
+			pages := 0
 			for b.Loop() {
+				laid := r.digest(items)
 				shown := 0
-				for _, p := range r.digest(items) {
+				for _, p := range laid {
 					shown += len(p.Tasks)
 				}
 				if shown != len(items) {
 					b.Fatalf("the pages show %d of %d tasks", shown, len(items))
 				}
+				pages = len(laid)
 			}
+			b.ReportMetric(float64(pages), "pages")
 		})
 	}
 }

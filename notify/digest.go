@@ -15,20 +15,16 @@ import (
 // title says which page it is. The digests are told in lang.
 //
 // A page holds exactly the tasks it names: the handler records them as
-// delivered with it. So the pages are cut with room kept for the widest
-// page label, and a page that still shows fewer tasks than it was cut
-// for keeps only those; the rest wait for a later digest.
+// delivered with it. So when one page does not hold them all, the pages
+// are cut with room kept for the widest label any number of pages could
+// need (each shows at least one task), which settles them in one cut; a
+// page that still shows fewer tasks than it was cut for keeps only those,
+// and the rest wait for a later digest.
 func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []DigestPage {
 	all := NewDigest(items, lang)
-	label := ""
-	split := cut(all, label, render)
-	for len(split) > 1 {
-		widest := pageLabel(len(split), len(split))
-		if len(widest) <= len(label) {
-			break
-		}
-		label = widest
-		split = cut(all, label, render)
+	split := []Digest{all}
+	if _, shown := render(all); shown < len(all.items) {
+		split = cut(all, pageLabel(len(all.items), len(all.items)), render)
 	}
 	var pages []DigestPage
 	for i, d := range split {
