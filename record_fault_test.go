@@ -464,6 +464,36 @@ func TestSweepHoldsNoMoreThanItsBound(t *testing.T) {
 	}
 }
 
+// A sweep that comes round to the tasks it requeued itself stops there:
+// with a backoff shorter than the sweep, it would otherwise check the same
+// running tasks again and again until its deadline.
+func TestSweepStopsWhenItLaps(t *testing.T) {
+	const tasks = 100
+	b := newFaultBenchWith(t, benchOptions{holdMax: 16, invocation: 20 * time.Second,
+		env: [][2]string{{"BACKOFF_INITIAL", "200ms"}, {"BACKOFF_MAX", "400ms"}, {"CHECK_CONCURRENCY", "4"}}})
+	for i := range tasks {
+		b.seed(fmt.Sprintf("lap-%03d", i), securitycenter.Task{Duration: time.Hour})
+	}
+	// 25 rounds of checks at 50 ms: the first requeued copies are back on
+	// the queue long before the sweep has taken every original.
+	b.cloud.SASFaults.SetLatency(50 * time.Millisecond)
+	if _, _, err := b.invoke(); err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for _, id := range b.ids {
+		switch n := len(b.fates(id)); {
+		case n > 2:
+			t.Errorf("%s was checked %d times in one sweep: the sweep went round again after meeting its own requeue", id, n)
+		case n == 2:
+			again++
+		}
+	}
+	if again == 0 {
+		t.Error("the sweep met none of the tasks it had requeued: the test proves nothing about lapping")
+	}
+}
+
 // failMemberships is the delivery record failing its first read of the
 // fleet runs' members, as a Redis spell makes it.
 type failMemberships struct {

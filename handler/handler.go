@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -123,7 +124,7 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	}
 	start := h.d.Now()
 	t := newTally(inv.RequestID, ev.Trigger, start)
-	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[string]bool{}}
+	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[uint64]struct{}{}, seenSeed: maphash.MakeSeed()}
 	err = r.execute(ctx, ev)
 	rep := t.report()
 	rep.Timeline.Ended = h.d.Now()
@@ -198,10 +199,13 @@ type run struct {
 
 	mu     sync.Mutex
 	causes map[string]*alertCause
-	// seen holds the tasks checked so far; lapped is set when a sweep meets
-	// one again, having come round to what it requeued itself.
-	seen   map[string]bool
-	lapped bool
+	// seen holds the tasks checked so far, by a hash of their ids (a
+	// collision only ends the sweep early: the task waits on the queue for
+	// the next); lapped is set when a sweep meets one again, having come
+	// round to what it requeued itself.
+	seen     map[uint64]struct{}
+	seenSeed maphash.Seed
+	lapped   bool
 
 	ends runEnds
 }
@@ -389,10 +393,11 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 func (r *run) see(taskID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.seen[taskID] {
+	h := maphash.String(r.seenSeed, taskID)
+	if _, ok := r.seen[h]; ok {
 		r.lapped = true
 	}
-	r.seen[taskID] = true
+	r.seen[h] = struct{}{}
 }
 
 func (r *run) hasLapped() bool {
