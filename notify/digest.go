@@ -174,7 +174,8 @@ func taskChunk(m Markup, w *phrases, v Verdict, compact bool, shownHints map[str
 		heading += " · " + m.Text(name)
 	}
 	b.WriteString(m.Heading(heading + " · " + w.task + " " + m.Code(v.task.TaskID)))
-	b.WriteString("\n" + v.Summary(m))
+	b.WriteString("\n")
+	b.WriteString(v.Summary(m))
 	hints := maps.Clone(shownHints)
 	var c chunk
 	form := passedAsCodes
@@ -197,7 +198,8 @@ func taskChunk(m Markup, w *phrases, v Verdict, compact bool, shownHints map[str
 			passedIDs = nil
 			break
 		}
-		b.WriteString("\n" + ic.text)
+		b.WriteString("\n")
+		b.WriteString(ic.text)
 		for _, h := range ic.hints {
 			hints[h] = true
 			c.hints = append(c.hints, h)

@@ -147,9 +147,10 @@ func instanceChunk(m Markup, w *phrases, in precheck.Instance, form itemForm, sh
 	var b strings.Builder
 	b.WriteString(m.Heading(instanceHeading(m, w, in)))
 	size := m.Size(b.String())
+	newline := m.Size("\n")
 	for i, e := range entries {
-		line := "\n" + e.text
-		if max > 0 && size+m.Size(line) > max-moreItemsReserve && !(i == len(entries)-1 && size+m.Size(line) <= max) {
+		line := newline + m.Size(e.text)
+		if max > 0 && size+line > max-moreItemsReserve && !(i == len(entries)-1 && size+line <= max) {
 			left := 0
 			for _, rest := range entries[i:] {
 				left += rest.items
@@ -157,8 +158,9 @@ func instanceChunk(m Markup, w *phrases, in precheck.Instance, form itemForm, sh
 			b.WriteString("\n" + m.Item(w.moreChecks(left)))
 			break
 		}
-		b.WriteString(line)
-		size += m.Size(line)
+		b.WriteString("\n")
+		b.WriteString(e.text)
+		size += line
 		if e.hint != "" {
 			c.hints = append(c.hints, e.hint)
 		}
