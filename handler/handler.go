@@ -124,7 +124,7 @@ func (h *Handler) Handle(ctx context.Context, inv Invocation, raw []byte) (Repor
 	}
 	start := h.d.Now()
 	t := newTally(inv.RequestID, ev.Trigger, start)
-	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, seen: map[uint64]struct{}{}, seenSeed: maphash.MakeSeed()}
+	r := &run{h: h, inv: inv, log: log, tally: t, start: start, times: h.plan(ctx), causes: map[string]*alertCause{}, putBack: map[uint64]struct{}{}, putBackSeed: maphash.MakeSeed()}
 	err = r.execute(ctx, ev)
 	rep := t.report()
 	rep.Timeline.Ended = h.d.Now()
@@ -199,13 +199,14 @@ type run struct {
 
 	mu     sync.Mutex
 	causes map[string]*alertCause
-	// seen holds the tasks checked so far, by a hash of their ids (a
-	// collision only ends the sweep early: the task waits on the queue for
-	// the next); lapped is set when a sweep meets one again, having come
-	// round to what it requeued itself.
-	seen     map[uint64]struct{}
-	seenSeed maphash.Seed
-	lapped   bool
+	// putBack holds the tasks this invocation put back on the queue
+	// (requeued, redelivering or held), by a hash of their ids; lapped is
+	// set when a sweep meets one of them, having come round to what it put
+	// back itself. A hash collision only ends the sweep early: the task
+	// waits on the queue for the next.
+	putBack     map[uint64]struct{}
+	putBackSeed maphash.Seed
+	lapped      bool
 
 	ends runEnds
 }
@@ -389,15 +390,21 @@ func (r *run) sweep(ctx context.Context, maxTasks int, jobs chan<- *job) {
 	wg.Wait()
 }
 
-// see notes that taskID was checked, and whether it had been before.
+// see notes that taskID is being checked, and whether this invocation put
+// it back on the queue itself.
 func (r *run) see(taskID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := maphash.String(r.seenSeed, taskID)
-	if _, ok := r.seen[h]; ok {
+	if _, ok := r.putBack[maphash.String(r.putBackSeed, taskID)]; ok {
 		r.lapped = true
 	}
-	r.seen[h] = struct{}{}
+}
+
+// putsBack notes that taskID goes back on the queue to be checked again.
+func (r *run) putsBack(taskID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.putBack[maphash.String(r.putBackSeed, taskID)] = struct{}{}
 }
 
 func (r *run) hasLapped() bool {

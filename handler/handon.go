@@ -35,6 +35,9 @@ func newHandOn(r *run) *handOn { return &handOn{r: r} }
 // the call.
 func (h *handOn) add(ctx context.Context, j *job) {
 	h.r.tally.fate(j)
+	if j.kind == requeueJob || j.kind == redeliverJob || j.kind == holdJob {
+		h.r.putsBack(j.task.TaskID)
+	}
 	var sends []*job
 	var deletes []string
 	h.mu.Lock()
