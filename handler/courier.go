@@ -152,10 +152,10 @@ func (c *courier) fullPages(jobs []*job) []*job {
 	if len(finished) <= c.r.h.cfg.DigestThreshold {
 		return nil
 	}
-	pages := c.sink.Digest(finished)
+	pages := c.sink.Split(finished)
 	var full []*job
 	for _, p := range pages[:max(len(pages)-1, 0)] {
-		for _, f := range p.Tasks {
+		for _, f := range p {
 			full = append(full, copies[f.Task.TaskID]...)
 		}
 	}

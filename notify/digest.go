@@ -22,10 +22,14 @@ import (
 // and the rest wait for a later digest.
 func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []DigestPage {
 	all := NewDigest(items, lang)
-	split := []Digest{all}
-	if _, shown := render(all); shown < len(all.items) {
-		split = cut(all, pageLabel(len(all.items), len(all.items)), render)
+	whole, shown := render(all)
+	if shown == len(all.items) {
+		if shown == 0 {
+			return nil
+		}
+		return []DigestPage{{Message: whole, Tasks: all.items}}
 	}
+	split := cutLabelled(all, render)
 	var pages []DigestPage
 	for i, d := range split {
 		if len(split) > 1 {
@@ -40,6 +44,29 @@ func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []Di
 		}
 	}
 	return pages
+}
+
+// Split is how Pages divides items among pages, without rendering the
+// pages: what a caller needs to tell which tasks fill whole pages.
+func Split(items []Finished, lang Lang, render func(Digest) (Message, int)) [][]Finished {
+	all := NewDigest(items, lang)
+	if _, shown := render(all); shown == len(all.items) {
+		if shown == 0 {
+			return nil
+		}
+		return [][]Finished{all.items}
+	}
+	var split [][]Finished
+	for _, d := range cutLabelled(all, render) {
+		split = append(split, d.items)
+	}
+	return split
+}
+
+// cutLabelled cuts d, which one page does not hold, into pages with room
+// kept for the widest label any number of them could need.
+func cutLabelled(d Digest, render func(Digest) (Message, int)) []Digest {
+	return cut(d, pageLabel(len(d.items), len(d.items)), render)
 }
 
 // cut splits d into pages that each show all their tasks when titled

@@ -66,6 +66,9 @@ type Renderer interface {
 	// Digest splits many finished tasks into as few digest messages as
 	// keep every task shown, worst first.
 	Digest(items []Finished) []DigestPage
+	// Split divides items among digest pages as Digest does, without
+	// rendering the pages.
+	Split(items []Finished) [][]Finished
 	// Started renders the short notice that a task's precheck is running.
 	Started(t precheck.Task) Message
 	// OperatorAlert renders the one alert sent when the function itself

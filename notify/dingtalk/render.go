@@ -77,6 +77,12 @@ func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
 	return notify.Pages(items, r.Lang, r.digest)
 }
 
+// Split divides items among digest pages as Digest does, without
+// rendering them.
+func (r Renderer) Split(items []notify.Finished) [][]notify.Finished {
+	return notify.Split(items, r.Lang, r.digest)
+}
+
 func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 	m := markup{}
 	c := Content{Title: notify.ClipRunes(d.Title(), maxTitle)}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -332,7 +333,14 @@ func pagesShowTheirTasks(t *testing.T, r notify.Renderer) {
 	}
 	for n := 1; n <= len(all); n++ {
 		held := 0
-		for i, p := range r.Digest(all[:n]) {
+		pages, split := r.Digest(all[:n]), r.Split(all[:n])
+		if len(split) != len(pages) {
+			t.Fatalf("%d tasks: Split makes %d pages, Digest %d", n, len(split), len(pages))
+		}
+		for i, p := range pages {
+			if got, want := taskIDs(split[i]), taskIDs(p.Tasks); !slices.Equal(got, want) {
+				t.Fatalf("%d tasks: Split puts %v on page %d, Digest %v", n, got, i+1, want)
+			}
 			text := p.Message.Content.Plain()
 			for _, f := range p.Tasks {
 				if !strings.Contains(text, f.Task.TaskID) {
@@ -345,6 +353,14 @@ func pagesShowTheirTasks(t *testing.T, r notify.Renderer) {
 			t.Fatalf("%d tasks: the pages hold %d", n, held)
 		}
 	}
+}
+
+func taskIDs(fs []notify.Finished) []string {
+	ids := make([]string, len(fs))
+	for i, f := range fs {
+		ids[i] = f.Task.TaskID
+	}
+	return ids
 }
 
 func worstFirst(t *testing.T, r notify.Renderer) {

@@ -109,6 +109,12 @@ func (r Renderer) Digest(items []notify.Finished) []notify.DigestPage {
 	return notify.Pages(items, r.Lang, r.digest)
 }
 
+// Split divides items among digest pages as Digest does, without
+// rendering them.
+func (r Renderer) Split(items []notify.Finished) [][]notify.Finished {
+	return notify.Split(items, r.Lang, r.digest)
+}
+
 // digest renders one digest and says how many of its tasks it shows.
 func (r Renderer) digest(d notify.Digest) (notify.Message, int) {
 	m := markup{}
