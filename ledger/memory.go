@@ -28,8 +28,8 @@ type Memory struct {
 	tasks  map[string]*task // by task id
 	// retired holds the retired tasks' expiry (Unix seconds) by a digest
 	// of the task id: a sweep retires thousands, each kept for Retention,
-	// so each costs 24 bytes whatever the length of its id.
-	retired map[taskDigest]int64
+	// so each costs 16 bytes whatever the length of its id.
+	retired map[taskDigest]uint32
 	runs    runBook // fleet runs (run_memory.go)
 	ends    runEnds // fleet runs' tallies (tally_memory.go)
 	swept   int     // record count after the last sweep
@@ -61,13 +61,18 @@ type body struct {
 	bound int // the notifications bound to the message
 }
 
-// taskDigest names a retired task in memory.
-type taskDigest [16]byte
+// taskDigest names a retired task in memory: 96 bits of its id's SHA-256.
+// Two ids sharing one would take a task for retired; among a billion ids
+// the chance of that is below 10^-11.
+type taskDigest [12]byte
 
 func digestOf(taskID string) taskDigest {
 	sum := sha256.Sum256([]byte(taskID))
-	return taskDigest(sum[:16])
+	return taskDigest(sum[:12])
 }
+
+// expiry is t in Unix seconds, as retired keeps it (good until 2106).
+func expiry(t time.Time) uint32 { return uint32(t.Unix()) }
 
 type task struct {
 	firstSeen time.Time
@@ -79,7 +84,7 @@ type task struct {
 // NewMemory returns an empty memory ledger. Keep one for the life of the
 // process: a new one remembers nothing.
 func NewMemory() *Memory {
-	return &Memory{notes: map[string][]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, retired: map[taskDigest]int64{}, now: time.Now}
+	return &Memory{notes: map[string][]*note{}, bodies: map[string]*body{}, tasks: map[string]*task{}, retired: map[taskDigest]uint32{}, now: time.Now}
 }
 
 // lock takes the mutex after checking ctx, and reports ErrClosed.
@@ -193,7 +198,7 @@ func (m *Memory) Retire(ctx context.Context, taskIDs []string) error {
 		return err
 	}
 	defer m.mu.Unlock()
-	until := now.Add(Retention).Unix()
+	until := expiry(now.Add(Retention))
 	for _, id := range taskIDs {
 		delete(m.tasks, id)
 		m.retired[digestOf(id)] = until
@@ -219,16 +224,16 @@ func (m *Memory) dropSent(taskID string, now time.Time) {
 // another Retention, as every use of a record does.
 func (m *Memory) retain(taskID string, now time.Time) bool {
 	d := digestOf(taskID)
-	if until, ok := m.retired[d]; !ok || now.Unix() >= until {
+	if until, ok := m.retired[d]; !ok || expiry(now) >= until {
 		return false
 	}
-	m.retired[d] = now.Add(Retention).Unix()
+	m.retired[d] = expiry(now.Add(Retention))
 	return true
 }
 
 func (m *Memory) isRetired(taskID string, now time.Time) bool {
 	until, ok := m.retired[digestOf(taskID)]
-	return ok && now.Unix() < until
+	return ok && expiry(now) < until
 }
 
 // Claim implements Ledger.
@@ -476,7 +481,7 @@ func (m *Memory) sweep(now time.Time) {
 		}
 	}
 	for d, until := range m.retired {
-		if now.Unix() >= until {
+		if expiry(now) >= until {
 			delete(m.retired, d)
 		}
 	}
