@@ -21,15 +21,7 @@ import (
 // page that still shows fewer tasks than it was cut for keeps only those,
 // and the rest wait for a later digest.
 func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []DigestPage {
-	all := NewDigest(items, lang)
-	whole, shown := render(all)
-	if shown == len(all.items) {
-		if shown == 0 {
-			return nil
-		}
-		return []DigestPage{{Message: whole, Tasks: all.items}}
-	}
-	split := cutLabelled(all, render)
+	split := paginate(NewDigest(items, lang), render)
 	var pages []DigestPage
 	for i, d := range split {
 		if len(split) > 1 {
@@ -49,23 +41,23 @@ func Pages(items []Finished, lang Lang, render func(Digest) (Message, int)) []Di
 // Split is how Pages divides items among pages, without rendering the
 // pages: what a caller needs to tell which tasks fill whole pages.
 func Split(items []Finished, lang Lang, render func(Digest) (Message, int)) [][]Finished {
-	all := NewDigest(items, lang)
-	if _, shown := render(all); shown == len(all.items) {
-		if shown == 0 {
-			return nil
-		}
-		return [][]Finished{all.items}
-	}
 	var split [][]Finished
-	for _, d := range cutLabelled(all, render) {
+	for _, d := range paginate(NewDigest(items, lang), render) {
 		split = append(split, d.items)
 	}
 	return split
 }
 
-// cutLabelled cuts d, which one page does not hold, into pages with room
-// kept for the widest label any number of them could need.
-func cutLabelled(d Digest, render func(Digest) (Message, int)) []Digest {
+// paginate divides d among pages: d itself when one page shows all its
+// tasks, else d cut with room kept for the widest label any number of
+// pages could need.
+func paginate(d Digest, render func(Digest) (Message, int)) []Digest {
+	if _, shown := render(d); shown == len(d.items) {
+		if shown == 0 {
+			return nil
+		}
+		return []Digest{d}
+	}
 	return cut(d, pageLabel(len(d.items), len(d.items)), render)
 }
 
